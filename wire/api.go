@@ -1,0 +1,92 @@
+package wire
+
+// This file pins the API that the services build against. Bodies marked
+// "TODO(wire)" are filled in by the wire work; signatures stay.
+
+// Version is the protocol version this package writes and accepts.
+const Version = 1
+
+// DefaultRoot is the default topic root.
+const DefaultRoot = "fedgan/v1"
+
+// Tensor is an n-dimensional float32 array on the wire:
+// {shape: [..], dtype: "f32", data: <bin, little-endian>}.
+type Tensor struct {
+	Shape []int  `msgpack:"shape"`
+	DType string `msgpack:"dtype"`
+	Data  []byte `msgpack:"data"`
+}
+
+// Batch is what an edge publishes on {root}/c/{community}/batch
+// (DESIGN.md §2.1 step 1).
+type Batch struct {
+	V            int    `msgpack:"v"`
+	Community    string `msgpack:"community"`
+	Round        int    `msgpack:"round"`
+	Iter         int64  `msgpack:"iter"`    // local iteration id, increasing
+	Version      int64  `msgpack:"version"` // generator version X_d, X_g came from
+	Domain       int    `msgpack:"domain"`  // LR: index of the community's domain code; FR: 0
+	Fake         Tensor `msgpack:"fake"`    // X_d = G_k(z_d), B×d
+	Gen          Tensor `msgpack:"gen"`     // X_g = G_k(z_g), B×d
+	SentUnixNano int64  `msgpack:"sent"`
+}
+
+// Feedback is what a device publishes on
+// {root}/c/{community}/feedback/{device} (DESIGN.md §2.1 step 2).
+type Feedback struct {
+	V         int     `msgpack:"v"`
+	Community string  `msgpack:"community"`
+	Device    string  `msgpack:"device"`
+	Round     int     `msgpack:"round"`
+	Iter      int64   `msgpack:"iter"`
+	Version   int64   `msgpack:"version"`
+	Loss      float64 `msgpack:"loss"`   // L_kj, Eq. 3
+	DLoss     float64 `msgpack:"d_loss"` // discriminator loss after its step (Eq. 2, as BCE)
+	Grad      Tensor  `msgpack:"grad"`   // F_kj = ∂(generator objective)/∂X_g, B×d
+	NReal     int     `msgpack:"n_real"`
+	Timings   Timings `msgpack:"timings"`
+}
+
+// Timings reports where a device spent its time on one batch, in microseconds.
+type Timings struct {
+	WaitUS    int64 `msgpack:"wait_us"`    // batch arrival → start of work
+	ComputeUS int64 `msgpack:"compute_us"` // D step + loss + feedback
+}
+
+// GeneratorUpdate is what an edge publishes on {root}/c/{community}/generator
+// after I_lo local iterations (DESIGN.md §2.5).
+type GeneratorUpdate struct {
+	V         int      `msgpack:"v"`
+	Community string   `msgpack:"community"`
+	Round     int      `msgpack:"round"`
+	Loss      float64  `msgpack:"loss"`   // L_{D*}(G_k), aggregated loss of the last local iteration
+	Iters     int      `msgpack:"iters"`  // local iterations done this round
+	Params    []Tensor `msgpack:"params"` // G_k's parameters in nn.Params order
+}
+
+// GlobalModel is what the cloud publishes, retained, on {root}/global/model.
+// Round is the round the edges should start with these parameters; Final
+// marks the end of training.
+type GlobalModel struct {
+	V       int                `msgpack:"v"`
+	Round   int                `msgpack:"round"`
+	Final   bool               `msgpack:"final"`
+	Params  []Tensor           `msgpack:"params"`
+	Weights map[string]float64 `msgpack:"weights"` // community → Eq. 1 weight used
+	// LR scenario (DESIGN.md §2.6); empty in FR.
+	Classifier []Tensor `msgpack:"classifier,omitempty"`
+	LInv       float64  `msgpack:"l_inv"`
+	LSpe       float64  `msgpack:"l_spe"`
+	Lambda1    float64  `msgpack:"lambda1"`
+	Lambda2    float64  `msgpack:"lambda2"`
+}
+
+// Presence is the JSON body of {root}/c/{community}/presence/{device}.
+type Presence struct {
+	V         int    `json:"v"`
+	State     string `json:"state"` // "online" or "offline"
+	Device    string `json:"device"`
+	Community string `json:"community"`
+	Agent     string `json:"agent,omitempty"` // build version
+	UnixMilli int64  `json:"ts,omitempty"`
+}
