@@ -1,0 +1,356 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Topology is one whole deployment: the cloud, every community with its
+// edge and devices, the model and the training parameters (DESIGN.md §5).
+// Every role reads the same file and picks its own part by id.
+type Topology struct {
+	// Name labels the deployment in status messages and results.
+	Name string `yaml:"name"`
+	// Root is the MQTT topic root; default wire.DefaultRoot.
+	Root string `yaml:"root"`
+	// Seed makes a run reproducible; each role derives its own stream from it.
+	Seed uint64 `yaml:"seed"`
+	// Scenario is "fr" (feature related, default) or "lr" (label related).
+	Scenario string `yaml:"scenario"`
+
+	Model       Model       `yaml:"model"`
+	Training    Training    `yaml:"training"`
+	Limits      Limits      `yaml:"limits"`
+	Cloud       Cloud       `yaml:"cloud"`
+	Communities []Community `yaml:"communities"`
+
+	// Dir is the directory of the file the topology was read from; relative
+	// paths in the file are resolved against it. Empty for FromBytes.
+	Dir string `yaml:"-"`
+	// Source names the file in error messages.
+	Source string `yaml:"-"`
+}
+
+// Model describes the generator, the discriminators and (LR) the domain
+// classifier. All are MLPs with LeakyReLU hidden activations.
+type Model struct {
+	// Latent is m, the dimension of z. Required.
+	Latent int `yaml:"latent"`
+	// DataDim is d, the dimension of a data row. Required.
+	DataDim int `yaml:"data_dim"`
+	// Generator lists the hidden layer widths of G (e.g. [256, 512]).
+	Generator []int `yaml:"generator"`
+	// Discriminator lists the hidden layer widths of D (e.g. [512, 256]).
+	Discriminator []int `yaml:"discriminator"`
+	// Classifier lists the hidden widths of the LR domain classifier C.
+	Classifier []int `yaml:"classifier"`
+	// LeakySlope is the LeakyReLU α; default 0.2.
+	LeakySlope float64 `yaml:"leaky_slope"`
+	// Output is G's output activation: "linear" (default) or "tanh".
+	Output string `yaml:"output"`
+}
+
+// Training holds the algorithm's parameters (DESIGN.md §2).
+type Training struct {
+	// GlobalRounds is I_gl. Required.
+	GlobalRounds int `yaml:"global_rounds"`
+	// LocalIters is I_lo, generator updates per round. Required.
+	LocalIters int `yaml:"local_iters"`
+	// BatchSize is B; default 64.
+	BatchSize int `yaml:"batch_size"`
+	// Mode is "sync" (Eq. 4, default) or "async" (Eq. 5).
+	Mode string `yaml:"mode"`
+	// SyncPeriod bounds how long a sync edge waits for feedback; default 5s.
+	SyncPeriod Duration `yaml:"sync_period"`
+	// Staleness is "time" (default, s = Δt/τ) or "versions".
+	Staleness string `yaml:"staleness"`
+	// StalenessUnit is τ; default 1s.
+	StalenessUnit Duration `yaml:"staleness_unit"`
+	// MaxStaleness is how many generator versions an async edge keeps; older
+	// feedback is dropped and counted. It bounds how far the edge runs ahead
+	// of its slowest device. Default 8.
+	MaxStaleness int `yaml:"max_staleness"`
+	// Weights is "exact" (default, c_j) or "constant" (w_j) for Eq. 4.
+	Weights string `yaml:"weights"`
+	// Objective is "minimax" (Eq. 3) or "nonsaturating"; see README for the default.
+	Objective string `yaml:"objective"`
+	// LRG and LRD are Adam learning rates of G and D; default 2e-4.
+	LRG float64 `yaml:"lr_g"`
+	LRD float64 `yaml:"lr_d"`
+	// Beta1, Beta2 are Adam's; defaults 0.5 and 0.999.
+	Beta1 float64 `yaml:"beta1"`
+	Beta2 float64 `yaml:"beta2"`
+	// RoundTimeout bounds how long the cloud waits for community updates; default 120s.
+	RoundTimeout Duration `yaml:"round_timeout"`
+	// DeviceTimeout: a device that has not answered for this long is not
+	// waited for by a sync edge until it answers again; default 3 × SyncPeriod.
+	DeviceTimeout Duration `yaml:"device_timeout"`
+	// Lambda1 and Lambda2 weigh L_inv and L_spe (LR only); in (0, 1].
+	Lambda1 float64 `yaml:"lambda1"`
+	Lambda2 float64 `yaml:"lambda2"`
+	// ClassifierSteps is how many steps the cloud trains C per round (LR); default 50.
+	ClassifierSteps int `yaml:"classifier_steps"`
+}
+
+// Limits protect gateways and services from bad or oversized input.
+type Limits struct {
+	// MaxPayload is the largest MQTT payload accepted, in bytes; default
+	// derived from the model (largest message × 1.25 + 64 KiB).
+	MaxPayload int `yaml:"max_payload"`
+	// MaxPendingWrites bounds messages queued by a broker per client; default 64.
+	MaxPendingWrites int `yaml:"max_pending_writes"`
+}
+
+// TLS names certificate files. Paths are relative to the topology file.
+type TLS struct {
+	// Listen is the TLS listener address (servers only).
+	Listen string `yaml:"listen"`
+	Cert   string `yaml:"cert"`
+	Key    string `yaml:"key"`
+	// CA verifies the peer: client certificates on a server (mTLS), the
+	// server on a client.
+	CA string `yaml:"ca"`
+	// ServerName overrides the name checked in the server certificate.
+	ServerName string `yaml:"server_name"`
+}
+
+// Monitor is a read-only user allowed to subscribe to {root}/#.
+type Monitor struct {
+	Username string `yaml:"username"`
+	// PasswordHash is a bcrypt hash (not the password).
+	PasswordHash string `yaml:"password_hash"`
+}
+
+// Cloud is the cloud tier.
+type Cloud struct {
+	// ID is the cloud's client id; default "cloud".
+	ID string `yaml:"id"`
+	// Listen is the embedded broker's TCP address; default ":1883". Ignored
+	// when URL is set.
+	Listen string `yaml:"listen"`
+	// URL points the cloud at an existing MQTT broker (tcp://host:port,
+	// ssl://…) instead of the embedded one.
+	URL string `yaml:"url"`
+	// Advertise is the URL edges dial to reach the cloud broker; default
+	// URL, or tcp://Listen.
+	Advertise string `yaml:"advertise"`
+	// WebSocket and HTTP are optional listener addresses of the embedded broker.
+	WebSocket string `yaml:"websocket"`
+	HTTP      string `yaml:"http"`
+	TLS       *TLS   `yaml:"tls"`
+	// AllowAnonymous lets clients without credentials connect to the
+	// embedded broker. Deployments leave it false.
+	AllowAnonymous bool `yaml:"allow_anonymous"`
+	// Credentials is a password file ("user:bcrypt-hash" lines) for the
+	// embedded broker: the cloud service user and one user per edge.
+	Credentials string `yaml:"credentials"`
+	// Username and PasswordFile are what the cloud service uses to log in.
+	Username     string   `yaml:"username"`
+	PasswordFile string   `yaml:"password_file"`
+	Monitor      *Monitor `yaml:"monitor"`
+	// Output is the results folder; default "results/<name>".
+	Output string `yaml:"output"`
+	// State is the checkpoint folder; default Output + "/state".
+	State string `yaml:"state"`
+	// EvalEvery evaluates G every N rounds (and at the end); default 5.
+	EvalEvery int `yaml:"eval_every"`
+	// EvalSamples is how many samples that evaluation draws; default 2000.
+	EvalSamples int `yaml:"eval_samples"`
+}
+
+// Community is one edge and its devices.
+type Community struct {
+	// ID names the community; a wire id.
+	ID string `yaml:"id"`
+	// Domain is the LR domain index c_k; default: the community's position.
+	Domain *int `yaml:"domain"`
+	// Data is the community's data source, split among its devices by Partition.
+	Data Data `yaml:"data"`
+	// Partition splits Data among the devices.
+	Partition Partition `yaml:"partition"`
+	Edge      Edge      `yaml:"edge"`
+	// Devices lists the devices; DeviceCount instead creates ids "<id>-d1"…
+	Devices     []Device `yaml:"devices"`
+	DeviceCount int      `yaml:"device_count"`
+}
+
+// Edge is a community's gateway service.
+type Edge struct {
+	// Listen is the embedded broker's TCP address; default ":1883".
+	Listen string `yaml:"listen"`
+	// Advertise is the URL devices dial; default tcp://Listen.
+	Advertise string `yaml:"advertise"`
+	WebSocket string `yaml:"websocket"`
+	HTTP      string `yaml:"http"`
+	TLS       *TLS   `yaml:"tls"`
+	// AllowAnonymous lets devices connect without credentials.
+	AllowAnonymous bool `yaml:"allow_anonymous"`
+	// Credentials is the device password file ("device:bcrypt-hash" lines),
+	// written by firmware-tools provision.
+	Credentials string   `yaml:"credentials"`
+	Monitor     *Monitor `yaml:"monitor"`
+	// Bridge is the uplink to the cloud broker.
+	Bridge Bridge `yaml:"bridge"`
+	// State is the checkpoint folder; default "state/<community>".
+	State string `yaml:"state"`
+}
+
+// Bridge is an edge's uplink to the cloud broker.
+type Bridge struct {
+	// Remote is the cloud broker URL; default Cloud.Advertise.
+	Remote string `yaml:"remote"`
+	// ClientID defaults to "edge-<community>"; Username likewise.
+	ClientID     string `yaml:"client_id"`
+	Username     string `yaml:"username"`
+	PasswordFile string `yaml:"password_file"`
+	TLS          *TLS   `yaml:"tls"`
+	// QueueDir holds the store-and-forward queue; default State + "/bridge".
+	QueueDir string `yaml:"queue_dir"`
+	// QueueMax bounds queued messages; default 64.
+	QueueMax int `yaml:"queue_max"`
+}
+
+// Device is one agent.
+type Device struct {
+	// ID is the device id, unique in the topology.
+	ID string `yaml:"id"`
+	// Data overrides the community's data for this device.
+	Data *Data `yaml:"data"`
+	// PasswordFile holds the device's MQTT password.
+	PasswordFile string `yaml:"password_file"`
+	// TLS holds the client certificate (mTLS) and the CA that verifies the edge.
+	TLS *TLS `yaml:"tls"`
+	// Delay is added to every batch's work (straggler experiments).
+	Delay Duration `yaml:"delay"`
+	// Slowdown multiplies the compute time (1 = none, 3 = three times slower).
+	Slowdown float64 `yaml:"slowdown"`
+}
+
+// Data names a data source (DESIGN.md §6).
+type Data struct {
+	// Kind is one of gaussian, mnist, fashion-mnist, inverted-mnist, idx, csv.
+	Kind string `yaml:"kind"`
+	// Path overrides where files are found (folder for mnist/fashion-mnist,
+	// file for csv, images file for idx).
+	Path string `yaml:"path"`
+	// Labels is the labels file for idx.
+	Labels string `yaml:"labels"`
+	// Split is "train" (default) or "test".
+	Split string `yaml:"split"`
+	// Part/Parts give this community slice Part (0-based) of Parts equal
+	// slices of the dataset (e.g. two communities sharing Fashion-MNIST).
+	Part  int `yaml:"part"`
+	Parts int `yaml:"parts"`
+	// LabelOffset shifts labels (e.g. 10 for Fashion-MNIST beside MNIST).
+	LabelOffset int `yaml:"label_offset"`
+	// Gaussian mixture: Means (one row per mode), Std, Weights (default
+	// uniform), Samples per device (default 2000).
+	Means   [][]float64 `yaml:"means"`
+	Std     float64     `yaml:"std"`
+	Weights []float64   `yaml:"weights"`
+	Samples int         `yaml:"samples"`
+}
+
+// Partition splits a community's data among its devices.
+type Partition struct {
+	// Kind is "iid" (default), "shards" or "dirichlet". For gaussian data
+	// "iid" gives every device its own draws of the whole mixture and
+	// "modes" gives device j the modes j, j+n, … (non-iid).
+	Kind             string  `yaml:"kind"`
+	ClassesPerDevice int     `yaml:"classes_per_device"`
+	Alpha            float64 `yaml:"alpha"`
+}
+
+// Duration is a time.Duration written as "2s", "150ms" in YAML.
+type Duration time.Duration
+
+// D returns d as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// UnmarshalYAML parses "1.5s"-style strings (and plain integers as seconds).
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: want a duration like \"2s\"", n.Line)}}
+	}
+	if v, err := strconv.ParseFloat(n.Value, 64); err == nil {
+		*d = Duration(v * float64(time.Second))
+		return nil
+	}
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		// A *yaml.TypeError lets the decoder go on and report the rest.
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %q is not a duration (e.g. \"2s\", \"500ms\")", n.Line, n.Value)}}
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalYAML writes the duration as a string.
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+
+// ErrConfig is the cause of every configuration error.
+var ErrConfig = errors.New("config: invalid topology")
+
+// Error lists every problem found in one topology, with the source file.
+type Error struct {
+	Source   string
+	Problems []string
+}
+
+func (e *Error) Error() string {
+	src := e.Source
+	if src == "" {
+		src = "topology"
+	}
+	return fmt.Sprintf("%s: %d problem(s):\n  %s", src, len(e.Problems), strings.Join(e.Problems, "\n  "))
+}
+
+// Unwrap makes errors.Is(err, ErrConfig) true.
+func (e *Error) Unwrap() error { return ErrConfig }
+
+// Load reads and validates a topology file.
+func Load(path string) (*Topology, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	return FromBytes(b, path, filepath.Dir(abs))
+}
+
+// FromBytes parses and validates a topology. source names it in errors;
+// dir resolves relative paths. Unknown keys and bad values are all
+// reported together.
+func FromBytes(b []byte, source, dir string) (*Topology, error) {
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil, &Error{Source: source, Problems: []string{"empty file"}}
+	}
+	var t Topology
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	var problems []string
+	if err := dec.Decode(&t); err != nil {
+		var te *yaml.TypeError
+		if !errors.As(err, &te) {
+			return nil, &Error{Source: source, Problems: []string{err.Error()}}
+		}
+		problems = append(problems, te.Errors...)
+	}
+	t.Source, t.Dir = source, dir
+	problems = append(problems, t.validate()...)
+	if len(problems) > 0 {
+		return nil, &Error{Source: source, Problems: problems}
+	}
+	return &t, nil
+}

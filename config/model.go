@@ -1,0 +1,179 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/fedgan/fedgan/nn"
+	"github.com/fedgan/fedgan/wire"
+)
+
+// Domains is the number of domain codes: the number of communities in the
+// LR scenario, 0 in FR.
+func (t *Topology) Domains() int {
+	if t.Scenario == "lr" {
+		return len(t.Communities)
+	}
+	return 0
+}
+
+// GeneratorSpec is G's architecture: [z, c_k] → hidden (LeakyReLU) → d.
+func (t *Topology) GeneratorSpec() []nn.LayerSpec {
+	out := ""
+	if t.Model.Output == "tanh" {
+		out = "tanh"
+	}
+	return mlp(append(append([]int{t.Model.Latent + t.Domains()}, t.Model.Generator...), t.Model.DataDim), float32(t.Model.LeakySlope), out)
+}
+
+// DiscriminatorSpec is D's architecture: [x, c_k] → hidden (LeakyReLU) → 1 logit.
+func (t *Topology) DiscriminatorSpec() []nn.LayerSpec {
+	return mlp(append(append([]int{t.Model.DataDim + t.Domains()}, t.Model.Discriminator...), 1), float32(t.Model.LeakySlope), "")
+}
+
+// ClassifierSpec is the LR domain classifier: x → hidden → K logits; nil in FR.
+func (t *Topology) ClassifierSpec() []nn.LayerSpec {
+	if t.Domains() == 0 {
+		return nil
+	}
+	return mlp(append(append([]int{t.Model.DataDim}, t.Model.Classifier...), t.Domains()), float32(t.Model.LeakySlope), "")
+}
+
+// FirstLayers is how many layers of G make up G¹ of Eq. 8: the first Dense
+// layer and its activation.
+func (t *Topology) FirstLayers() int { return 2 }
+
+func mlp(sizes []int, alpha float32, out string) []nn.LayerSpec {
+	var s []nn.LayerSpec
+	for i := 0; i+1 < len(sizes); i++ {
+		s = append(s, nn.LayerSpec{Kind: "dense", In: sizes[i], Out: sizes[i+1]})
+		if i+2 < len(sizes) {
+			s = append(s, nn.LayerSpec{Kind: "leaky_relu", Alpha: alpha})
+		} else if out != "" {
+			s = append(s, nn.LayerSpec{Kind: out})
+		}
+	}
+	return s
+}
+
+// paramShapes lists the shapes of the parameters of a Dense stack, in the
+// order nn.Sequential.Params returns them (weight [in,out], bias [out]).
+func paramShapes(specs []nn.LayerSpec) [][]int {
+	var sh [][]int
+	for _, s := range specs {
+		if s.Kind == "dense" {
+			sh = append(sh, []int{s.In, s.Out}, []int{s.Out})
+		}
+	}
+	return sh
+}
+
+// Spec is what wire decoders validate messages against.
+func (t *Topology) Spec() *wire.Spec {
+	return &wire.Spec{
+		Batch:      t.Training.BatchSize,
+		DataDim:    t.Model.DataDim,
+		GenParams:  paramShapes(t.GeneratorSpec()),
+		ClsParams:  paramShapes(t.ClassifierSpec()),
+		Domains:    t.Domains(),
+		MaxPayload: t.Limits.MaxPayload,
+	}
+}
+
+// Community returns the community with the given id.
+func (t *Topology) Community(id string) (*Community, error) {
+	for i := range t.Communities {
+		if t.Communities[i].ID == id {
+			return &t.Communities[i], nil
+		}
+	}
+	return nil, fmt.Errorf("%w: %s: no community %q (have %s)", ErrConfig, t.Source, id, strings.Join(t.communityIDs(), ", "))
+}
+
+func (t *Topology) communityIDs() []string {
+	var ids []string
+	for _, c := range t.Communities {
+		ids = append(ids, c.ID)
+	}
+	return ids
+}
+
+// Device returns the device with the given id, its community and its
+// index within the community.
+func (t *Topology) Device(id string) (*Device, *Community, int, error) {
+	for i := range t.Communities {
+		c := &t.Communities[i]
+		for j := range c.Devices {
+			if c.Devices[j].ID == id {
+				return &c.Devices[j], c, j, nil
+			}
+		}
+	}
+	return nil, nil, 0, fmt.Errorf("%w: %s: no device %q in any community", ErrConfig, t.Source, id)
+}
+
+// DeviceData is the data source of device j of community c: its own
+// override or the community's.
+func (c *Community) DeviceData(j int) Data {
+	if d := c.Devices[j].Data; d != nil {
+		return *d
+	}
+	return c.Data
+}
+
+// Path resolves p against the topology's folder; absolute and empty paths
+// are returned as is.
+func (t *Topology) Path(p string) string {
+	if p == "" || filepath.IsAbs(p) || t.Dir == "" {
+		return p
+	}
+	return filepath.Join(t.Dir, p)
+}
+
+// ReadSecret reads a password file (first line, trimmed). An empty path
+// gives an empty secret.
+func (t *Topology) ReadSecret(path string) (string, error) {
+	if path == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(t.Path(path))
+	if err != nil {
+		return "", fmt.Errorf("%w: %s: reading secret: %w", ErrConfig, t.Source, err)
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	return strings.TrimSpace(line), nil
+}
+
+// ParsePasswordFile parses "user:bcrypt-hash" lines (blank lines and
+// lines starting with # are skipped), as written by firmware-tools
+// provision and Mosquitto's mosquitto_passwd -b for bcrypt.
+func ParsePasswordFile(b []byte, source string) (map[string]string, error) {
+	users := map[string]string{}
+	for i, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		user, hash, ok := strings.Cut(line, ":")
+		if !ok || user == "" || !strings.HasPrefix(hash, "$2") {
+			return nil, fmt.Errorf("%w: %s:%d: want \"user:bcrypt-hash\"", ErrConfig, source, i+1)
+		}
+		if _, dup := users[user]; dup {
+			return nil, fmt.Errorf("%w: %s:%d: user %q listed twice", ErrConfig, source, i+1, user)
+		}
+		users[user] = hash
+	}
+	return users, nil
+}
+
+// Clone returns a deep-enough copy for overriding addresses in a local run.
+func (t *Topology) Clone() *Topology {
+	c := *t
+	c.Communities = append([]Community(nil), t.Communities...)
+	for i := range c.Communities {
+		c.Communities[i].Devices = append([]Device(nil), t.Communities[i].Devices...)
+	}
+	return &c
+}

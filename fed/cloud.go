@@ -1,0 +1,400 @@
+package fed
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"time"
+
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/fedgan/fedgan/nn"
+	"github.com/fedgan/fedgan/wire"
+)
+
+// CloudConfig configures the cloud's round state machine.
+type CloudConfig struct {
+	// Communities are the ids K; updates from others are dropped.
+	Communities []string
+	// GlobalRounds is I_gl.
+	GlobalRounds int
+	// RoundTimeout bounds the wait for the communities' updates.
+	RoundTimeout time.Duration
+	// Gen is G; its initial parameters start round 0. The Cloud owns it.
+	Gen *nn.Sequential
+	// RNG draws z for the LR classifier; its state is in the snapshot.
+	RNG *rand.PCG
+
+	// LR scenario (Domains > 0): the domain classifier C and its optimizer,
+	// how many steps C trains per round on batches of Batch rows per
+	// domain, the latent size m, G¹'s layer count and λ1, λ2.
+	Domains, Batch, Latent, FirstLayers int
+	Classifier                          *nn.Sequential
+	ClassifierOpt                       nn.Optimizer
+	ClassifierSteps                     int
+	Lambda1, Lambda2                    float64
+}
+
+// Update is a decoded GeneratorUpdate.
+type Update struct {
+	Community string
+	Round     int
+	Loss      float64
+	Params    []float32 // flat, nn.Params order
+}
+
+// RoundSummary describes a closed round, for metrics.jsonl.
+type RoundSummary struct {
+	Round     int                `json:"round"`
+	Weights   map[string]float64 `json:"weights"`
+	Losses    map[string]float64 `json:"losses"`
+	Missing   []string           `json:"missing,omitempty"`
+	TimedOut  bool               `json:"timed_out"`
+	Started   time.Time          `json:"started"`
+	Closed    time.Time          `json:"closed"`
+	LInv      float64            `json:"l_inv,omitempty"`
+	LSpe      float64            `json:"l_spe,omitempty"`
+	ClsLoss   float64            `json:"classifier_loss,omitempty"`
+	Final     bool               `json:"final"`
+	Duplicate int64              `json:"duplicate_total"`
+	Late      int64              `json:"late_total"`
+}
+
+// CloudStats are the cloud's counters.
+type CloudStats struct {
+	Round     int      `json:"round"`
+	Rounds    int      `json:"rounds"`
+	Done      bool     `json:"done"`
+	Reported  []string `json:"reported"`
+	Updates   int64    `json:"updates"`
+	Duplicate int64    `json:"duplicate"`
+	Late      int64    `json:"late"`
+	Future    int64    `json:"future"`
+	Unknown   int64    `json:"unknown_community"`
+	Timeouts  int64    `json:"timeouts"`
+	Empty     int64    `json:"empty_rounds"`
+}
+
+// CloudReady is what the cloud wants done.
+type CloudReady struct {
+	Global     *wire.GlobalModel
+	Rounds     []RoundSummary
+	Checkpoint bool
+	Notes      []Note
+}
+
+// Cloud is the global aggregation state machine (DESIGN.md §2.5–2.6).
+// Round r starts when GlobalModel{Round: r} is published; the edges'
+// updates for round r are merged with Eq. 1 into GlobalModel{Round: r+1},
+// which is Final when r+1 = I_gl. It does no I/O and reads no clock.
+type Cloud struct {
+	cfg     CloudConfig
+	rng     *rand.Rand
+	round   int
+	opened  time.Time
+	started bool
+	done    bool
+	got     map[string]*Update
+	last    *wire.GlobalModel
+	linv    float64
+	lspe    float64
+	stats   CloudStats
+	ready   CloudReady
+	dom     domainLoss
+	flat    []float32
+}
+
+// NewCloud checks cfg and returns a cloud that has not started.
+func NewCloud(cfg CloudConfig) (*Cloud, error) {
+	if cfg.Gen == nil || cfg.RNG == nil {
+		return nil, errors.New("fed: CloudConfig needs Gen and RNG")
+	}
+	if len(cfg.Communities) == 0 || cfg.GlobalRounds <= 0 || cfg.RoundTimeout <= 0 {
+		return nil, fmt.Errorf("fed: CloudConfig: %d communities, %d rounds, timeout %s", len(cfg.Communities), cfg.GlobalRounds, cfg.RoundTimeout)
+	}
+	if cfg.Domains > 0 && (cfg.Classifier == nil || cfg.ClassifierOpt == nil || cfg.Batch <= 0 || cfg.Latent <= 0 || cfg.FirstLayers <= 0) {
+		return nil, errors.New("fed: LR cloud needs Classifier, ClassifierOpt, Batch, Latent and FirstLayers")
+	}
+	return &Cloud{cfg: cfg, rng: rand.New(cfg.RNG), got: map[string]*Update{}}, nil
+}
+
+// Round is the round in progress.
+func (c *Cloud) Round() int { return c.round }
+
+// Done reports whether the final model has been published.
+func (c *Cloud) Done() bool { return c.done }
+
+// Gen is the global generator G (owned by the Cloud).
+func (c *Cloud) Gen() *nn.Sequential { return c.cfg.Gen }
+
+// Ready returns what to do now; Advance acknowledges it.
+func (c *Cloud) Ready() CloudReady { return c.ready }
+
+// Advance acknowledges the last Ready.
+func (c *Cloud) Advance() { c.ready = CloudReady{} }
+
+// Stats returns a copy of the counters.
+func (c *Cloud) Stats() CloudStats {
+	s := c.stats
+	s.Round, s.Rounds, s.Done = c.round, c.cfg.GlobalRounds, c.done
+	s.Reported = nil
+	for id := range c.got {
+		s.Reported = append(s.Reported, id)
+	}
+	sort.Strings(s.Reported)
+	return s
+}
+
+// Start publishes the model of the current round: round 0's initial G on
+// a fresh cloud, or the last model after a restore.
+func (c *Cloud) Start(now time.Time) {
+	c.started = true
+	c.opened = now
+	if c.last == nil {
+		c.last = c.globalModel()
+	}
+	c.ready.Global = c.last
+	c.ready.Checkpoint = true
+}
+
+func (c *Cloud) globalModel() *wire.GlobalModel {
+	g := &wire.GlobalModel{
+		V: wire.Version, Round: c.round, Final: c.round >= c.cfg.GlobalRounds,
+		Params: ParamTensors(c.cfg.Gen.Params()), Weights: map[string]float64{},
+	}
+	if c.cfg.Domains > 0 {
+		g.Classifier = ParamTensors(c.cfg.Classifier.Params())
+		g.LInv, g.LSpe, g.Lambda1, g.Lambda2 = c.linv, c.lspe, c.cfg.Lambda1, c.cfg.Lambda2
+	}
+	return g
+}
+
+// Update accepts one community's generator update. Duplicates, updates for
+// closed or future rounds and unknown communities are dropped, counted and
+// returned as errors.
+func (c *Cloud) Update(now time.Time, u *Update) error {
+	known := false
+	for _, id := range c.cfg.Communities {
+		known = known || id == u.Community
+	}
+	switch {
+	case !known:
+		c.stats.Unknown++
+		return fmt.Errorf("fed: update from unknown community %q", u.Community)
+	case c.done || u.Round < c.round:
+		c.stats.Late++
+		return fmt.Errorf("fed: update from %s for round %d, which has closed (now %d)", u.Community, u.Round, c.round)
+	case u.Round > c.round:
+		c.stats.Future++
+		return fmt.Errorf("fed: update from %s for round %d, ahead of round %d", u.Community, u.Round, c.round)
+	case c.got[u.Community] != nil:
+		c.stats.Duplicate++
+		return fmt.Errorf("fed: duplicate update from %s for round %d", u.Community, u.Round)
+	}
+	if want := len(c.flat); want == 0 {
+		c.flat = nn.Flatten(nil, c.cfg.Gen.Params())
+	}
+	if len(u.Params) != len(c.flat) {
+		return fmt.Errorf("%w: update from %s has %d parameters, want %d", nn.ErrShape, u.Community, len(u.Params), len(c.flat))
+	}
+	c.stats.Updates++
+	c.got[u.Community] = u
+	c.ready.Checkpoint = true
+	if len(c.got) == len(c.cfg.Communities) {
+		c.close(now, false)
+	}
+	return nil
+}
+
+// Deadline is when Tick must next be called.
+func (c *Cloud) Deadline() (time.Time, bool) {
+	if !c.started || c.done {
+		return time.Time{}, false
+	}
+	return c.opened.Add(c.cfg.RoundTimeout), true
+}
+
+// Tick closes a round whose timeout has passed with the updates it has; a
+// round with none is re-announced and waits again.
+func (c *Cloud) Tick(now time.Time) {
+	if !c.started || c.done || now.Before(c.opened.Add(c.cfg.RoundTimeout)) {
+		return
+	}
+	c.stats.Timeouts++
+	if len(c.got) == 0 {
+		c.stats.Empty++
+		c.opened = now
+		c.ready.Global = c.last
+		c.ready.Notes = append(c.ready.Notes, Note{Msg: "round timed out with no update; model re-announced", Attrs: []any{"round", c.round}})
+		return
+	}
+	c.close(now, true)
+}
+
+// close merges the round's updates with Eq. 1 and opens the next round.
+func (c *Cloud) close(now time.Time, timedOut bool) {
+	ids := make([]string, 0, len(c.got))
+	for id := range c.got {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	losses := make([]float64, len(ids))
+	params := make([][]float32, len(ids))
+	for i, id := range ids {
+		losses[i], params[i] = c.got[id].Loss, c.got[id].Params
+	}
+	sum := RoundSummary{Round: c.round, Weights: map[string]float64{}, Losses: map[string]float64{}, TimedOut: timedOut, Started: c.opened, Closed: now}
+	w, err := GlobalWeights(nil, losses)
+	if err == nil {
+		err = Average(c.flat, w, params)
+	}
+	if err != nil {
+		// Inputs were validated on arrival; keep the previous G rather than
+		// publish a poisoned one.
+		c.ready.Notes = append(c.ready.Notes, Note{Msg: "aggregation failed: previous model kept", Attrs: []any{"round", c.round, "error", err}})
+	} else if err := nn.Unflatten(c.cfg.Gen.Params(), c.flat); err != nil {
+		panic(err) // lengths were checked on arrival
+	}
+	for i, id := range ids {
+		if w != nil {
+			sum.Weights[id] = w[i]
+		}
+		sum.Losses[id] = losses[i]
+	}
+	for _, id := range c.cfg.Communities {
+		if c.got[id] == nil {
+			sum.Missing = append(sum.Missing, id)
+		}
+	}
+	if c.cfg.Domains > 0 {
+		sum.ClsLoss = c.trainClassifier()
+		sum.LInv, sum.LSpe = c.linv, c.lspe
+	}
+	clear(c.got)
+	c.round++
+	c.opened = now
+	c.done = c.round >= c.cfg.GlobalRounds
+	sum.Final = c.done
+	sum.Duplicate, sum.Late = c.stats.Duplicate, c.stats.Late
+	c.last = c.globalModel()
+	c.last.Weights = sum.Weights
+	c.ready.Global = c.last
+	c.ready.Rounds = append(c.ready.Rounds, sum)
+	c.ready.Checkpoint = true
+}
+
+// trainClassifier trains C on {G(z, c_k), k} and evaluates L_inv, L_spe
+// (DESIGN.md §2.6). It returns C's last training loss.
+func (c *Cloud) trainClassifier() float64 {
+	k, b, m := c.cfg.Domains, c.cfg.Batch, c.cfg.Latent
+	cols := m + k
+	in := make([]float32, k*b*cols)
+	labels := make([]int, k*b)
+	var x []float32
+	var last float64
+	grad := nn.Mat{Rows: k * b, Cols: k, Data: make([]float32, k*b*k)}
+	for step := 0; step < c.cfg.ClassifierSteps; step++ {
+		for i := 0; i < k*b; i++ {
+			row := in[i*cols : (i+1)*cols]
+			fillNormal(row[:m], c.rng)
+			clear(row[m:])
+			row[m+i/b] = 1
+			labels[i] = i / b
+		}
+		out := c.cfg.Gen.Forward(nn.Mat{Rows: k * b, Cols: cols, Data: in})
+		x = append(x[:0], out.Data[:out.Rows*out.Cols]...)
+		logits := c.cfg.Classifier.Forward(nn.Mat{Rows: k * b, Cols: out.Cols, Data: x})
+		last = nn.SoftmaxCrossEntropy(grad, logits, labels)
+		c.cfg.Classifier.Backward(grad)
+		c.cfg.ClassifierOpt.Step(c.cfg.Classifier.Params())
+		c.cfg.Classifier.ZeroGrad()
+	}
+	z := make([]float32, b*m)
+	fillNormal(z, c.rng)
+	linv, lspe, err := c.dom.eval(c.cfg.Gen, c.cfg.Classifier, c.cfg.FirstLayers, z, b, m, k, 0, 0, false)
+	if err == nil {
+		c.linv, c.lspe = linv, lspe
+	}
+	return last
+}
+
+type cloudSnapshot struct {
+	V          int                `msgpack:"v"`
+	Round      int                `msgpack:"round"`
+	Done       bool               `msgpack:"done"`
+	Gen        wire.Tensor        `msgpack:"gen"`
+	Classifier wire.Tensor        `msgpack:"classifier"`
+	ClsOpt     []byte             `msgpack:"cls_opt"`
+	RNG        []byte             `msgpack:"rng"`
+	LInv       float64            `msgpack:"l_inv"`
+	LSpe       float64            `msgpack:"l_spe"`
+	Weights    map[string]float64 `msgpack:"weights"`
+	Got        []*Update          `msgpack:"got"`
+	Stats      CloudStats         `msgpack:"stats"`
+}
+
+// Snapshot serialises the cloud: the round, G (and C), and the updates
+// received for the open round, so a restarted cloud neither loses nor
+// re-applies one.
+func (c *Cloud) Snapshot() ([]byte, error) {
+	rng, err := c.cfg.RNG.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	s := cloudSnapshot{V: snapshotVersion, Round: c.round, Done: c.done, Gen: flatTensor(c.cfg.Gen), RNG: rng, LInv: c.linv, LSpe: c.lspe, Stats: c.stats}
+	if c.last != nil {
+		s.Weights = c.last.Weights
+	}
+	for _, id := range c.cfg.Communities {
+		if u := c.got[id]; u != nil {
+			s.Got = append(s.Got, u)
+		}
+	}
+	if c.cfg.Domains > 0 {
+		s.Classifier = flatTensor(c.cfg.Classifier)
+		if s.ClsOpt, err = c.cfg.ClassifierOpt.MarshalBinary(); err != nil {
+			return nil, err
+		}
+	}
+	return msgpack.Marshal(&s)
+}
+
+// Restore loads a snapshot; call Start afterwards to re-announce the model.
+func (c *Cloud) Restore(b []byte) error {
+	var s cloudSnapshot
+	if err := msgpack.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("%w: %w", ErrSnapshot, err)
+	}
+	if s.V != snapshotVersion || s.Round < 0 || s.Round > c.cfg.GlobalRounds {
+		return fmt.Errorf("%w: version %d, round %d", ErrSnapshot, s.V, s.Round)
+	}
+	if err := loadFlat(c.cfg.Gen, s.Gen); err != nil {
+		return err
+	}
+	if c.cfg.Domains > 0 {
+		if err := loadFlat(c.cfg.Classifier, s.Classifier); err != nil {
+			return err
+		}
+		if err := c.cfg.ClassifierOpt.UnmarshalBinary(s.ClsOpt); err != nil {
+			return fmt.Errorf("%w: classifier optimizer: %w", ErrSnapshot, err)
+		}
+	}
+	if err := c.cfg.RNG.UnmarshalBinary(s.RNG); err != nil {
+		return fmt.Errorf("%w: rng: %w", ErrSnapshot, err)
+	}
+	c.round, c.done, c.linv, c.lspe, c.stats = s.Round, s.Done, s.LInv, s.LSpe, s.Stats
+	c.flat = nn.Flatten(nil, c.cfg.Gen.Params())
+	clear(c.got)
+	for _, u := range s.Got {
+		if len(u.Params) != len(c.flat) {
+			return fmt.Errorf("%w: stored update of %s has %d parameters, want %d", ErrSnapshot, u.Community, len(u.Params), len(c.flat))
+		}
+		c.got[u.Community] = u
+	}
+	c.last = c.globalModel()
+	if s.Weights != nil {
+		c.last.Weights = s.Weights
+	}
+	return nil
+}
