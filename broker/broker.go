@@ -1,0 +1,356 @@
+package broker
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"golang.org/x/sync/errgroup"
+)
+
+// Listener ids, as they appear in logs and in mochi's Client.Net.Listener.
+const (
+	ListenerTCP = "tcp"
+	ListenerTLS = "tls"
+	ListenerWS  = "ws"
+)
+
+// ErrRunning is returned by a second call of Run.
+var ErrRunning = errors.New("broker: already run")
+
+// Broker is an embedded MQTT broker: mochi's mqtt.Server with our
+// listeners, our authentication and ACL hook (default deny) and sane
+// capabilities. Create it with New, then call Run.
+type Broker struct {
+	cfg    Config
+	log    *slog.Logger
+	srv    *mqtt.Server
+	tlsCfg *tls.Config
+	c      counters
+
+	ran     atomic.Bool
+	ready   chan struct{}
+	done    chan struct{}
+	serving atomic.Bool
+	subID   atomic.Int64 // inline subscription ids handed out by nextSubID
+
+	mu    sync.Mutex
+	addrs map[string]string // listener id → bound address; "http" too
+}
+
+// New validates cfg and builds a broker; it binds nothing until Run.
+// A nil log discards. The returned error wraps ErrConfig (a *ConfigError
+// listing every problem) or reports an unreadable TLS file.
+func New(cfg Config, log *slog.Logger) (*Broker, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	b := &Broker{
+		cfg:   cfg,
+		log:   log,
+		ready: make(chan struct{}),
+		done:  make(chan struct{}),
+		addrs: map[string]string{},
+	}
+	b.subID.Store(1 << 20) // well clear of ids applications pick by hand
+
+	if cfg.TLS != nil {
+		tc, err := loadServerTLS(cfg.TLS)
+		if err != nil {
+			return nil, err
+		}
+		b.tlsCfg = tc
+	}
+
+	caps := mqtt.NewDefaultServerCapabilities() // the capabilities trap: never a partial struct
+	caps.MaximumPacketSize = uint32(cfg.MaxPacketSize)
+	caps.MaximumClientWritesPending = int32(cfg.MaxPendingWrites)
+	caps.ReceiveMaximum = uint16(cfg.ReceiveMaximum)
+	caps.MaximumInflight = uint16(cfg.MaxInflight)
+	caps.MaximumSessionExpiryInterval = uint32(min(cfg.SessionExpiry/time.Second, math.MaxUint32))
+	caps.MaximumMessageExpiryInterval = int64(cfg.MessageExpiry / time.Second)
+	if cfg.MaxClients > 0 {
+		caps.MaximumClients = int64(cfg.MaxClients)
+	}
+	b.srv = mqtt.New(&mqtt.Options{
+		Capabilities:           caps,
+		InlineClient:           true,
+		Logger:                 slog.New(packetElider{log.Handler()}).With("component", "mochi"),
+		SysTopicResendInterval: int64((cfg.SysInterval + time.Second - 1) / time.Second),
+	})
+
+	mtls := ""
+	if cfg.TLS != nil && cfg.TLS.ClientCAFile != "" {
+		mtls = ListenerTLS
+	}
+	hook, err := newAuthHook(&b.cfg, mtls, log.With("component", "auth"), &b.c)
+	if err != nil {
+		return nil, fmt.Errorf("broker: auth hook: %w", err)
+	}
+	if err := b.srv.AddHook(hook, nil); err != nil {
+		return nil, fmt.Errorf("broker: auth hook: %w", err)
+	}
+	return b, nil
+}
+
+func loadServerTLS(c *TLSConfig) (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("%w: TLS: %w", ErrConfig, err)
+	}
+	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if c.ClientCAFile != "" {
+		pem, err := os.ReadFile(c.ClientCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("%w: TLS.ClientCAFile: %w", ErrConfig, err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%w: TLS.ClientCAFile: no PEM certificates in %s", ErrConfig, c.ClientCAFile)
+		}
+		tc.ClientCAs = pool
+		tc.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	return tc, nil
+}
+
+// Server returns the mochi server, for its inline client
+// (Server().Publish, Server().Subscribe). Inline publishes skip the ACL.
+// Inline subscription handlers run on the publisher's goroutine with
+// mochi's packet: they must not block long and must not modify
+// pk.Payload.
+func (b *Broker) Server() *mqtt.Server { return b.srv }
+
+// Ready is closed once Run has bound every listener and serves.
+func (b *Broker) Ready() <-chan struct{} { return b.ready }
+
+// Done is closed when Run has returned.
+func (b *Broker) Done() <-chan struct{} { return b.done }
+
+// Addr returns the bound address of the plain TCP listener ("" before
+// Ready).
+func (b *Broker) Addr() string { return b.addr(ListenerTCP) }
+
+// TLSAddr returns the bound address of the TLS listener, or "".
+func (b *Broker) TLSAddr() string { return b.addr(ListenerTLS) }
+
+// WSAddr returns the bound address of the WebSocket listener, or "".
+func (b *Broker) WSAddr() string { return b.addr(ListenerWS) }
+
+// HTTPAddr returns the bound address of the health/stats listener, or "".
+func (b *Broker) HTTPAddr() string { return b.addr("http") }
+
+func (b *Broker) addr(id string) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.addrs[id]
+}
+
+// nextSubID returns a fresh inline subscription identifier.
+func (b *Broker) nextSubID() int { return int(b.subID.Add(1)) }
+
+// Run binds the listeners, serves until ctx is done, then disconnects
+// every client, closes the listeners and waits for its goroutines. It
+// returns nil after a clean shutdown, or the error that prevented
+// serving. Run may be called once.
+func (b *Broker) Run(ctx context.Context) error {
+	if !b.ran.CompareAndSwap(false, true) {
+		return ErrRunning
+	}
+	defer close(b.done)
+
+	var ls []*netListener
+	bind := func(id, addr string, tc *tls.Config, ws bool) error {
+		nl, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("broker: listen %s %s: %w", id, addr, err)
+		}
+		if tc != nil {
+			nl = tls.NewListener(nl, tc)
+		}
+		ls = append(ls, newNetListener(id, nl, ws, b.log.With("listener", id)))
+		return nil
+	}
+	var httpLn net.Listener
+	err := bind(ListenerTCP, b.cfg.Addr, nil, false)
+	if err == nil && b.cfg.TLS != nil {
+		err = bind(ListenerTLS, b.cfg.TLS.Addr, b.tlsCfg, false)
+	}
+	if err == nil && b.cfg.WSAddr != "" {
+		err = bind(ListenerWS, b.cfg.WSAddr, nil, true)
+	}
+	if err == nil && b.cfg.HTTPAddr != "" {
+		httpLn, err = net.Listen("tcp", b.cfg.HTTPAddr)
+		if err != nil {
+			err = fmt.Errorf("broker: listen http %s: %w", b.cfg.HTTPAddr, err)
+		}
+	}
+	if err != nil {
+		for _, l := range ls {
+			_ = l.ln.Close()
+		}
+		return err
+	}
+	for _, l := range ls {
+		if err := b.srv.AddListener(l); err != nil {
+			for _, l := range ls {
+				_ = l.ln.Close()
+			}
+			if httpLn != nil {
+				_ = httpLn.Close()
+			}
+			return fmt.Errorf("broker: add listener %s: %w", l.id, err)
+		}
+	}
+	if err := b.srv.Serve(); err != nil {
+		_ = b.srv.Close()
+		if httpLn != nil {
+			_ = httpLn.Close()
+		}
+		return fmt.Errorf("broker: serve: %w", err)
+	}
+
+	b.mu.Lock()
+	for _, l := range ls {
+		b.addrs[l.id] = l.ln.Addr().String()
+	}
+	if httpLn != nil {
+		b.addrs["http"] = httpLn.Addr().String()
+	}
+	b.mu.Unlock()
+	b.serving.Store(true)
+	b.log.Info("broker serving", "tcp", b.Addr(), "tls", b.TLSAddr(), "ws", b.WSAddr(), "http", b.HTTPAddr())
+	close(b.ready)
+
+	g, gctx := errgroup.WithContext(ctx)
+	if httpLn != nil {
+		hs := &http.Server{Handler: b.httpHandler(), ReadHeaderTimeout: 5 * time.Second}
+		g.Go(func() error {
+			if err := hs.Serve(httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("broker: http: %w", err)
+			}
+			return nil
+		})
+		g.Go(func() error {
+			<-gctx.Done()
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = hs.Shutdown(sctx)
+			return nil
+		})
+	}
+	g.Go(func() error {
+		<-gctx.Done()
+		b.serving.Store(false)
+		_ = b.srv.Close() // disconnects clients, closes listeners, waits for client goroutines
+		for _, l := range ls {
+			l.wait()
+		}
+		return nil
+	})
+	err = g.Wait()
+	b.log.Info("broker stopped")
+	return err
+}
+
+// Stats is a snapshot of the broker's counters. Totals count since New.
+type Stats struct {
+	ClientsConnected int64 `json:"clients_connected"`
+	ClientsMaximum   int64 `json:"clients_maximum"`
+	Subscriptions    int64 `json:"subscriptions"`
+	Retained         int64 `json:"retained"`
+	Inflight         int64 `json:"inflight"` // QoS>0 messages awaiting acknowledgement
+
+	BytesReceived    int64 `json:"bytes_received"`
+	BytesSent        int64 `json:"bytes_sent"`
+	PacketsReceived  int64 `json:"packets_received"`
+	PacketsSent      int64 `json:"packets_sent"`
+	MessagesReceived int64 `json:"messages_received"`
+	MessagesSent     int64 `json:"messages_sent"`
+	MessagesDropped  int64 `json:"messages_dropped"` // to clients whose write queue was full (MaxPendingWrites)
+	InflightDropped  int64 `json:"inflight_dropped"` // QoS>0 messages over MaxInflight
+
+	AuthFailures int64 `json:"auth_failures"` // refused connections
+	ReadDenied   int64 `json:"read_denied"`   // subscriptions and deliveries refused by the ACL
+	WriteDenied  int64 `json:"write_denied"`  // publishes refused by the ACL
+}
+
+// Stats returns the current counters.
+func (b *Broker) Stats() Stats {
+	i := b.srv.Info.Clone()
+	return Stats{
+		ClientsConnected: i.ClientsConnected,
+		ClientsMaximum:   i.ClientsMaximum,
+		Subscriptions:    i.Subscriptions,
+		Retained:         i.Retained,
+		Inflight:         i.Inflight,
+		BytesReceived:    i.BytesReceived,
+		BytesSent:        i.BytesSent,
+		PacketsReceived:  i.PacketsReceived,
+		PacketsSent:      i.PacketsSent,
+		MessagesReceived: i.MessagesReceived,
+		MessagesSent:     i.MessagesSent,
+		MessagesDropped:  i.MessagesDropped,
+		InflightDropped:  i.InflightDropped,
+		AuthFailures:     b.c.authFailures.Load(),
+		ReadDenied:       b.c.readDenied.Load(),
+		WriteDenied:      b.c.writeDenied.Load(),
+	}
+}
+
+func (b *Broker) httpHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if !b.serving.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(`{"status":"stopping"}` + "\n"))
+			return
+		}
+		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
+	})
+	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(b.Stats())
+	})
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		s := b.Stats()
+		for _, m := range []struct {
+			name, kind string
+			v          int64
+		}{
+			{"clients_connected", "gauge", s.ClientsConnected},
+			{"subscriptions", "gauge", s.Subscriptions},
+			{"retained_messages", "gauge", s.Retained},
+			{"inflight_messages", "gauge", s.Inflight},
+			{"received_bytes_total", "counter", s.BytesReceived},
+			{"sent_bytes_total", "counter", s.BytesSent},
+			{"received_messages_total", "counter", s.MessagesReceived},
+			{"sent_messages_total", "counter", s.MessagesSent},
+			{"dropped_messages_total", "counter", s.MessagesDropped},
+			{"inflight_dropped_total", "counter", s.InflightDropped},
+			{"auth_failures_total", "counter", s.AuthFailures},
+			{"acl_read_denied_total", "counter", s.ReadDenied},
+			{"acl_write_denied_total", "counter", s.WriteDenied},
+		} {
+			fmt.Fprintf(w, "# TYPE fedgan_broker_%s %s\nfedgan_broker_%s %d\n", m.name, m.kind, m.name, m.v)
+		}
+	})
+	return mux
+}

@@ -1,0 +1,167 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/mochi-mqtt/server/v2/packets"
+)
+
+// netListener is a mochi listeners.Listener over a socket bound by Run, so
+// that "127.0.0.1:0" works and the bound address is known (mochi's own
+// WebSocket and HTTP listeners report the configured address only). It
+// tracks its goroutines so that Run can wait for them.
+type netListener struct {
+	id  string
+	ln  net.Listener
+	ws  bool
+	log *slog.Logger
+
+	closed atomic.Bool
+	wg     sync.WaitGroup
+	hs     *http.Server
+}
+
+var _ listeners.Listener = (*netListener)(nil)
+
+func (l *netListener) ID() string              { return l.id }
+func (l *netListener) Address() string         { return l.ln.Addr().String() }
+func (l *netListener) Init(*slog.Logger) error { return nil } // bound by Run
+func (l *netListener) Protocol() string {
+	if l.ws {
+		return "ws"
+	}
+	return "tcp"
+}
+
+// newNetListener wraps a bound socket. Serve must be called exactly once
+// (mochi's Serve does) before wait.
+func newNetListener(id string, ln net.Listener, ws bool, log *slog.Logger) *netListener {
+	l := &netListener{id: id, ln: ln, ws: ws, log: log}
+	l.wg.Add(1) // released when Serve returns
+	return l
+}
+
+// Serve accepts connections until Close. mochi runs it on its own
+// goroutine.
+func (l *netListener) Serve(establish listeners.EstablishFn) {
+	defer l.wg.Done()
+	if l.ws {
+		l.serveWS(establish)
+		return
+	}
+	for {
+		conn, err := l.ln.Accept()
+		if err != nil {
+			if !l.closed.Load() {
+				l.log.Error("accept failed; listener stopped", "error", err)
+			}
+			return
+		}
+		if l.closed.Load() {
+			_ = conn.Close()
+			return
+		}
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			if err := establish(l.id, conn); err != nil && !isClosing(err) {
+				l.log.Debug("client ended", "error", err, "remote", conn.RemoteAddr().String())
+			}
+		}()
+	}
+}
+
+func (l *netListener) serveWS(establish listeners.EstablishFn) {
+	up := websocket.Upgrader{
+		Subprotocols: []string{"mqtt"},
+		CheckOrigin:  func(*http.Request) bool { return true },
+	}
+	l.hs = &http.Server{
+		ReadHeaderTimeout: 10 * time.Second,
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			c, err := up.Upgrade(w, r, nil)
+			if err != nil {
+				return
+			}
+			defer c.Close()
+			if err := establish(l.id, &wsConn{Conn: c.UnderlyingConn(), c: c}); err != nil && !isClosing(err) {
+				l.log.Debug("client ended", "error", err, "remote", r.RemoteAddr)
+			}
+		}),
+	}
+	if err := l.hs.Serve(l.ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !l.closed.Load() {
+		l.log.Error("websocket listener stopped", "error", err)
+	}
+}
+
+// Close stops accepting and disconnects this listener's clients.
+func (l *netListener) Close(closeClients listeners.CloseFn) {
+	if !l.closed.CompareAndSwap(false, true) {
+		return
+	}
+	if l.hs != nil {
+		// Shutdown does not wait for hijacked (upgraded) connections;
+		// closeClients below ends them.
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_ = l.hs.Shutdown(ctx)
+		cancel()
+	}
+	_ = l.ln.Close()
+	closeClients(l.id)
+}
+
+// wait blocks until Serve and every connection it started have returned.
+func (l *netListener) wait() { l.wg.Wait() }
+
+func isClosing(err error) bool {
+	return errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF) || errors.Is(err, packets.ErrServerShuttingDown)
+}
+
+// wsConn carries MQTT over binary WebSocket messages (after mochi's
+// listeners.wsConn).
+type wsConn struct {
+	net.Conn
+	c *websocket.Conn
+	r io.Reader // current message, or nil
+}
+
+func (ws *wsConn) Read(p []byte) (int, error) {
+	for {
+		if ws.r == nil {
+			op, r, err := ws.c.NextReader()
+			if err != nil {
+				return 0, err
+			}
+			if op != websocket.BinaryMessage {
+				return 0, errors.New("broker: websocket message is not binary")
+			}
+			ws.r = r
+		}
+		n, err := ws.r.Read(p)
+		if errors.Is(err, io.EOF) {
+			ws.r = nil
+			err = nil
+			if n == 0 {
+				continue
+			}
+		}
+		return n, err
+	}
+}
+
+func (ws *wsConn) Write(p []byte) (int, error) {
+	if err := ws.c.WriteMessage(websocket.BinaryMessage, p); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
