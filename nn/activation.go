@@ -47,29 +47,6 @@ func (l *LeakyReLU) Params() []*Param { return nil }
 // Spec returns the layer's description.
 func (l *LeakyReLU) Spec() LayerSpec { return LayerSpec{Kind: KindLeakyReLU, Alpha: l.Alpha} }
 
-func leakyForward(y, x []float32, alpha float32) {
-	y = y[:len(x)]
-	for i, v := range x {
-		if v > 0 {
-			y[i] = v
-		} else {
-			y[i] = alpha * v
-		}
-	}
-}
-
-func leakyBackward(dx, dy, x []float32, alpha float32) {
-	dx = dx[:len(x)]
-	dy = dy[:len(x)]
-	for i, v := range x {
-		if v > 0 {
-			dx[i] = dy[i]
-		} else {
-			dx[i] = alpha * dy[i]
-		}
-	}
-}
-
 // ReLU is y = max(x, 0) element-wise. Its derivative at 0 is taken as 0.
 type ReLU struct {
 	x     Mat

@@ -20,6 +20,7 @@ type Dense struct {
 	x  Mat       // last input (a reference, not a copy)
 	y  []float32 // output buffer
 	dx []float32 // input-gradient buffer
+	s  scratch   // working space of the matrix products
 }
 
 // NewDense returns an in→out Dense layer. W is drawn from the Glorot
@@ -69,7 +70,10 @@ func (d *Dense) Forward(x Mat) Mat {
 	d.x = x
 	d.y = grow(d.y, n*d.out)
 	y := d.y
-	denseForward(y, x.Data, d.W.Value, d.B.Value, n, d.in, d.out)
+	if n == 0 {
+		return Mat{Rows: 0, Cols: d.out, Data: y}
+	}
+	denseForward(y, x.Data, d.W.Value, d.B.Value, n, d.in, d.out, &d.s)
 	return Mat{Rows: n, Cols: d.out, Data: y}
 }
 
@@ -103,7 +107,10 @@ func (d *Dense) checkDY(dy Mat) {
 
 func (d *Dense) accumulate(dy Mat) {
 	n := dy.Rows
-	denseWeightGrad(d.W.Grad, d.x.Data, dy.Data, n, d.in, d.out)
+	if n == 0 {
+		return
+	}
+	denseWeightGrad(d.W.Grad, d.x.Data, dy.Data, n, d.in, d.out, &d.s)
 	gb := d.B.Grad[:d.out]
 	for i := 0; i < n; i++ {
 		row := dy.Data[i*d.out : (i+1)*d.out]
@@ -116,6 +123,9 @@ func (d *Dense) accumulate(dy Mat) {
 func (d *Dense) inputGrad(dy Mat) Mat {
 	n := dy.Rows
 	d.dx = grow(d.dx, n*d.in)
-	denseInputGrad(d.dx, dy.Data, d.W.Value, n, d.in, d.out)
+	if n == 0 {
+		return Mat{Rows: 0, Cols: d.in, Data: d.dx}
+	}
+	denseInputGrad(d.dx, dy.Data, d.W.Value, n, d.in, d.out, &d.s)
 	return Mat{Rows: n, Cols: d.in, Data: d.dx}
 }

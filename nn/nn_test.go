@@ -432,3 +432,19 @@ func TestLearnXOR(t *testing.T) {
 		}
 	}
 }
+
+// TestEmptyBatch checks that a batch of zero rows passes through.
+func TestEmptyBatch(t *testing.T) {
+	net, err := nn.MLP([]int{3, 4, 1}, 0.2, "sigmoid", rand.New(rand.NewPCG(1, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	y := net.Forward(nn.NewMat(0, 3))
+	if y.Rows != 0 || y.Cols != 1 {
+		t.Errorf("Forward: got %d×%d, want 0×1", y.Rows, y.Cols)
+	}
+	dx := net.Backward(nn.NewMat(0, 1))
+	if dx.Rows != 0 || dx.Cols != 3 {
+		t.Errorf("Backward: got %d×%d, want 0×3", dx.Rows, dx.Cols)
+	}
+}

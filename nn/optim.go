@@ -174,24 +174,6 @@ func (a *Adam) Step(params []*Param) {
 	}
 }
 
-type adamHyper struct {
-	b1, c1, b2, c2, step, invBC2, eps float32
-}
-
-// adamUpdate is the element-wise Adam update over one parameter.
-func adamUpdate(w, g, m, v []float32, h *adamHyper) {
-	n := len(w)
-	g, m, v = g[:n], m[:n], v[:n]
-	b1, c1, b2, c2, step, invBC2, eps := h.b1, h.c1, h.b2, h.c2, h.step, h.invBC2, h.eps
-	for i := range w {
-		gi := g[i]
-		mi := b1*m[i] + c1*gi
-		vi := b2*v[i] + c2*(gi*gi)
-		m[i], v[i] = mi, vi
-		w[i] -= step * mi / (float32(math.Sqrt(float64(vi)))*invBC2 + eps)
-	}
-}
-
 // Adam state layout: magic "FGAD", version u16 = 1, LR, Beta1, Beta2, Eps
 // f32, t u64, tensors u32, shapes (rank u8, dims u32…), m f32…, v f32…,
 // CRC-32 u32.

@@ -1,0 +1,131 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// func adamSSE(w, g, m, v []float32, h *adamHyper)
+// len(w) is a multiple of 4 and g, m, v are at least as long.
+TEXT ·adamSSE(SB), NOSPLIT, $0-104
+	MOVQ w_base+0(FP), DI
+	MOVQ w_len+8(FP), CX
+	MOVQ g_base+24(FP), SI
+	MOVQ m_base+48(FP), R8
+	MOVQ v_base+72(FP), R9
+	MOVQ h+96(FP), AX
+	MOVSS 0(AX), X8
+	SHUFPS $0, X8, X8   // b1
+	MOVSS 4(AX), X9
+	SHUFPS $0, X9, X9   // c1
+	MOVSS 8(AX), X10
+	SHUFPS $0, X10, X10 // b2
+	MOVSS 12(AX), X11
+	SHUFPS $0, X11, X11 // c2
+	MOVSS 16(AX), X12
+	SHUFPS $0, X12, X12 // step
+	MOVSS 20(AX), X13
+	SHUFPS $0, X13, X13 // invBC2
+	MOVSS 24(AX), X14
+	SHUFPS $0, X14, X14 // eps
+	SHRQ $2, CX
+	JZ   adam_done
+
+adam_loop:
+	MOVUPS (SI), X0  // g
+	MOVUPS (R8), X1  // m
+	MOVUPS (R9), X2  // v
+	MULPS  X8, X1    // b1·m
+	MOVAPS X0, X3
+	MULPS  X9, X3    // c1·g
+	ADDPS  X3, X1    // m = b1·m + c1·g
+	MOVUPS X1, (R8)
+	MULPS  X0, X0    // g²
+	MULPS  X11, X0   // c2·g²
+	MULPS  X10, X2   // b2·v
+	ADDPS  X0, X2    // v = b2·v + c2·g²
+	MOVUPS X2, (R9)
+	SQRTPS X2, X2    // √v
+	MULPS  X13, X2   // √v·invBC2
+	ADDPS  X14, X2   // + eps
+	MULPS  X12, X1   // step·m
+	DIVPS  X2, X1    // step·m / d
+	MOVUPS (DI), X3
+	SUBPS  X1, X3    // w − step·m/d
+	MOVUPS X3, (DI)
+	ADDQ   $16, DI
+	ADDQ   $16, SI
+	ADDQ   $16, R8
+	ADDQ   $16, R9
+	DECQ   CX
+	JNZ    adam_loop
+
+adam_done:
+	RET
+
+DATA one<>+0(SB)/4, $0x3f800000
+GLOBL one<>(SB), RODATA, $4
+
+// func leakyForwardSSE(y, x []float32, alpha float32)
+// y = x·s with s = 1 where x > 0 and s = alpha elsewhere.
+TEXT ·leakyForwardSSE(SB), NOSPLIT, $0-52
+	MOVQ   y_base+0(FP), DI
+	MOVQ   x_base+24(FP), SI
+	MOVQ   x_len+32(FP), CX
+	MOVSS  alpha+48(FP), X7
+	SHUFPS $0, X7, X7 // alpha
+	MOVSS  one<>(SB), X6
+	SHUFPS $0, X6, X6 // 1
+	XORPS  X5, X5     // 0
+	SHRQ   $2, CX
+	JZ     lf_done
+
+lf_loop:
+	MOVUPS (SI), X0
+	MOVAPS X5, X1
+	CMPPS  X0, X1, $1 // mask = 0 < x
+	MOVAPS X1, X2
+	ANDPS  X6, X1     // 1 where x > 0
+	ANDNPS X7, X2     // alpha elsewhere
+	ORPS   X2, X1
+	MULPS  X1, X0
+	MOVUPS X0, (DI)
+	ADDQ   $16, SI
+	ADDQ   $16, DI
+	DECQ   CX
+	JNZ    lf_loop
+
+lf_done:
+	RET
+
+// func leakyBackwardSSE(dx, dy, x []float32, alpha float32)
+// dx = dy·s with s = 1 where x > 0 and s = alpha elsewhere.
+TEXT ·leakyBackwardSSE(SB), NOSPLIT, $0-76
+	MOVQ   dx_base+0(FP), DI
+	MOVQ   dy_base+24(FP), DX
+	MOVQ   x_base+48(FP), SI
+	MOVQ   x_len+56(FP), CX
+	MOVSS  alpha+72(FP), X7
+	SHUFPS $0, X7, X7
+	MOVSS  one<>(SB), X6
+	SHUFPS $0, X6, X6
+	XORPS  X5, X5
+	SHRQ   $2, CX
+	JZ     lb_done
+
+lb_loop:
+	MOVUPS (SI), X0
+	MOVAPS X5, X1
+	CMPPS  X0, X1, $1 // mask = 0 < x
+	MOVAPS X1, X2
+	ANDPS  X6, X1
+	ANDNPS X7, X2
+	ORPS   X2, X1
+	MOVUPS (DX), X3
+	MULPS  X1, X3
+	MOVUPS X3, (DI)
+	ADDQ   $16, SI
+	ADDQ   $16, DX
+	ADDQ   $16, DI
+	DECQ   CX
+	JNZ    lb_loop
+
+lb_done:
+	RET

@@ -1,0 +1,41 @@
+//go:build !openblas || !cgo
+
+package nn
+
+import "gonum.org/v1/gonum/blas"
+
+// BLAS names the implementation behind the matrix products: "gonum" in
+// this default build (with nn's own AVX2/FMA kernel where the CPU has
+// one), "openblas" when built with -tags openblas and cgo.
+const BLAS = "gonum"
+
+func gemmNN(c, a, b []float32, m, n, k int, beta float32, s *scratch) {
+	if haveFMA {
+		tiledGemm(blas.NoTrans, c, a, b, m, n, k, beta, s)
+		return
+	}
+	gonumGemm(blas.NoTrans, blas.NoTrans, m, n, k, a, k, b, n, beta, c, n)
+}
+
+func gemmTN(c, a, b []float32, m, n, k int, s *scratch) {
+	if haveFMA {
+		tiledGemm(blas.Trans, c, a, b, m, n, k, 1, s)
+		return
+	}
+	gonumGemm(blas.Trans, blas.NoTrans, m, n, k, a, m, b, n, 1, c, n)
+}
+
+// gemmNT computes c = a·bᵀ. The kernel wants b's rows along its vector
+// lanes, so with the kernel it computes cᵀ = b·aᵀ from a transposed copy
+// of the (small, batch-sized) a and transposes the result back.
+func gemmNT(c, a, b []float32, m, n, k int, s *scratch) {
+	if haveFMA {
+		s.t1 = grow(s.t1, k*m)
+		s.t2 = grow(s.t2, n*m)
+		transpose(s.t1, a, m, k)                              // aᵀ: k×m
+		tiledGemm(blas.NoTrans, s.t2, b, s.t1, n, m, k, 0, s) // cᵀ = b·aᵀ: n×m
+		transpose(c, s.t2, n, m)
+		return
+	}
+	gonumGemm(blas.NoTrans, blas.Trans, m, n, k, a, k, b, k, 0, c, n)
+}

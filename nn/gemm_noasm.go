@@ -1,0 +1,10 @@
+//go:build !amd64 || purego
+
+package nn
+
+// haveFMA is false without assembly: the matrix products use gonum.
+const haveFMA = false
+
+func sgemm4x16(k int, a *float32, rs, cs int, b *float32, ldb int, c *float32, ldc int, acc bool) {
+	panic("nn: sgemm4x16 without assembly")
+}

@@ -1,0 +1,6 @@
+//go:build openblas && cgo
+
+package openblas
+
+// #cgo LDFLAGS: -lopenblas
+import "C"
