@@ -1,21 +1,13 @@
 package wire
 
-// This file pins the API that the services build against. Bodies marked
-// "TODO(wire)" are filled in by the wire work; signatures stay.
+// This file holds the message types of DESIGN.md §3. Their codec is in
+// codec.go, their validation in validate.go, Tensor in tensor.go.
 
 // Version is the protocol version this package writes and accepts.
 const Version = 1
 
 // DefaultRoot is the default topic root.
 const DefaultRoot = "fedgan/v1"
-
-// Tensor is an n-dimensional float32 array on the wire:
-// {shape: [..], dtype: "f32", data: <bin, little-endian>}.
-type Tensor struct {
-	Shape []int  `msgpack:"shape"`
-	DType string `msgpack:"dtype"`
-	Data  []byte `msgpack:"data"`
-}
 
 // Batch is what an edge publishes on {root}/c/{community}/batch
 // (DESIGN.md §2.1 step 1).
@@ -81,10 +73,18 @@ type GlobalModel struct {
 	Lambda2    float64  `msgpack:"lambda2"`
 }
 
-// Presence is the JSON body of {root}/c/{community}/presence/{device}.
+// Presence states.
+const (
+	StateOnline  = "online"
+	StateOffline = "offline"
+)
+
+// Presence is the JSON body of {root}/c/{community}/presence/{device}:
+// published retained with StateOnline when a device connects, and set as
+// its MQTT will with StateOffline.
 type Presence struct {
 	V         int    `json:"v"`
-	State     string `json:"state"` // "online" or "offline"
+	State     string `json:"state"` // StateOnline or StateOffline
 	Device    string `json:"device"`
 	Community string `json:"community"`
 	Agent     string `json:"agent,omitempty"` // build version

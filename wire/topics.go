@@ -138,7 +138,9 @@ func ValidID(id string) error {
 
 // Match reports whether the MQTT topic filter matches topic
 // (MQTT 3.1.1 §4.7: '+' one level, '#' the rest; topics starting with '$'
-// are not matched by a leading wildcard).
+// are not matched by a leading wildcard [MQTT-4.7.2-1]). "a/#" matches "a"
+// too. A filter with '#' anywhere but as its last level is invalid and
+// matches nothing; '+' or '#' inside a level is taken literally.
 func Match(filter, topic string) bool {
 	if strings.HasPrefix(topic, "$") && (strings.HasPrefix(filter, "+") || strings.HasPrefix(filter, "#")) {
 		return false
@@ -146,7 +148,7 @@ func Match(filter, topic string) bool {
 	for {
 		fl, frest, fmore := strings.Cut(filter, "/")
 		if fl == "#" {
-			return true
+			return !fmore // '#' must be the last level [MQTT-4.7.1-2]
 		}
 		tl, trest, tmore := strings.Cut(topic, "/")
 		if fl != "+" && fl != tl {

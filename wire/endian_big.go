@@ -1,0 +1,8 @@
+//go:build !(386 || amd64 || arm || arm64 || loong64 || mips64le || mipsle || ppc64le || riscv64 || wasm)
+
+package wire
+
+// nativeLittleEndian reports whether float32s are stored little-endian in
+// memory. On this host they are not, so tensors are converted element by
+// element with encoding/binary.
+const nativeLittleEndian = false
