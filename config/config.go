@@ -82,9 +82,22 @@ type Training struct {
 	Weights string `yaml:"weights"`
 	// Objective is "minimax" (Eq. 3) or "nonsaturating"; see README for the default.
 	Objective string `yaml:"objective"`
+	// InstanceNoise is the standard deviation of the noise added to every
+	// row a discriminator sees at the start of training; it decays
+	// linearly to 0 at the last round. 0 (default) disables it.
+	InstanceNoise float64 `yaml:"instance_noise"`
 	// LRG and LRD are Adam learning rates of G and D; default 2e-4.
 	LRG float64 `yaml:"lr_g"`
 	LRD float64 `yaml:"lr_d"`
+	// ServerOptimizer is "none" (default: G is the Eq. 1 average) or
+	// "adam": the cloud moves G towards the average with Adam at rate
+	// ServerLR (adaptive federated optimisation).
+	ServerOptimizer string  `yaml:"server_optimizer"`
+	ServerLR        float64 `yaml:"server_lr"`
+	// OptimizerG is the edges' optimizer for G_k: "adam" (default) or
+	// "sgd" (with Momentum).
+	OptimizerG string  `yaml:"optimizer_g"`
+	Momentum   float64 `yaml:"momentum"`
 	// Beta1, Beta2 are Adam's; defaults 0.5 and 0.999.
 	Beta1 float64 `yaml:"beta1"`
 	Beta2 float64 `yaml:"beta2"`

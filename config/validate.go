@@ -110,6 +110,17 @@ func (t *Topology) validate() []string {
 	}
 	enum("training.weights", &tr.Weights, "exact", weightsK)
 	enum("training.objective", &tr.Objective, "minimax", objectives)
+	if tr.InstanceNoise < 0 || math.IsNaN(tr.InstanceNoise) {
+		bad("training.instance_noise", "must be >= 0, got %g", tr.InstanceNoise)
+	}
+	enum("training.server_optimizer", &tr.ServerOptimizer, "none", []string{"none", "adam"})
+	if tr.ServerLR == 0 {
+		tr.ServerLR = 1e-3
+	}
+	enum("training.optimizer_g", &tr.OptimizerG, "adam", []string{"adam", "sgd"})
+	if tr.Momentum < 0 || tr.Momentum >= 1 {
+		bad("training.momentum", "must be in [0, 1), got %g", tr.Momentum)
+	}
 	for _, f := range []struct {
 		key string
 		v   *float64

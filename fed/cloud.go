@@ -25,6 +25,11 @@ type CloudConfig struct {
 	Gen *nn.Sequential
 	// RNG draws z for the LR classifier; its state is in the snapshot.
 	RNG *rand.PCG
+	// ServerOpt, when set, moves G towards the Eq. 1 average instead of
+	// replacing G with it: the pseudo-gradient G − Σ_k w_k G_k is handed to
+	// ServerOpt (adaptive federated optimisation, Reddi et al. 2021). With
+	// plain SGD of learning rate 1 this is exactly Eq. 1.
+	ServerOpt nn.Optimizer
 
 	// LR scenario (Domains > 0): the domain classifier C and its optimizer,
 	// how many steps C trains per round on batches of Batch rows per
@@ -253,6 +258,18 @@ func (c *Cloud) close(now time.Time, timedOut bool) {
 		// Inputs were validated on arrival; keep the previous G rather than
 		// publish a poisoned one.
 		c.ready.Notes = append(c.ready.Notes, Note{Msg: "aggregation failed: previous model kept", Attrs: []any{"round", c.round, "error", err}})
+	} else if c.cfg.ServerOpt != nil {
+		off := 0
+		ps := c.cfg.Gen.Params()
+		for _, p := range ps {
+			for i := range p.Grad {
+				p.Grad[i] = p.Value[i] - c.flat[off+i]
+			}
+			off += len(p.Value)
+		}
+		c.cfg.ServerOpt.Step(ps)
+		c.cfg.Gen.ZeroGrad()
+		c.flat = nn.Flatten(c.flat, ps)
 	} else if err := nn.Unflatten(c.cfg.Gen.Params(), c.flat); err != nil {
 		panic(err) // lengths were checked on arrival
 	}

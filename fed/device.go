@@ -3,6 +3,7 @@ package fed
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 
 	"github.com/fedgan/fedgan/nn"
 )
@@ -55,6 +56,9 @@ type DeviceConfig struct {
 	// DataDim is d. Domains is K in the LR scenario (0 in FR), and Domain
 	// the community's code index c_k.
 	DataDim, Domains, Domain int
+	// Noise draws the instance noise added to D's inputs (see Step); nil
+	// when no noise is used.
+	Noise *rand.Rand
 }
 
 // Device is the pure computation of a device agent for one batch
@@ -100,7 +104,15 @@ type StepResult struct {
 // Step trains D on real (n rows) against fake (b rows), then evaluates the
 // generator objective on gen (b rows). All are row-major with DataDim
 // columns. real, fake and gen are not modified.
-func (d *Device) Step(real, fake, gen []float32) (StepResult, error) {
+//
+// noise is the standard deviation of the instance noise added to every
+// row D sees, real and generated alike (Sønderby et al. 2016; Arjovsky &
+// Bottou 2017): it makes the supports of the real and generated
+// distributions overlap, so that a discriminator that has only ever seen
+// its own community's modes still gives a useful gradient for samples
+// far from them. The feedback F is the gradient with respect to X_g (the
+// noise is additive). 0 disables it.
+func (d *Device) Step(real, fake, gen []float32, noise float64) (StepResult, error) {
 	dim := d.cfg.DataDim
 	if len(real) == 0 || len(real)%dim != 0 || len(fake)%dim != 0 || len(gen)%dim != 0 || len(fake) == 0 || len(gen) == 0 {
 		return StepResult{}, fmt.Errorf("%w: real %d, fake %d, gen %d values for d = %d", nn.ErrShape, len(real), len(fake), len(gen), dim)
@@ -110,6 +122,7 @@ func (d *Device) Step(real, fake, gen []float32) (StepResult, error) {
 	// Eq. 2: ascend mean log D(x) + mean log(1 − D(X_d)), i.e. descend the
 	// two binary cross-entropies, on one stacked batch.
 	x := d.input(nr+nf, real, fake)
+	d.addNoise(x, noise)
 	logits := d.cfg.D.Forward(x)
 	d.dl = grow(d.dl, nr+nf)
 	lr := nn.SigmoidBCE(d.dl[:nr], logits.Data[:nr], 1)
@@ -120,6 +133,7 @@ func (d *Device) Step(real, fake, gen []float32) (StepResult, error) {
 
 	// Eq. 3 on the updated D, and the feedback F = ∂objective/∂X_g.
 	x = d.input(ng, gen, nil)
+	d.addNoise(x, noise)
 	logits = d.cfg.D.Forward(x)
 	d.dl = grow(d.dl, ng)
 	var loss float64
@@ -164,6 +178,20 @@ func (d *Device) input(n int, a, b []float32) nn.Mat {
 		row[dim+d.cfg.Domain] = 1
 	}
 	return nn.Mat{Rows: n, Cols: cols, Data: d.in[:n*cols]}
+}
+
+// addNoise adds N(0, σ²) to the data columns of x.
+func (d *Device) addNoise(x nn.Mat, sigma float64) {
+	if sigma <= 0 || d.cfg.Noise == nil {
+		return
+	}
+	dim := d.cfg.DataDim
+	for i := 0; i < x.Rows; i++ {
+		row := x.Data[i*x.Cols : i*x.Cols+dim]
+		for j := range row {
+			row[j] += float32(sigma * d.cfg.Noise.NormFloat64())
+		}
+	}
 }
 
 // grow returns s with length n, reusing its storage when it can.

@@ -1,0 +1,104 @@
+package setup
+
+import (
+	"github.com/fedgan/fedgan/config"
+	"github.com/fedgan/fedgan/data"
+)
+
+// Mixture is a Gaussian data source's mixture.
+func Mixture(d config.Data) *data.Mixture {
+	m := &data.Mixture{Means: d.Means, Weights: d.Weights}
+	for range d.Means {
+		m.Std = append(m.Std, d.Std)
+	}
+	if len(m.Weights) == 0 {
+		for range d.Means {
+			m.Weights = append(m.Weights, 1)
+		}
+	}
+	return m
+}
+
+// GlobalMixture is the union of every community's Gaussian modes, weighted
+// by how many samples the community's devices hold: the distribution the
+// global generator should learn. It returns nil when some community's data
+// is not Gaussian.
+func GlobalMixture(top *config.Topology) *data.Mixture {
+	all := &data.Mixture{}
+	for i := range top.Communities {
+		c := &top.Communities[i]
+		for j := range c.Devices {
+			d := c.DeviceData(j)
+			if d.Kind != "gaussian" {
+				return nil
+			}
+			m := Mixture(d)
+			if c.Partition.Kind == "modes" {
+				m = modesOf(m, j, len(c.Devices))
+			}
+			p := m.Probs()
+			for k := range m.Means {
+				addMode(all, m.Means[k], m.Std[k], p[k]*float64(d.Samples))
+			}
+		}
+	}
+	return all
+}
+
+func addMode(all *data.Mixture, mean []float64, std, w float64) {
+	for k, mu := range all.Means {
+		if equal(mu, mean) && all.Std[k] == std {
+			all.Weights[k] += w
+			return
+		}
+	}
+	all.Means = append(all.Means, append([]float64(nil), mean...))
+	all.Std = append(all.Std, std)
+	all.Weights = append(all.Weights, w)
+}
+
+func equal(a, b []float64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// modesOf is device j's share of m under the "modes" partition: modes
+// j, j+n, j+2n, … (all of them when there are fewer modes than devices
+// would leave it empty: then mode j mod |modes|).
+func modesOf(m *data.Mixture, j, n int) *data.Mixture {
+	out := &data.Mixture{}
+	for k := j; k < len(m.Means); k += n {
+		out.Means = append(out.Means, m.Means[k])
+		out.Std = append(out.Std, m.Std[k])
+		out.Weights = append(out.Weights, m.Weights[k])
+	}
+	if len(out.Means) == 0 {
+		return m.Component(j % len(m.Means))
+	}
+	return out
+}
+
+// DeviceData loads device id's local data: only its own partition.
+func DeviceData(top *config.Topology, id string) (*data.Dataset, error) {
+	_, c, j, err := top.Device(id)
+	if err != nil {
+		return nil, err
+	}
+	d := c.DeviceData(j)
+	switch d.Kind {
+	case "gaussian":
+		m := Mixture(d)
+		if c.Partition.Kind == "modes" {
+			m = modesOf(m, j, len(c.Devices))
+		}
+		return m.Sample(d.Samples, DeviceRNG(top, id))
+	}
+	return imageData(top, c, j, d)
+}

@@ -1,0 +1,155 @@
+package setup
+
+import (
+	"fmt"
+	"hash/fnv"
+	"math/rand/v2"
+
+	"github.com/fedgan/fedgan/config"
+	"github.com/fedgan/fedgan/fed"
+	"github.com/fedgan/fedgan/nn"
+)
+
+// PCG returns the random stream of one role: the topology's seed mixed
+// with the role's name, so that every role is reproducible on its own.
+func PCG(top *config.Topology, role string) *rand.PCG {
+	h := fnv.New64a()
+	h.Write([]byte(role))
+	return rand.NewPCG(top.Seed, h.Sum64())
+}
+
+func adam(lr float64, tr config.Training) *nn.Adam {
+	return nn.NewAdam(float32(lr), float32(tr.Beta1), float32(tr.Beta2), 1e-8)
+}
+
+// genOptimizer is the edges' optimizer for G_k.
+func genOptimizer(tr config.Training) nn.Optimizer {
+	if tr.OptimizerG == "sgd" {
+		return nn.NewSGD(float32(tr.LRG), float32(tr.Momentum))
+	}
+	return adam(tr.LRG, tr)
+}
+
+// Generator builds G with initial weights drawn from rng.
+func Generator(top *config.Topology, rng *rand.Rand) (*nn.Sequential, error) {
+	return nn.Build(top.GeneratorSpec(), rng)
+}
+
+// Cloud builds the cloud's state machine with G initialised from the seed.
+func Cloud(top *config.Topology) (*fed.Cloud, error) {
+	pcg := PCG(top, "cloud")
+	rng := rand.New(PCG(top, "cloud/init"))
+	gen, err := Generator(top, rng)
+	if err != nil {
+		return nil, err
+	}
+	cfg := fed.CloudConfig{
+		GlobalRounds: top.Training.GlobalRounds,
+		RoundTimeout: top.Training.RoundTimeout.D(),
+		Gen:          gen,
+		RNG:          pcg,
+	}
+	for _, c := range top.Communities {
+		cfg.Communities = append(cfg.Communities, c.ID)
+	}
+	if top.Training.ServerOptimizer == "adam" {
+		cfg.ServerOpt = adam(top.Training.ServerLR, top.Training)
+	}
+	if k := top.Domains(); k > 0 {
+		cls, err := nn.Build(top.ClassifierSpec(), rng)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Domains, cfg.Batch, cfg.Latent, cfg.FirstLayers = k, top.Training.BatchSize, top.Model.Latent, top.FirstLayers()
+		cfg.Classifier, cfg.ClassifierOpt = cls, adam(top.Training.LRD, top.Training)
+		cfg.ClassifierSteps = top.Training.ClassifierSteps
+		cfg.Lambda1, cfg.Lambda2 = top.Training.Lambda1, top.Training.Lambda2
+	}
+	return fed.NewCloud(cfg)
+}
+
+// Edge builds community id's state machine.
+func Edge(top *config.Topology, id string) (*fed.Edge, error) {
+	c, err := top.Community(id)
+	if err != nil {
+		return nil, err
+	}
+	tr := top.Training
+	rng := rand.New(PCG(top, "edge/"+id+"/init"))
+	gen, err := Generator(top, rng)
+	if err != nil {
+		return nil, err
+	}
+	mode, err := fed.ParseMode(tr.Mode)
+	if err != nil {
+		return nil, err
+	}
+	wm, err := fed.ParseWeightMode(tr.Weights)
+	if err != nil {
+		return nil, err
+	}
+	sm, err := fed.ParseStalenessMode(tr.Staleness)
+	if err != nil {
+		return nil, err
+	}
+	cfg := fed.EdgeConfig{
+		Community: id, Mode: mode, SyncPeriod: tr.SyncPeriod.D(), DeviceTimeout: tr.DeviceTimeout.D(),
+		Weights: wm, Staleness: sm, StalenessUnit: tr.StalenessUnit.D(), MaxStaleness: tr.MaxStaleness,
+		LocalIters: tr.LocalIters, Batch: tr.BatchSize, Latent: top.Model.Latent, DataDim: top.Model.DataDim,
+		Gen: gen, Opt: genOptimizer(tr), RNG: PCG(top, "edge/"+id),
+	}
+	for _, d := range c.Devices {
+		cfg.Devices = append(cfg.Devices, d.ID)
+	}
+	if k := top.Domains(); k > 0 {
+		cls, err := nn.Build(top.ClassifierSpec(), rng)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Domains, cfg.Domain, cfg.Classifier, cfg.FirstLayers = k, *c.Domain, cls, top.FirstLayers()
+	}
+	return fed.NewEdge(cfg)
+}
+
+// Device builds device id's discriminator worker.
+func Device(top *config.Topology, id string) (*fed.Device, error) {
+	_, c, _, err := top.Device(id)
+	if err != nil {
+		return nil, err
+	}
+	d, err := nn.Build(top.DiscriminatorSpec(), rand.New(PCG(top, "device/"+id+"/init")))
+	if err != nil {
+		return nil, err
+	}
+	obj, err := fed.ParseObjective(top.Training.Objective)
+	if err != nil {
+		return nil, err
+	}
+	cfg := fed.DeviceConfig{D: d, Opt: adam(top.Training.LRD, top.Training), Objective: obj, DataDim: top.Model.DataDim,
+		Noise: rand.New(PCG(top, "device/"+id+"/noise"))}
+	if k := top.Domains(); k > 0 {
+		cfg.Domains, cfg.Domain = k, *c.Domain
+	}
+	return fed.NewDevice(cfg)
+}
+
+// DeviceRNG is the stream a device samples its real rows with.
+func DeviceRNG(top *config.Topology, id string) *rand.Rand {
+	return rand.New(PCG(top, "device/"+id+"/data"))
+}
+
+// InstanceNoise is the instance-noise σ for a batch of the given round.
+func InstanceNoise(top *config.Topology, round int) float64 {
+	tr := top.Training
+	if tr.InstanceNoise == 0 || round >= tr.GlobalRounds {
+		return 0
+	}
+	return tr.InstanceNoise * (1 - float64(round)/float64(tr.GlobalRounds))
+}
+
+// BatchRNG is the stream a device draws its real batches with.
+func BatchRNG(top *config.Topology, id string) *rand.Rand {
+	return rand.New(PCG(top, "device/"+id+"/batch"))
+}
+
+func errf(format string, args ...any) error { return fmt.Errorf("setup: "+format, args...) }

@@ -1,0 +1,323 @@
+package sim
+
+import (
+	"container/heap"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/fedgan/fedgan/config"
+	"github.com/fedgan/fedgan/data"
+	"github.com/fedgan/fedgan/fed"
+	"github.com/fedgan/fedgan/internal/setup"
+	"github.com/fedgan/fedgan/nn"
+	"github.com/fedgan/fedgan/wire"
+)
+
+// Options tune the simulated network and devices.
+type Options struct {
+	// Compute is a device's time per batch before its slowdown and delay;
+	// default 5ms.
+	Compute time.Duration
+	// Latency is the one-way network latency; default 1ms.
+	Latency time.Duration
+	// OnRound is called after every closed round with the global generator.
+	OnRound func(fed.RoundSummary, *nn.Sequential)
+	// MaxEvents bounds the run; default 50 million.
+	MaxEvents int
+}
+
+// Result is what a simulated run produced.
+type Result struct {
+	Gen     *nn.Sequential
+	Rounds  []fed.RoundSummary
+	Edges   []fed.EdgeStats
+	Virtual time.Duration // simulated time
+	Batches int64
+	Events  int
+}
+
+type event struct {
+	at  time.Time
+	seq int64
+	fn  func()
+}
+
+type queue []*event
+
+func (q queue) Len() int { return len(q) }
+func (q queue) Less(i, j int) bool {
+	if q[i].at.Equal(q[j].at) {
+		return q[i].seq < q[j].seq
+	}
+	return q[i].at.Before(q[j].at)
+}
+func (q queue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
+func (q *queue) Push(x any)   { *q = append(*q, x.(*event)) }
+func (q *queue) Pop() any {
+	old := *q
+	e := old[len(old)-1]
+	*q = old[:len(old)-1]
+	return e
+}
+
+type device struct {
+	id      string
+	w       *fed.Device
+	data    *data.Dataset
+	busy    bool
+	pending *wire.Batch
+	cost    time.Duration
+	real    []float32
+	rng     *rand.Rand
+}
+
+type edge struct {
+	id        string
+	e         *fed.Edge
+	devs      []*device
+	processAt bool // a drain is scheduled
+	tickAt    time.Time
+}
+
+// Simulator runs a whole topology in one goroutine on a virtual clock:
+// the same state machines and the same calls as the MQTT services, with
+// messages handed over directly.
+type Simulator struct {
+	top   *config.Topology
+	opt   Options
+	now   time.Time
+	seq   int64
+	q     queue
+	cloud *fed.Cloud
+	edges []*edge
+	res   Result
+	err   error
+}
+
+// New builds every role of top.
+func New(top *config.Topology, opt Options) (*Simulator, error) {
+	if opt.Compute == 0 {
+		opt.Compute = 5 * time.Millisecond
+	}
+	if opt.Latency == 0 {
+		opt.Latency = time.Millisecond
+	}
+	if opt.MaxEvents == 0 {
+		opt.MaxEvents = 50_000_000
+	}
+	s := &Simulator{top: top, opt: opt, now: time.Unix(1_700_000_000, 0)}
+	var err error
+	if s.cloud, err = setup.Cloud(top); err != nil {
+		return nil, err
+	}
+	for _, c := range top.Communities {
+		e, err := setup.Edge(top, c.ID)
+		if err != nil {
+			return nil, err
+		}
+		ed := &edge{id: c.ID, e: e}
+		for _, d := range c.Devices {
+			w, err := setup.Device(top, d.ID)
+			if err != nil {
+				return nil, err
+			}
+			ds, err := setup.DeviceData(top, d.ID)
+			if err != nil {
+				return nil, err
+			}
+			cost := time.Duration(float64(opt.Compute)*d.Slowdown) + d.Delay.D()
+			ed.devs = append(ed.devs, &device{id: d.ID, w: w, data: ds, cost: cost, rng: setup.BatchRNG(top, d.ID)})
+		}
+		s.edges = append(s.edges, ed)
+	}
+	return s, nil
+}
+
+func (s *Simulator) at(t time.Time, fn func()) {
+	s.seq++
+	heap.Push(&s.q, &event{at: t, seq: s.seq, fn: fn})
+}
+
+// Run simulates until the cloud publishes its final model.
+func (s *Simulator) Run() (*Result, error) {
+	for _, ed := range s.edges {
+		for _, d := range ed.devs {
+			if err := ed.e.Presence(s.now, d.id, true); err != nil {
+				return nil, err
+			}
+		}
+	}
+	start := s.now
+	s.cloud.Start(s.now)
+	s.cloudReady()
+	for s.q.Len() > 0 && s.err == nil && !s.cloud.Done() {
+		if s.res.Events >= s.opt.MaxEvents {
+			return nil, fmt.Errorf("sim: stopped after %d events", s.res.Events)
+		}
+		ev := heap.Pop(&s.q).(*event)
+		s.now = ev.at
+		s.res.Events++
+		ev.fn()
+	}
+	if s.err != nil {
+		return nil, s.err
+	}
+	if !s.cloud.Done() {
+		return nil, errors.New("sim: nothing left to do before the final round")
+	}
+	s.res.Gen = s.cloud.Gen()
+	s.res.Virtual = s.now.Sub(start)
+	for _, ed := range s.edges {
+		s.res.Edges = append(s.res.Edges, ed.e.Stats())
+	}
+	return &s.res, nil
+}
+
+func (s *Simulator) cloudReady() {
+	r := s.cloud.Ready()
+	s.cloud.Advance()
+	for _, sum := range r.Rounds {
+		s.res.Rounds = append(s.res.Rounds, sum)
+		if s.opt.OnRound != nil {
+			s.opt.OnRound(sum, s.cloud.Gen())
+		}
+	}
+	if r.Global == nil {
+		return
+	}
+	g, err := globalOf(r.Global)
+	if err != nil {
+		s.err = err
+		return
+	}
+	for _, ed := range s.edges {
+		ed := ed
+		s.at(s.now.Add(s.opt.Latency), func() {
+			if err := ed.e.Global(s.now, g); err != nil {
+				s.err = err
+				return
+			}
+			s.edgeReady(ed)
+		})
+	}
+}
+
+func globalOf(m *wire.GlobalModel) (*fed.Global, error) {
+	g := &fed.Global{Round: m.Round, Final: m.Final, Lambda1: m.Lambda1, Lambda2: m.Lambda2}
+	var err error
+	if g.Params, err = flat(m.Params); err != nil {
+		return nil, err
+	}
+	if g.Classifier, err = flat(m.Classifier); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+func flat(ts []wire.Tensor) ([]float32, error) {
+	var out []float32
+	for _, t := range ts {
+		v, err := t.Float32s(nil)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v...)
+	}
+	return out, nil
+}
+
+func (s *Simulator) edgeReady(ed *edge) {
+	r := ed.e.Ready()
+	ed.e.Advance()
+	for _, b := range r.Batches {
+		s.res.Batches++
+		for _, d := range ed.devs {
+			d, b := d, b
+			s.at(s.now.Add(s.opt.Latency), func() { s.deliver(ed, d, b) })
+		}
+	}
+	for _, u := range r.Updates {
+		up := &fed.Update{Community: u.Community, Round: u.Round, Loss: u.Loss}
+		var err error
+		if up.Params, err = flat(u.Params); err != nil {
+			s.err = err
+			return
+		}
+		s.at(s.now.Add(s.opt.Latency), func() {
+			if err := s.cloud.Update(s.now, up); err != nil {
+				return // dropped and counted by the cloud, as over MQTT
+			}
+			s.cloudReady()
+		})
+	}
+	if dl, ok := ed.e.Deadline(); ok && !dl.Equal(ed.tickAt) {
+		ed.tickAt = dl
+		s.at(dl, func() {
+			ed.e.Tick(s.now)
+			s.edgeReady(ed)
+		})
+	}
+}
+
+// deliver hands a batch to a device: it starts work at once when idle and
+// otherwise keeps only the newest batch.
+func (s *Simulator) deliver(ed *edge, d *device, b *wire.Batch) {
+	if d.busy {
+		if d.pending == nil || d.pending.Iter < b.Iter {
+			d.pending = b
+		}
+		return
+	}
+	s.work(ed, d, b)
+}
+
+func (s *Simulator) work(ed *edge, d *device, b *wire.Batch) {
+	fake, err := b.Fake.Float32s(nil)
+	if err != nil {
+		s.err = err
+		return
+	}
+	gen, err := b.Gen.Float32s(nil)
+	if err != nil {
+		s.err = err
+		return
+	}
+	n := len(fake) / s.top.Model.DataDim
+	d.real = growF(d.real, n*s.top.Model.DataDim)
+	d.data.Sample(d.real, n, d.rng)
+	res, err := d.w.Step(d.real, fake, gen, setup.InstanceNoise(s.top, b.Round))
+	if err != nil {
+		s.err = fmt.Errorf("sim: device %s: %w", d.id, err)
+		return
+	}
+	fb := &fed.Feedback{Device: d.id, Round: b.Round, Iter: b.Iter, Version: b.Version, Loss: res.Loss, Grad: append([]float32(nil), res.Grad...)}
+	d.busy = true
+	done := s.now.Add(d.cost)
+	s.at(done, func() {
+		d.busy = false
+		if p := d.pending; p != nil {
+			d.pending = nil
+			s.work(ed, d, p)
+		}
+	})
+	s.at(done.Add(s.opt.Latency), func() {
+		_ = ed.e.Feedback(s.now, fb) // late and stale feedback is counted by the edge
+		if !ed.processAt {
+			ed.processAt = true
+			s.at(s.now, func() {
+				ed.processAt = false
+				ed.e.Tick(s.now)
+				s.edgeReady(ed)
+			})
+		}
+	})
+}
+
+func growF(s []float32, n int) []float32 {
+	if cap(s) >= n {
+		return s[:n]
+	}
+	return make([]float32, n)
+}
