@@ -358,6 +358,18 @@ func TestSpecValidate(t *testing.T) {
 	}
 }
 
+func TestPayloadLimit(t *testing.T) {
+	tests := []struct {
+		spec *Spec
+		want int
+	}{{nil, DefaultMaxPayload}, {&Spec{}, DefaultMaxPayload}, {&Spec{MaxPayload: 1000}, 1000}}
+	for _, tt := range tests {
+		if got := tt.spec.PayloadLimit(); got != tt.want {
+			t.Errorf("%+v: got %d, want %d", tt.spec, got, tt.want)
+		}
+	}
+}
+
 func TestCodes(t *testing.T) {
 	tests := []struct {
 		code Code
@@ -397,6 +409,13 @@ func TestCodes(t *testing.T) {
 	_, err := Topics{}.Parse("nope")
 	if got := CodeOf(err); got != CodeTopic {
 		t.Errorf("CodeOf(Parse error): got %v, want %v", got, CodeTopic)
+	}
+	_, err = Topics{}.Parse("fedgan/v1/c/a+b/batch") // wraps ErrTopic and ErrID
+	if got := CodeOf(err); got != CodeTopic {
+		t.Errorf("CodeOf(Parse error with a bad id): got %v, want %v", got, CodeTopic)
+	}
+	if got := CodeOf(ValidID("a b")); got != CodeID {
+		t.Errorf("CodeOf(ValidID error): got %v, want %v", got, CodeID)
 	}
 	if got := CodeOf(errors.New("other")); got != 0 {
 		t.Errorf("CodeOf(other error): got %v, want 0", got)

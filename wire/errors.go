@@ -112,14 +112,18 @@ func (c Code) Sentinel() error {
 }
 
 // CodeOf returns the Code of err: the Code of the first *Error in its chain,
-// else the code of the first sentinel of this package it wraps (Topics.Parse
-// and ValidID return plain wrapped sentinels), else 0. CodeOf(nil) is 0.
+// else the code of a sentinel of this package it wraps (Topics.Parse and
+// ValidID return plain wrapped sentinels; a Parse error that wraps both
+// ErrTopic and ErrID is CodeTopic), else 0. CodeOf(nil) is 0.
 func CodeOf(err error) Code {
 	if err == nil {
 		return 0
 	}
 	if e, ok := errors.AsType[*Error](err); ok {
 		return e.Code
+	}
+	if errors.Is(err, ErrTopic) {
+		return CodeTopic
 	}
 	for c := CodeMalformed; c <= CodeSpec; c++ {
 		if errors.Is(err, c.Sentinel()) {

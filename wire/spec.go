@@ -80,6 +80,17 @@ func (s *Spec) Validate() error {
 	return errors.Join(errs...)
 }
 
+// PayloadLimit returns the largest payload the decoders accept under s:
+// MaxPayload, or DefaultMaxPayload when it is 0 or s is nil. Senders
+// compare their encoded size with it before publishing (a broker drops a
+// client whose packet exceeds its own limit).
+func (s *Spec) PayloadLimit() int {
+	if s == nil || s.MaxPayload == 0 {
+		return DefaultMaxPayload
+	}
+	return s.MaxPayload
+}
+
 // specFor validates s for a decoder of msg that needs the fields named by
 // needData and needGen, and returns the payload limit.
 func (s *Spec) specFor(msg string, needData, needGen bool) (int, error) {
@@ -95,8 +106,5 @@ func (s *Spec) specFor(msg string, needData, needGen bool) (int, error) {
 	if needGen && len(s.GenParams) == 0 {
 		return 0, errorf(CodeSpec, msg, "GenParams is empty; decoding %s needs it", msg)
 	}
-	if s.MaxPayload == 0 {
-		return DefaultMaxPayload, nil
-	}
-	return s.MaxPayload, nil
+	return s.PayloadLimit(), nil
 }
