@@ -66,8 +66,8 @@
 // a msgpack array of floats: msgpack/v5 decodes those by reflection, one
 // value at a time, and each costs 5 bytes instead of 4. On a Batch of two
 // 64×784 tensors, the float-array form is 25% larger (501,855 against
-// 401,546 bytes) and 40 to 60 times slower to encode and decode
-// (BenchmarkFloatArray against BenchmarkAppendBatch and
+// 401,546 bytes) and one to two orders of magnitude slower to encode and
+// to decode (run BenchmarkFloatArray beside BenchmarkAppendBatch and
 // BenchmarkDecodeBatch).
 //
 // NewTensor builds a Tensor from float32s (copying them). Tensor.Float32s
