@@ -30,6 +30,7 @@ import (
 const (
 	DefaultBridgeKeepAlive      = 30 * time.Second
 	DefaultBridgeConnectTimeout = 10 * time.Second
+	DefaultBridgeAckTimeout     = time.Minute
 	DefaultReconnectMin         = time.Second
 	DefaultReconnectMax         = time.Minute
 	DefaultQueueMaxMessages     = 1000
@@ -161,6 +162,12 @@ type BridgeConfig struct {
 	// Run may take this long to return. Zero means
 	// DefaultBridgeConnectTimeout.
 	ConnectTimeout time.Duration
+	// AckTimeout is how long the bridge waits for the remote's PUBACK
+	// before it drops the connection and sends the message again on a new
+	// one (MQTT resends only on reconnect; a remote that loses an
+	// acknowledgement would otherwise stall the uplink). Zero means
+	// DefaultBridgeAckTimeout.
+	AckTimeout time.Duration
 	// ReconnectMin and ReconnectMax bound the jittered exponential backoff
 	// between failed connection attempts. Zero means DefaultReconnectMin
 	// and DefaultReconnectMax.
@@ -259,6 +266,7 @@ func (c *BridgeConfig) validate() error {
 	}
 	dur("KeepAlive", &c.KeepAlive, DefaultBridgeKeepAlive)
 	dur("ConnectTimeout", &c.ConnectTimeout, DefaultBridgeConnectTimeout)
+	dur("AckTimeout", &c.AckTimeout, DefaultBridgeAckTimeout)
 	dur("ReconnectMin", &c.ReconnectMin, DefaultReconnectMin)
 	dur("ReconnectMax", &c.ReconnectMax, DefaultReconnectMax)
 	if c.KeepAlive > 0 && c.KeepAlive < time.Second {
@@ -454,8 +462,8 @@ func (b *Bridge) Run(ctx context.Context) error {
 	}
 	defer q.close()
 	b.q.Store(q)
-	if n, bytes := q.len(); n > 0 {
-		b.log.Info("bridge queue reloaded", "messages", n, "bytes", bytes, "dir", b.cfg.QueueDir)
+	if n, nb := q.len(); n > 0 {
+		b.log.Info("bridge queue reloaded", "messages", n, "bytes", nb, "dir", b.cfg.QueueDir)
 	}
 
 	srv := b.local.srv
@@ -531,8 +539,12 @@ func (b *Bridge) notify(up bool) {
 	}
 }
 
-// errLost ends a session whose connection dropped.
-var errLost = errors.New("connection lost")
+// errLost ends a session whose connection dropped; errAckTimeout one
+// whose remote did not acknowledge in time.
+var (
+	errLost       = errors.New("connection lost")
+	errAckTimeout = errors.New("no acknowledgement")
+)
 
 // connectLoop keeps one session up at a time until ctx is done. Each
 // session is a fresh paho client (paho's own reconnect is off: its
@@ -694,16 +706,22 @@ func (b *Bridge) send(ctx context.Context, c paho.Client, q *queue, lost <-chan 
 			b.echo.expect(m.Topic, m.Payload)
 		}
 		tok := c.Publish(m.Topic, m.QoS, m.Retain, m.Payload)
+		timer := time.NewTimer(b.cfg.AckTimeout)
 		select {
 		case <-tok.Done():
+			timer.Stop()
 			if err := tok.Error(); err != nil {
 				return fmt.Errorf("publish %q: %w", m.Topic, err)
 			}
 			q.remove(seq)
 			b.sent.Add(1)
+		case <-timer.C:
+			return fmt.Errorf("%w: publish %q not acknowledged in %v", errAckTimeout, m.Topic, b.cfg.AckTimeout)
 		case <-lost:
+			timer.Stop()
 			return errLost
 		case <-ctx.Done():
+			timer.Stop()
 			return nil
 		}
 	}
