@@ -182,6 +182,11 @@ type BridgeConfig struct {
 	// DefaultQueueMaxBytes.
 	QueueMaxMessages int
 	QueueMaxBytes    int64
+	// MaxMessageSize is the largest MQTT packet, in bytes, the remote
+	// accepts. Larger messages are not queued (Stats.Rejected): a remote
+	// that disconnects on them would block the queue. Zero means the
+	// local broker's MaxPacketSize.
+	MaxMessageSize int
 	// Notifications publishes a retained "1" (connected) or "0" on the
 	// local broker's NotificationTopic, like Mosquitto's notifications.
 	Notifications bool
@@ -275,6 +280,9 @@ func (c *BridgeConfig) validate() error {
 	if c.ReconnectMin > c.ReconnectMax {
 		p.addf("ReconnectMin: %v exceeds ReconnectMax %v", c.ReconnectMin, c.ReconnectMax)
 	}
+	if c.MaxMessageSize < 0 {
+		p.addf("MaxMessageSize: %d is negative", c.MaxMessageSize)
+	}
 	switch {
 	case c.QueueMaxMessages == 0:
 		c.QueueMaxMessages = DefaultQueueMaxMessages
@@ -353,6 +361,7 @@ type Bridge struct {
 	connects, connectFailures, lost     atomic.Uint64
 	sent, redelivered                   atomic.Uint64
 	received, republished, echoes, miss atomic.Uint64
+	tooLarge                            atomic.Uint64
 }
 
 type inMsg struct {
@@ -375,6 +384,9 @@ func NewBridge(local *Broker, cfg BridgeConfig, log *slog.Logger) (*Bridge, erro
 	cfg.Topics = append([]BridgeTopic(nil), cfg.Topics...)
 	if err := cfg.validate(); err != nil {
 		return nil, err
+	}
+	if cfg.MaxMessageSize == 0 {
+		cfg.MaxMessageSize = local.cfg.MaxPacketSize
 	}
 	tc, err := cfg.tlsConfig()
 	if err != nil {
@@ -409,7 +421,7 @@ type BridgeStats struct {
 	Sent        uint64 `json:"sent"`         // acknowledged by the remote (QoS 1) or written (QoS 0)
 	Redelivered uint64 `json:"redelivered"`  // sent again after an unacknowledged attempt: possible duplicates
 	Dropped     uint64 `json:"dropped"`      // oldest messages dropped because the queue was full
-	Rejected    uint64 `json:"rejected"`     // not queued: larger than the byte bound, or a write failed
+	Rejected    uint64 `json:"rejected"`     // not queued: over MaxMessageSize or the byte bound, or a write failed
 	Corrupt     uint64 `json:"corrupt"`      // queue files that failed their checksum
 
 	Received         uint64 `json:"received"`          // messages from the remote
@@ -438,6 +450,7 @@ func (b *Bridge) Stats() BridgeStats {
 		s.Enqueued, s.Dropped, s.Corrupt = qs.enqueued, qs.dropped, qs.corrupt
 		s.Rejected = qs.rejected
 	}
+	s.Rejected += b.tooLarge.Load()
 	return s
 }
 
@@ -514,7 +527,14 @@ func (b *Bridge) capture(q *queue, t BridgeTopic) mqtt.InlineSubFn {
 			b.miss.Add(1)
 			return
 		}
-		m := &qmsg{Topic: t.RemotePrefix + rest, Payload: bytes.Clone(pk.Payload), QoS: t.QoS, Retain: pk.FixedHeader.Retain}
+		topic := t.RemotePrefix + rest
+		if n := publishPacketSize(topic, len(pk.Payload)); n > b.cfg.MaxMessageSize {
+			b.tooLarge.Add(1)
+			b.log.Error("bridge: message larger than the remote accepts, not queued",
+				"topic", pk.TopicName, "packet_bytes", n, "max", b.cfg.MaxMessageSize)
+			return
+		}
+		m := &qmsg{Topic: topic, Payload: bytes.Clone(pk.Payload), QoS: t.QoS, Retain: pk.FixedHeader.Retain}
 		dropped, err := q.push(m)
 		if dropped > 0 {
 			b.log.Warn("bridge queue full: dropped oldest", "dropped", dropped, "bound_messages", b.cfg.QueueMaxMessages, "bound_bytes", b.cfg.QueueMaxBytes)
@@ -523,6 +543,13 @@ func (b *Bridge) capture(q *queue, t BridgeTopic) mqtt.InlineSubFn {
 			b.log.Error("bridge: message not queued", "error", err, "topic", pk.TopicName, "bytes", len(pk.Payload))
 		}
 	}
+}
+
+// publishPacketSize is the size of an MQTT 3.1.1 PUBLISH packet with
+// a packet id: fixed header (at most 5 bytes), topic length and topic,
+// packet id, payload.
+func publishPacketSize(topic string, payload int) int {
+	return 5 + 2 + len(topic) + 2 + payload
 }
 
 // notify publishes the retained connection state locally.
@@ -554,17 +581,30 @@ func (b *Bridge) connectLoop(ctx context.Context, q *queue) error {
 	backoff := b.cfg.ReconnectMin
 	failing := false
 	for ctx.Err() == nil {
-		up, err := b.session(ctx, q)
+		up, stuck, err := b.session(ctx, q)
 		if ctx.Err() != nil {
 			return nil
 		}
 		var wait time.Duration
-		if up {
+		switch {
+		case up && !stuck:
 			backoff = b.cfg.ReconnectMin
 			wait = jitter(backoff)
 			failing = false
 			b.log.Warn("bridge connection lost", "error", err, "retry_in", wait)
-		} else {
+		case up:
+			// The connection ended while the head was in flight and nothing
+			// was delivered: a remote that refuses this message (ACL, size)
+			// must not get a reconnect per second. Back off, keep it queued.
+			wait = jitter(backoff)
+			backoff = min(2*backoff, b.cfg.ReconnectMax)
+			_, m, _ := q.peek()
+			attrs := []any{"error", err, "retry_in", wait}
+			if m != nil {
+				attrs = append(attrs, "topic", m.Topic, "bytes", len(m.Payload))
+			}
+			b.log.Warn("bridge: connection ended before the queue head was acknowledged; is it allowed on the remote?", attrs...)
+		default:
 			wait = jitter(backoff)
 			backoff = min(2*backoff, b.cfg.ReconnectMax)
 			if !failing {
@@ -593,8 +633,9 @@ func jitter(d time.Duration) time.Duration {
 }
 
 // session connects once and forwards until the connection drops or ctx is
-// done. up reports whether the connection was established.
-func (b *Bridge) session(ctx context.Context, q *queue) (up bool, err error) {
+// done. up reports whether the connection was established, stuck whether
+// it ended with a publish outstanding and none delivered.
+func (b *Bridge) session(ctx context.Context, q *queue) (up, stuck bool, err error) {
 	lost := make(chan struct{})
 	var lostOnce sync.Once
 	var lostErr error
@@ -605,7 +646,7 @@ func (b *Bridge) session(ctx context.Context, q *queue) (up bool, err error) {
 	<-tok.Done() // bounded by ConnectTimeout
 	if err := tok.Error(); err != nil {
 		b.connectFailures.Add(1)
-		return false, err
+		return false, false, err
 	}
 	b.connects.Add(1)
 	defer c.Disconnect(250)
@@ -616,12 +657,12 @@ func (b *Bridge) session(ctx context.Context, q *queue) (up bool, err error) {
 		case <-st.Done():
 		case <-lost:
 			b.lost.Add(1)
-			return true, lostErr
+			return true, false, lostErr
 		case <-ctx.Done():
-			return true, nil
+			return true, false, nil
 		}
 		if err := st.Error(); err != nil {
-			return true, fmt.Errorf("subscribe: %w", err)
+			return true, false, fmt.Errorf("subscribe: %w", err)
 		}
 		for f, code := range st.(*paho.SubscribeToken).Result() {
 			if code > 1 {
@@ -637,12 +678,12 @@ func (b *Bridge) session(ctx context.Context, q *queue) (up bool, err error) {
 		b.notify(false)
 	}()
 
-	err = b.send(ctx, c, q, lost)
+	delivered, inflight, err := b.send(ctx, c, q, lost)
 	if errors.Is(err, errLost) {
 		b.lost.Add(1)
 		err = lostErr
 	}
-	return true, err
+	return true, inflight && delivered == 0, err
 }
 
 func (b *Bridge) clientOptions(stop <-chan struct{}, onLost func(error)) *paho.ClientOptions {
@@ -684,8 +725,9 @@ func (b *Bridge) inFilters() map[string]byte {
 // send delivers the queue head by head: publish, wait for the PUBACK,
 // then remove. A message is removed only after the remote acknowledged it,
 // so a connection that drops mid-way makes it go again on the next
-// session (a possible duplicate, counted in Redelivered).
-func (b *Bridge) send(ctx context.Context, c paho.Client, q *queue, lost <-chan struct{}) error {
+// session (a possible duplicate, counted in Redelivered). It returns how
+// many messages it delivered and whether one was outstanding at the end.
+func (b *Bridge) send(ctx context.Context, c paho.Client, q *queue, lost <-chan struct{}) (delivered int, inflight bool, err error) {
 	for {
 		seq, m, ok := q.peek()
 		if !ok {
@@ -693,9 +735,9 @@ func (b *Bridge) send(ctx context.Context, c paho.Client, q *queue, lost <-chan 
 			case <-q.notify:
 				continue
 			case <-lost:
-				return errLost
+				return delivered, false, errLost
 			case <-ctx.Done():
-				return nil
+				return delivered, false, nil
 			}
 		}
 		if seq == b.lastAttempt {
@@ -711,18 +753,19 @@ func (b *Bridge) send(ctx context.Context, c paho.Client, q *queue, lost <-chan 
 		case <-tok.Done():
 			timer.Stop()
 			if err := tok.Error(); err != nil {
-				return fmt.Errorf("publish %q: %w", m.Topic, err)
+				return delivered, true, fmt.Errorf("publish %q: %w", m.Topic, err)
 			}
 			q.remove(seq)
 			b.sent.Add(1)
+			delivered++
 		case <-timer.C:
-			return fmt.Errorf("%w: publish %q not acknowledged in %v", errAckTimeout, m.Topic, b.cfg.AckTimeout)
+			return delivered, true, fmt.Errorf("%w: publish %q not acknowledged in %v", errAckTimeout, m.Topic, b.cfg.AckTimeout)
 		case <-lost:
 			timer.Stop()
-			return errLost
+			return delivered, true, errLost
 		case <-ctx.Done():
 			timer.Stop()
-			return nil
+			return delivered, true, nil
 		}
 	}
 }

@@ -502,3 +502,35 @@ func TestBridgeOverMutualTLS(t *testing.T) {
 		t.Fatalf("cloud got %+v, want the update", m)
 	}
 }
+
+func TestBridgeRefusedHeadStaysQueued(t *testing.T) {
+	checkGoroutines(t)
+	edge := startBroker(t, Config{AllowAnonymous: true})
+	// The remote admits the bridge but lets it publish nothing: mochi
+	// disconnects it on every QoS 1 publish.
+	cloud := startBroker(t, Config{AllowAnonymous: true, AnonymousRules: []Rule{{Filter: "#", Read: true}}})
+	br := startBridge(t, edge.Broker, BridgeConfig{Name: "cloud", Remote: "tcp://" + cloud.Addr(), ClientID: "edge",
+		Topics: []BridgeTopic{{Pattern: "g", QoS: 1}}})
+	if err := edge.Server().Publish("g", []byte("refused"), false, 1); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "three refusals", func() bool { return cloud.Stats().WriteDenied >= 3 })
+	if st := br.Stats(); st.Queued != 1 || st.Sent != 0 || st.Dropped != 0 || st.Redelivered < 2 {
+		t.Errorf("stats %+v: want the message still queued (1), none sent or dropped, redelivered >= 2", st)
+	}
+}
+
+func TestBridgeMaxMessageSize(t *testing.T) {
+	checkGoroutines(t)
+	edge := startBroker(t, Config{AllowAnonymous: true})
+	br := startBridge(t, edge.Broker, BridgeConfig{Name: "cloud", Remote: "tcp://" + freeAddr(t), ClientID: "edge",
+		MaxMessageSize: 100, Topics: []BridgeTopic{{Pattern: "g", QoS: 1}}})
+	for _, n := range []int{200, 80} { // 80+1+9 bytes of packet fit in 100
+		if err := edge.Server().Publish("g", make([]byte, n), false, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := br.Stats(); st.Rejected != 1 || st.Enqueued != 1 || st.Queued != 1 {
+		t.Errorf("stats %+v: want rejected 1, enqueued 1, queued 1", st)
+	}
+}

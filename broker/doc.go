@@ -96,9 +96,11 @@
 //
 // Bounds. While the uplink is down the queue grows to QueueMaxMessages
 // messages or QueueMaxBytes bytes of topics and payloads, then drops its
-// oldest messages (Stats.Dropped, logged); a message larger than
-// QueueMaxBytes alone is rejected (Stats.Rejected). Without QueueDir the
-// queue is in memory, with the same bounds, and lost on restart.
+// oldest messages (Stats.Dropped, logged). A message larger than
+// MaxMessageSize (the remote's packet limit; by default the local
+// broker's) or than QueueMaxBytes is rejected (Stats.Rejected), since a
+// remote that disconnects on it would block the queue. Without QueueDir
+// the queue is in memory, with the same bounds, and lost on restart.
 //
 // Persistence. Each queued message is one file, with a checksum, named by
 // its sequence number. Run reloads the directory and delivers what a
@@ -111,7 +113,9 @@
 // reconnect is off: after a reconnect it completes the old publish tokens
 // without an acknowledgement, and its backoff has no jitter. Failed
 // attempts back off exponentially from ReconnectMin to ReconnectMax with
-// jitter. With Notifications, the bridge keeps a retained "1" or "0" on
+// jitter, and so do connections that end with the queue head unacknowledged
+// and nothing delivered (a remote whose ACL refuses it disconnects an MQTT
+// 3.1.1 client): the message stays queued and the refusal is logged. With Notifications, the bridge keeps a retained "1" or "0" on
 // the local $SYS/broker/connection/{Name}/state topic.
 //
 // In. On every connection the bridge subscribes on the remote (a
