@@ -33,6 +33,7 @@ import (
 type authHook struct {
 	mqtt.HookBase
 
+	clients    *mqtt.Clients    // the server's, to refuse session takeovers across users
 	users      map[string]*User // read-only after construction
 	anonymous  bool
 	anonRules  []Rule
@@ -55,8 +56,9 @@ type counters struct {
 	writeDenied  atomic.Int64
 }
 
-func newAuthHook(cfg *Config, mtlsListener string, log *slog.Logger, c *counters) (*authHook, error) {
+func newAuthHook(cfg *Config, clients *mqtt.Clients, mtlsListener string, log *slog.Logger, c *counters) (*authHook, error) {
 	h := &authHook{
+		clients:    clients,
 		users:      make(map[string]*User, len(cfg.Users)),
 		anonymous:  cfg.AllowAnonymous,
 		anonRules:  cfg.AnonymousRules,
@@ -153,6 +155,15 @@ func (h *authHook) authenticate(cl *mqtt.Client, pk packets.Packet) string {
 			}
 		}
 		rules = u.Rules
+	}
+
+	// A client id names a session: another user must not take it over
+	// (and inherit its subscriptions), nor anyone the inline client's.
+	if cl.ID == mqtt.InlineClientId || strings.HasPrefix(cl.ID, bridgeIDPrefix) {
+		return "client id reserved"
+	}
+	if old, ok := h.clients.Get(cl.ID); ok && string(old.Properties.Username) != name {
+		return "client id in use by another user's session"
 	}
 
 	// mochi publishes wills without an ACL check: check them here.

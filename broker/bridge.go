@@ -37,6 +37,10 @@ const (
 	DefaultQueueMaxBytes        = 256 << 20
 )
 
+// bridgeIDPrefix starts the id of a bridge's local pseudo-client, which
+// marks the messages it brought in; network clients may not use it.
+const bridgeIDPrefix = "$bridge/"
+
 // ErrBrokerStopped is returned by Bridge.Run when the local broker stopped
 // before it served.
 var ErrBrokerStopped = errors.New("broker: local broker stopped")
@@ -400,7 +404,7 @@ func NewBridge(local *Broker, cfg BridgeConfig, log *slog.Logger) (*Bridge, erro
 		ready:   make(chan struct{}),
 		inbound: make(chan inMsg, 64),
 	}
-	b.injector = local.srv.NewClient(nil, mqtt.LocalListener, "$bridge/"+cfg.Name, true)
+	b.injector = local.srv.NewClient(nil, mqtt.LocalListener, bridgeIDPrefix+cfg.Name, true)
 	return b, nil
 }
 

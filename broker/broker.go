@@ -98,7 +98,7 @@ func New(cfg Config, log *slog.Logger) (*Broker, error) {
 	if cfg.TLS != nil && cfg.TLS.ClientCAFile != "" {
 		mtls = ListenerTLS
 	}
-	hook, err := newAuthHook(&b.cfg, mtls, log.With("component", "auth"), &b.c)
+	hook, err := newAuthHook(&b.cfg, b.srv.Clients, mtls, log.With("component", "auth"), &b.c)
 	if err != nil {
 		return nil, fmt.Errorf("broker: auth hook: %w", err)
 	}

@@ -65,6 +65,8 @@ func TestAuthentication(t *testing.T) {
 		{"shared account, wildcard id", "#", "fleet", "pwf", false},
 		{"monitor", "mon-1", "mon", "pwm", true},
 		{"device again (cached verification)", "d1", "d1", "pw1", true},
+		{"inline client's id", "inline", "mon", "pwm", false},
+		{"a bridge's id", "$bridge/cloud", "mon", "pwm", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := b.Stats().AuthFailures
@@ -83,6 +85,27 @@ func TestAuthentication(t *testing.T) {
 				t.Errorf("AuthFailures = %d, want %d", got, want)
 			}
 		})
+	}
+}
+
+func TestSessionTakeoverAcrossUsers(t *testing.T) {
+	checkGoroutines(t)
+	b := fleet(t)
+	d1 := mustDial(t, b.Addr(), "d1", "d1", "pw1")
+	// The shared device account may use id d2 (a valid id), but not d1's
+	// live session, nor can the monitor.
+	if _, err := dial(t, b.Addr(), "d1", "fleet", "pwf"); err == nil {
+		t.Errorf("fleet account as client id d1 while d1 is connected: accepted, want refused")
+	}
+	if _, err := dial(t, b.Addr(), "d1", "mon", "pwm"); err == nil {
+		t.Errorf("monitor as client id d1: accepted, want refused")
+	}
+	if !d1.IsConnectionOpen() {
+		t.Errorf("d1 was kicked off by another user's connect")
+	}
+	// The same user may take its own session over (a device reconnecting).
+	if _, err := dial(t, b.Addr(), "d1", "d1", "pw1"); err != nil {
+		t.Errorf("d1 reconnecting as itself: %v, want accepted", err)
 	}
 }
 

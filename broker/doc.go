@@ -33,7 +33,10 @@
 // password costs one HMAC; failures always pay bcrypt, unknown users
 // included. A client that sends no username is anonymous, refused unless
 // AllowAnonymous. With User.ClientIDMustMatch the client id must equal the
-// username. On a TLS listener with a client CA (mutual TLS) the
+// username. A client id whose session (live, or kept for a persistent
+// client) belongs to another user is refused, so one account cannot take
+// over another's session; so are the ids of the inline client and of
+// bridges. On a TLS listener with a client CA (mutual TLS) the
 // certificate's CommonName must equal the client id, on top of the above.
 // A client's will is checked against its write rules at connect time,
 // since mochi publishes wills without an ACL check. Refused connections
