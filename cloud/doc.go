@@ -1,0 +1,7 @@
+// Package cloud is the cloud tier: it collects every community's G_k over
+// the bridged generator topics, merges them with Eq. 1 (and, in the LR
+// scenario, trains the domain classifier C), publishes the retained
+// global model, and writes the results: metrics.jsonl, pictures and the
+// final generator. It embeds a mochi broker by default or connects to an
+// existing MQTT broker by URL.
+package cloud

@@ -1,0 +1,464 @@
+package cloud
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/fedgan/fedgan/broker"
+	"github.com/fedgan/fedgan/config"
+	"github.com/fedgan/fedgan/fed"
+	"github.com/fedgan/fedgan/internal/atomicfile"
+	"github.com/fedgan/fedgan/internal/brokercfg"
+	"github.com/fedgan/fedgan/internal/mqttc"
+	"github.com/fedgan/fedgan/internal/ratelog"
+	"github.com/fedgan/fedgan/internal/setup"
+	"github.com/fedgan/fedgan/nn"
+	"github.com/fedgan/fedgan/wire"
+)
+
+// Options are what the topology file does not say.
+type Options struct {
+	// Listen overrides the embedded broker's address (e.g. 127.0.0.1:0).
+	Listen string
+	// Output and State override the results and checkpoint folders.
+	Output, State string
+	// OnRound is called after every closed round (on the service's goroutine).
+	OnRound func(Progress)
+	// StatusEvery is the status period; default 1s.
+	StatusEvery time.Duration
+	Logger      *slog.Logger
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// Progress describes a closed round, for people.
+type Progress struct {
+	Round, Rounds int
+	Summary       fed.RoundSummary
+	Eval          map[string]any
+	Elapsed       time.Duration
+	ETA           time.Duration
+}
+
+// Status is the JSON published on {root}/global/status.
+type Status struct {
+	Name    string           `json:"name"`
+	Time    time.Time        `json:"time"`
+	Cloud   fed.CloudStats   `json:"cloud"`
+	Eval    map[string]any   `json:"eval,omitempty"`
+	Invalid map[string]int64 `json:"invalid"`
+	Broker  *broker.Stats    `json:"broker,omitempty"`
+	Elapsed float64          `json:"elapsed_seconds"`
+}
+
+const checkpointFile = "cloud.ckpt"
+
+type update struct {
+	at time.Time
+	u  *fed.Update
+}
+
+// Service is the cloud tier: Eq. 1 over the communities' generators,
+// the retained global model, results and checkpoints.
+type Service struct {
+	top    *config.Topology
+	opts   Options
+	log    *slog.Logger
+	topics wire.Topics
+	spec   *wire.Spec
+	now    func() time.Time
+	out    string
+	state  string
+
+	fsm    *fed.Cloud
+	broker *broker.Broker // nil with an external broker
+	self   brokercfg.Internal
+	eval   *Evaluator
+
+	updates chan update
+	drops   ratelog.Limiter
+	started time.Time
+
+	ready, done chan struct{}
+	doneOnce    sync.Once
+
+	mu       sync.Mutex
+	lastEval map[string]any
+	status   Status
+}
+
+// New builds the cloud of top.
+func New(top *config.Topology, opts Options) (*Service, error) {
+	if opts.StatusEvery == 0 {
+		opts.StatusEvery = time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With(slog.String("role", "cloud"))
+	s := &Service{top: top, opts: opts, log: log, topics: wire.Topics{Root: top.Root}, spec: top.Spec(), now: opts.Now,
+		updates: make(chan update, 4*len(top.Communities)+16), ready: make(chan struct{}), done: make(chan struct{})}
+	s.drops.Log, s.drops.Now = log, opts.Now
+	s.out = opts.Output
+	if s.out == "" {
+		s.out = top.Path(top.Cloud.Output)
+	}
+	s.state = opts.State
+	if s.state == "" {
+		s.state = top.Path(top.Cloud.State)
+	}
+	var err error
+	if s.fsm, err = setup.Cloud(top); err != nil {
+		return nil, err
+	}
+	if s.eval, err = NewEvaluator(top, s.out); err != nil {
+		return nil, err
+	}
+	if top.Cloud.URL == "" {
+		cfg, err := s.brokerConfig()
+		if err != nil {
+			return nil, err
+		}
+		if s.broker, err = broker.New(cfg, log.With(slog.String("component", "broker"))); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+func (s *Service) brokerConfig() (broker.Config, error) {
+	c := s.top.Cloud
+	listen := c.Listen
+	if s.opts.Listen != "" {
+		listen = s.opts.Listen
+	}
+	cfg := brokercfg.Base(s.top, listen, c.WebSocket, c.HTTP, c.TLS, c.AllowAnonymous, c.Monitor)
+	edges := map[string]string{}
+	for _, cm := range s.top.Communities {
+		edges[cm.Edge.Bridge.Username] = cm.ID
+	}
+	users, err := brokercfg.Users(s.top, c.Credentials, func(u string) ([]broker.Rule, bool) {
+		id, ok := edges[u]
+		return broker.EdgeUplinkRules(s.topics, id), ok
+	})
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Users = append(cfg.Users, users...)
+	self, u, err := brokercfg.NewInternal(c.ID+"-svc", broker.CloudRules(s.topics))
+	if err != nil {
+		return cfg, err
+	}
+	s.self = self
+	cfg.Users = append(cfg.Users, u)
+	return cfg, nil
+}
+
+// Ready is closed when the broker listens and the service is subscribed.
+func (s *Service) Ready() <-chan struct{} { return s.ready }
+
+// Done is closed when the final model is published and written.
+func (s *Service) Done() <-chan struct{} { return s.done }
+
+// Addr is the embedded broker's bound address ("" with an external broker).
+func (s *Service) Addr() string {
+	if s.broker == nil {
+		return ""
+	}
+	return s.broker.Addr()
+}
+
+// Broker is the embedded broker (nil with an external one).
+func (s *Service) Broker() *broker.Broker { return s.broker }
+
+// Output is the results folder.
+func (s *Service) Output() string { return s.out }
+
+// Status returns the last status.
+func (s *Service) Status() Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.status
+}
+
+// Run serves until ctx ends. After the final round it keeps serving the
+// retained final model until ctx ends.
+func (s *Service) Run(ctx context.Context) error {
+	g, ctx := errgroup.WithContext(ctx)
+	url, user, pw := s.top.Cloud.URL, s.top.Cloud.Username, ""
+	if s.broker != nil {
+		g.Go(func() error { return s.broker.Run(ctx) })
+		select {
+		case <-s.broker.Ready():
+		case <-s.broker.Done():
+			return g.Wait()
+		case <-ctx.Done():
+			return g.Wait()
+		}
+		url, user, pw = "tcp://"+s.broker.Addr(), s.self.User, s.self.Password
+	} else {
+		var err error
+		if pw, err = s.top.ReadSecret(s.top.Cloud.PasswordFile); err != nil {
+			return err
+		}
+	}
+	restored, err := s.restore()
+	if err != nil {
+		return err
+	}
+	clientID := s.top.Cloud.ID
+	if s.broker != nil {
+		clientID = s.self.User
+	}
+	opts := mqttc.Options{
+		URL: url, ClientID: clientID, Password: pw,
+		Subscriptions: map[string]byte{s.topics.GeneratorFilter(): 1},
+		OnMessage:     s.onMessage,
+		Logger:        s.log,
+	}
+	if pw != "" {
+		opts.Username = user
+	}
+	if t := s.top.Cloud.TLS; s.broker == nil && t != nil {
+		opts.CAFile, opts.CertFile, opts.KeyFile, opts.ServerName = s.top.Path(t.CA), s.top.Path(t.Cert), s.top.Path(t.Key), t.ServerName
+	}
+	client, err := mqttc.New(opts)
+	if err != nil {
+		return err
+	}
+	g.Go(func() error {
+		defer client.Close(250 * time.Millisecond)
+		if err := client.WaitConnected(ctx); err != nil {
+			return nil
+		}
+		close(s.ready)
+		s.started = s.now()
+		s.log.Info("cloud started", slog.String("broker", url), slog.Bool("restored", restored), slog.Int("round", s.fsm.Round()), slog.Int("rounds", s.top.Training.GlobalRounds))
+		s.fsm.Start(s.now())
+		return s.loop(ctx, client)
+	})
+	err = g.Wait()
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+func (s *Service) ckptPath() string { return filepath.Join(s.state, checkpointFile) }
+
+func (s *Service) restore() (bool, error) {
+	b, err := os.ReadFile(s.ckptPath())
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if err := s.fsm.Restore(b); err != nil {
+		return false, fmt.Errorf("cloud: checkpoint %s: %w", s.ckptPath(), err)
+	}
+	return true, nil
+}
+
+func (s *Service) onMessage(topic string, payload []byte, _ bool) {
+	now := s.now()
+	t, err := s.topics.Parse(topic)
+	if err != nil || t.Kind != wire.KindGenerator {
+		s.drops.Drop(topic, "topic", err)
+		return
+	}
+	m, err := wire.DecodeGeneratorUpdate(payload, s.spec, t)
+	if err != nil {
+		s.drops.Drop(t.Community, wire.CodeOf(err).String(), err)
+		return
+	}
+	u := &fed.Update{Community: m.Community, Round: m.Round, Loss: m.Loss}
+	for _, p := range m.Params {
+		v, err := p.Values()
+		if err != nil {
+			s.drops.Drop(t.Community, wire.CodeOf(err).String(), err)
+			return
+		}
+		u.Params = append(u.Params, v...)
+	}
+	select {
+	case s.updates <- update{at: now, u: u}:
+	default:
+		s.drops.Drop(t.Community, "overload", errors.New("cloud update queue full"))
+	}
+}
+
+func (s *Service) loop(ctx context.Context, c *mqttc.Client) error {
+	tick := time.NewTicker(s.opts.StatusEvery)
+	defer tick.Stop()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	if err := s.flush(ctx, c); err != nil {
+		return err
+	}
+	for {
+		if dl, ok := s.fsm.Deadline(); ok {
+			timer.Reset(max(time.Until(dl), 0))
+		} else {
+			timer.Reset(time.Hour)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case u := <-s.updates:
+			if err := s.fsm.Update(u.at, u.u); err != nil {
+				s.drops.Drop(u.u.Community, "protocol", err)
+			} else {
+				s.log.Info("generator update", slog.String("community", u.u.Community), slog.Int("round", u.u.Round), slog.Float64("loss", u.u.Loss))
+			}
+		case <-timer.C:
+		case <-tick.C:
+			s.publishStatus(ctx, c)
+			continue
+		}
+		s.fsm.Tick(s.now())
+		if err := s.flush(ctx, c); err != nil {
+			return err
+		}
+	}
+}
+
+// flush checkpoints, evaluates closed rounds, then publishes the model.
+func (s *Service) flush(ctx context.Context, c *mqttc.Client) error {
+	r := s.fsm.Ready()
+	s.fsm.Advance()
+	for _, n := range r.Notes {
+		s.log.Info(n.Msg, n.Attrs...)
+	}
+	if r.Checkpoint {
+		b, err := s.fsm.Snapshot()
+		if err == nil {
+			err = atomicfile.Write(s.ckptPath(), b, 0o600)
+		}
+		if err != nil {
+			s.log.Error("checkpoint failed", slog.Any("error", err))
+		}
+	}
+	for _, sum := range r.Rounds {
+		s.closed(sum)
+	}
+	if r.Global != nil {
+		p, err := wire.AppendGlobalModel(nil, r.Global)
+		if err != nil {
+			return fmt.Errorf("cloud: global model not encodable: %w", err)
+		}
+		// Retained: an edge that (re)connects gets the current model at once.
+		if err := c.Publish(ctx, mqttc.Message{Topic: s.topics.GlobalModel(), Payload: p, QoS: 1, Retain: true}); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("cloud: publish global model: %w", err)
+		}
+		s.log.Info("global model published", slog.Int("round", r.Global.Round), slog.Bool("final", r.Global.Final))
+		if r.Global.Final {
+			if err := s.finish(); err != nil {
+				return err
+			}
+			s.publishStatus(ctx, c)
+			s.doneOnce.Do(func() { close(s.done) })
+		}
+	}
+	return nil
+}
+
+// closed records a round: metrics.jsonl, evaluation, pictures, progress.
+func (s *Service) closed(sum fed.RoundSummary) {
+	rounds := s.top.Training.GlobalRounds
+	var ev map[string]any
+	if every := s.top.Cloud.EvalEvery; sum.Final || every > 0 && (sum.Round+1)%every == 0 {
+		var err error
+		if ev, err = s.eval.Evaluate(s.fsm.Gen(), sum.Round+1, sum.Final); err != nil {
+			s.log.Error("evaluation failed", slog.Any("error", err))
+		}
+	}
+	if ev != nil {
+		s.mu.Lock()
+		s.lastEval = ev
+		s.mu.Unlock()
+	}
+	elapsed := s.now().Sub(s.started)
+	done := sum.Round + 1
+	eta := time.Duration(0)
+	if done > 0 {
+		eta = elapsed / time.Duration(done) * time.Duration(rounds-done)
+	}
+	line := map[string]any{"round": sum.Round, "summary": sum, "elapsed_seconds": elapsed.Seconds(), "invalid": s.drops.Counts()}
+	if ev != nil {
+		line["eval"] = ev
+	}
+	if err := s.eval.AppendMetrics(line); err != nil {
+		s.log.Error("metrics not written", slog.Any("error", err))
+	}
+	s.log.Info("round closed", slog.Int("round", sum.Round), slog.Any("weights", sum.Weights), slog.Any("missing", sum.Missing), slog.Bool("timed_out", sum.TimedOut))
+	if s.opts.OnRound != nil {
+		s.opts.OnRound(Progress{Round: done, Rounds: rounds, Summary: sum, Eval: ev, Elapsed: elapsed, ETA: eta})
+	}
+}
+
+// finish writes the final model.
+func (s *Service) finish() error {
+	path := filepath.Join(s.out, "generator.nnw")
+	if err := os.MkdirAll(s.out, 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(s.out, ".generator-*")
+	if err != nil {
+		return err
+	}
+	if err := nn.Save(f, s.fsm.Gen()); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	f.Close()
+	if err := os.Rename(f.Name(), path); err != nil {
+		return err
+	}
+	s.log.Info("final model written", slog.String("path", path))
+	return nil
+}
+
+func (s *Service) publishStatus(ctx context.Context, c *mqttc.Client) {
+	st := Status{Name: s.top.Name, Time: s.now(), Cloud: s.fsm.Stats(), Invalid: s.drops.Counts()}
+	if !s.started.IsZero() {
+		st.Elapsed = s.now().Sub(s.started).Seconds()
+	}
+	s.mu.Lock()
+	st.Eval = s.lastEval
+	s.mu.Unlock()
+	if s.broker != nil {
+		bs := s.broker.Stats()
+		st.Broker = &bs
+	}
+	s.mu.Lock()
+	s.status = st
+	s.mu.Unlock()
+	b, err := wire.EncodeJSON(st)
+	if err != nil {
+		return
+	}
+	pctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	_ = c.Publish(pctx, mqttc.Message{Topic: s.topics.GlobalStatus(), Payload: b, Retain: true})
+}

@@ -1,0 +1,295 @@
+package device
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fedgan/fedgan/config"
+	"github.com/fedgan/fedgan/data"
+	"github.com/fedgan/fedgan/fed"
+	"github.com/fedgan/fedgan/internal/buildinfo"
+	"github.com/fedgan/fedgan/internal/mqttc"
+	"github.com/fedgan/fedgan/internal/ratelog"
+	"github.com/fedgan/fedgan/internal/setup"
+	"github.com/fedgan/fedgan/wire"
+)
+
+// Options are what the topology file does not say.
+type Options struct {
+	// URL overrides the edge address the device dials (the topology's
+	// community edge.advertise); used when brokers listen on port 0.
+	URL string
+	// Logger receives the agent's logs; nil discards them.
+	Logger *slog.Logger
+	// Data, if set, is used instead of loading the device's partition.
+	Data *data.Dataset
+}
+
+// Stats are the agent's counters.
+type Stats struct {
+	Batches   int64            `json:"batches"`   // batches answered
+	Skipped   int64            `json:"skipped"`   // batches replaced by a newer one before work started
+	Invalid   map[string]int64 `json:"invalid"`   // dropped messages by reason
+	Failed    int64            `json:"failed"`    // feedback that could not be published
+	Diverged  int64            `json:"diverged"`  // steps whose result was not finite
+	LastLoss  float64          `json:"last_loss"` // L_kj of the last batch
+	LastDLoss float64          `json:"last_d_loss"`
+}
+
+// Agent is a device: it holds D_kj and its local data, answers each batch
+// of its community with one Feedback, and announces its presence.
+type Agent struct {
+	top    *config.Topology
+	id     string
+	comm   *config.Community
+	dev    *config.Device
+	opts   Options
+	log    *slog.Logger
+	topics wire.Topics
+	spec   *wire.Spec
+	drops  ratelog.Limiter
+
+	worker *fed.Device
+	local  *data.Dataset
+	rng    *rand.Rand
+
+	// mailbox holds at most one batch: the newest received.
+	mu      sync.Mutex
+	pending *wire.Batch
+	arrived time.Time
+	wake    chan struct{}
+
+	batches, skipped, failed, diverged atomic.Int64
+	lastLoss, lastDLoss                atomic.Uint64
+}
+
+// New builds the agent of device id: its discriminator and its local data.
+func New(top *config.Topology, id string, opts Options) (*Agent, error) {
+	dev, comm, _, err := top.Device(id)
+	if err != nil {
+		return nil, err
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With(slog.String("device_id", id), slog.String("community", comm.ID))
+	a := &Agent{top: top, id: id, comm: comm, dev: dev, opts: opts, log: log,
+		topics: wire.Topics{Root: top.Root}, spec: top.Spec(), wake: make(chan struct{}, 1)}
+	a.drops.Log = log
+	if a.worker, err = setup.Device(top, id); err != nil {
+		return nil, err
+	}
+	a.local = opts.Data
+	if a.local == nil {
+		if a.local, err = setup.DeviceData(top, id); err != nil {
+			return nil, fmt.Errorf("device %s: %w", id, err)
+		}
+	}
+	if a.local.Dim != top.Model.DataDim {
+		return nil, fmt.Errorf("device %s: local data has %d columns, model.data_dim is %d", id, a.local.Dim, top.Model.DataDim)
+	}
+	if a.local.Len() == 0 {
+		return nil, fmt.Errorf("device %s: no local data", id)
+	}
+	a.rng = setup.BatchRNG(top, id)
+	return a, nil
+}
+
+// Stats returns the agent's counters.
+func (a *Agent) Stats() Stats {
+	return Stats{
+		Batches: a.batches.Load(), Skipped: a.skipped.Load(), Invalid: a.drops.Counts(),
+		Failed: a.failed.Load(), Diverged: a.diverged.Load(),
+		LastLoss: float64frombits(a.lastLoss.Load()), LastDLoss: float64frombits(a.lastDLoss.Load()),
+	}
+}
+
+func (a *Agent) presence(state string) []byte {
+	b, _ := wire.AppendPresence(nil, &wire.Presence{V: wire.Version, State: state, Device: a.id, Community: a.comm.ID, Agent: buildinfo.Version})
+	return b
+}
+
+// Run connects to the edge and answers batches until ctx ends; then it
+// publishes its offline presence and disconnects.
+func (a *Agent) Run(ctx context.Context) error {
+	url := a.opts.URL
+	if url == "" {
+		url = a.comm.Edge.Advertise
+	}
+	password, err := a.top.ReadSecret(a.dev.PasswordFile)
+	if err != nil {
+		return err
+	}
+	presTopic := a.topics.Presence(a.comm.ID, a.id)
+	opts := mqttc.Options{
+		URL: url, ClientID: a.id, Password: password,
+		Will:          &mqttc.Message{Topic: presTopic, Payload: a.presence("offline"), QoS: 1, Retain: true},
+		Subscriptions: map[string]byte{a.topics.Batch(a.comm.ID): 1},
+		OnMessage:     a.onMessage,
+		Logger:        a.log,
+	}
+	if password != "" || a.dev.TLS != nil {
+		opts.Username = a.id
+	}
+	if t := a.dev.TLS; t != nil {
+		opts.CAFile, opts.CertFile, opts.KeyFile, opts.ServerName = a.top.Path(t.CA), a.top.Path(t.Cert), a.top.Path(t.Key), t.ServerName
+	}
+	online := a.presence("online")
+	opts.OnConnect = func(c *mqttc.Client) {
+		// Announced on every (re)connect: the broker may have published the
+		// will while the link was down.
+		if err := c.Publish(ctx, mqttc.Message{Topic: presTopic, Payload: online, QoS: 1, Retain: true}); err != nil && ctx.Err() == nil {
+			a.log.Warn("presence not published", slog.Any("error", err))
+		}
+	}
+	client, err := mqttc.New(opts)
+	if err != nil {
+		return err
+	}
+	a.log.Info("agent started", slog.String("edge", url), slog.Int("local_rows", a.local.Len()), slog.String("version", buildinfo.String()))
+	err = a.work(ctx, client)
+	// Graceful exit: say offline ourselves (the will fires only on a lost
+	// connection), then disconnect.
+	if client.IsConnected() {
+		pctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		if perr := client.Publish(pctx, mqttc.Message{Topic: presTopic, Payload: a.presence("offline"), QoS: 1, Retain: true}); perr != nil {
+			a.log.Warn("offline presence not published", slog.Any("error", perr))
+		}
+		cancel()
+	}
+	client.Close(250 * time.Millisecond)
+	a.log.Info("agent stopped", slog.Int64("batches", a.batches.Load()))
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+// onMessage runs on paho's goroutine: validate, keep the newest batch,
+// never block.
+func (a *Agent) onMessage(topic string, payload []byte, _ bool) {
+	t, err := a.topics.Parse(topic)
+	if err != nil || t.Kind != wire.KindBatch {
+		a.drops.Drop(topic, "topic", err)
+		return
+	}
+	b, err := wire.DecodeBatch(payload, a.spec, t)
+	if err != nil {
+		a.drops.Drop(t.Community, wire.CodeOf(err).String(), err)
+		return
+	}
+	a.mu.Lock()
+	switch {
+	case a.pending == nil:
+		a.pending, a.arrived = b, time.Now()
+	case b.Iter > a.pending.Iter:
+		a.pending, a.arrived = b, time.Now()
+		a.skipped.Add(1)
+	default:
+		a.skipped.Add(1) // older than what we already hold
+	}
+	a.mu.Unlock()
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (a *Agent) take() (*wire.Batch, time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	b, t := a.pending, a.arrived
+	a.pending = nil
+	return b, t
+}
+
+// work answers batches one at a time: the newest one waiting.
+func (a *Agent) work(ctx context.Context, c *mqttc.Client) error {
+	fbTopic := a.topics.Feedback(a.comm.ID, a.id)
+	dim := a.top.Model.DataDim
+	var real, fake, gen []float32
+	var lastIter int64 = -1
+	var buf []byte
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-a.wake:
+		}
+		b, arrived := a.take()
+		if b == nil || b.Iter <= lastIter {
+			continue
+		}
+		lastIter = b.Iter
+		start := time.Now()
+		var err error
+		if fake, err = b.Fake.Float32s(fake); err == nil {
+			gen, err = b.Gen.Float32s(gen)
+		}
+		if err != nil { // validated on arrival; cannot happen
+			a.drops.Drop(b.Community, wire.CodeOf(err).String(), err)
+			continue
+		}
+		n := len(fake) / dim
+		if cap(real) < n*dim {
+			real = make([]float32, n*dim)
+		}
+		real = real[:n*dim]
+		a.local.Sample(real, n, a.rng)
+		res, err := a.worker.Step(real, fake, gen, setup.InstanceNoise(a.top, b.Round))
+		if err != nil {
+			a.diverged.Add(1)
+			a.log.Error("step failed: feedback withheld", slog.Int64("iteration", b.Iter), slog.Any("error", err))
+			continue
+		}
+		compute := time.Since(start)
+		if err := a.slow(ctx, compute); err != nil {
+			return err
+		}
+		fb := &wire.Feedback{
+			V: wire.Version, Community: a.comm.ID, Device: a.id, Round: b.Round, Iter: b.Iter, Version: b.Version,
+			Loss: res.Loss, DLoss: res.DLoss, Grad: wire.NewTensor([]int{n, dim}, res.Grad), NReal: n,
+			Timings: wire.Timings{WaitUS: start.Sub(arrived).Microseconds(), ComputeUS: compute.Microseconds()},
+		}
+		if buf, err = wire.AppendFeedback(buf[:0], fb); err != nil {
+			a.diverged.Add(1)
+			a.log.Error("feedback not encodable", slog.Any("error", err))
+			continue
+		}
+		if err := c.Publish(ctx, mqttc.Message{Topic: fbTopic, Payload: buf, QoS: 1}); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			a.failed.Add(1)
+			a.log.Warn("feedback not delivered", slog.Int64("iteration", b.Iter), slog.Any("error", err))
+			continue
+		}
+		a.batches.Add(1)
+		a.lastLoss.Store(float64bits(res.Loss))
+		a.lastDLoss.Store(float64bits(res.DLoss))
+	}
+}
+
+// slow implements the straggler settings: delay, and slowdown as extra
+// time proportional to the compute time.
+func (a *Agent) slow(ctx context.Context, compute time.Duration) error {
+	extra := a.dev.Delay.D() + time.Duration(float64(compute)*(a.dev.Slowdown-1))
+	if extra <= 0 {
+		return nil
+	}
+	t := time.NewTimer(extra)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

@@ -1,0 +1,521 @@
+package edge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/fedgan/fedgan/broker"
+	"github.com/fedgan/fedgan/config"
+	"github.com/fedgan/fedgan/fed"
+	"github.com/fedgan/fedgan/internal/atomicfile"
+	"github.com/fedgan/fedgan/internal/brokercfg"
+	"github.com/fedgan/fedgan/internal/mqttc"
+	"github.com/fedgan/fedgan/internal/ratelog"
+	"github.com/fedgan/fedgan/internal/setup"
+	"github.com/fedgan/fedgan/wire"
+)
+
+// Options are what the topology file does not say.
+type Options struct {
+	// Listen overrides the broker's TCP address (e.g. 127.0.0.1:0).
+	Listen string
+	// CloudURL overrides the bridge's remote (the cloud broker).
+	CloudURL string
+	// State overrides the checkpoint folder.
+	State string
+	// NoBridge runs without an uplink (tests of the community alone).
+	NoBridge bool
+	// StatusEvery is the status period; default 1s.
+	StatusEvery time.Duration
+	Logger      *slog.Logger
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// checkpointFile is the edge's checkpoint inside its state folder.
+const checkpointFile = "edge.ckpt"
+
+// eventQueue bounds the messages waiting for the edge's loop. Feedback
+// beyond it is dropped and counted (overload), never queued without bound.
+const eventQueue = 1024
+
+type event struct {
+	at       time.Time
+	feedback *fed.Feedback
+	device   string
+	online   bool
+	presence bool
+	global   *fed.Global
+}
+
+// Service is an edge: the community's embedded broker, its bridge to the
+// cloud and G_k's round state machine.
+type Service struct {
+	top    *config.Topology
+	comm   *config.Community
+	opts   Options
+	log    *slog.Logger
+	topics wire.Topics
+	spec   *wire.Spec
+	now    func() time.Time
+	state  string
+
+	fsm    *fed.Edge
+	broker *broker.Broker
+	bridge *broker.Bridge
+	self   brokercfg.Internal
+
+	events chan event
+	drops  ratelog.Limiter
+
+	ready    chan struct{}
+	done     chan struct{}
+	doneOnce sync.Once
+
+	mu     sync.Mutex
+	status Status
+}
+
+// Status is the JSON published on {root}/c/{community}/status.
+type Status struct {
+	Community   string              `json:"community"`
+	Mode        string              `json:"mode"`
+	Time        time.Time           `json:"time"`
+	Edge        fed.EdgeStats       `json:"edge"`
+	ItersPerSec float64             `json:"iterations_per_second"`
+	Invalid     map[string]int64    `json:"invalid"`
+	Broker      broker.Stats        `json:"broker"`
+	Bridge      *broker.BridgeStats `json:"bridge,omitempty"`
+}
+
+// New builds community id's edge.
+func New(top *config.Topology, id string, opts Options) (*Service, error) {
+	comm, err := top.Community(id)
+	if err != nil {
+		return nil, err
+	}
+	if opts.StatusEvery == 0 {
+		opts.StatusEvery = time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With(slog.String("community", id))
+	s := &Service{
+		top: top, comm: comm, opts: opts, log: log, topics: wire.Topics{Root: top.Root}, spec: top.Spec(),
+		now: opts.Now, events: make(chan event, eventQueue), ready: make(chan struct{}), done: make(chan struct{}),
+	}
+	s.drops.Log, s.drops.Now = log, opts.Now
+	s.state = opts.State
+	if s.state == "" {
+		s.state = top.Path(comm.Edge.State)
+	}
+	if s.fsm, err = setup.Edge(top, id); err != nil {
+		return nil, err
+	}
+	bcfg, err := s.brokerConfig()
+	if err != nil {
+		return nil, err
+	}
+	if s.broker, err = broker.New(bcfg, log.With(slog.String("component", "broker"))); err != nil {
+		return nil, err
+	}
+	if !opts.NoBridge {
+		if s.bridge, err = s.newBridge(); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+func (s *Service) brokerConfig() (broker.Config, error) {
+	e := s.comm.Edge
+	listen := e.Listen
+	if s.opts.Listen != "" {
+		listen = s.opts.Listen
+	}
+	cfg := brokercfg.Base(s.top, listen, e.WebSocket, e.HTTP, e.TLS, e.AllowAnonymous, e.Monitor)
+	devs := map[string]bool{}
+	for _, d := range s.comm.Devices {
+		devs[d.ID] = true
+	}
+	users, err := brokercfg.Users(s.top, e.Credentials, func(u string) ([]broker.Rule, bool) {
+		return broker.DeviceRules(s.topics, s.comm.ID, u), devs[u]
+	})
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Users = append(cfg.Users, users...)
+	self, u, err := brokercfg.NewInternal("edge-"+s.comm.ID+"-svc", broker.EdgeRules(s.topics, s.comm.ID))
+	if err != nil {
+		return cfg, err
+	}
+	s.self = self
+	cfg.Users = append(cfg.Users, u)
+	return cfg, nil
+}
+
+func (s *Service) newBridge() (*broker.Bridge, error) {
+	b := s.comm.Edge.Bridge
+	remote := b.Remote
+	if s.opts.CloudURL != "" {
+		remote = s.opts.CloudURL
+	}
+	pw, err := s.top.ReadSecret(b.PasswordFile)
+	if err != nil {
+		return nil, err
+	}
+	cfg := broker.BridgeConfig{
+		Name: "cloud", Remote: remote, ClientID: b.ClientID, Password: pw,
+		Topics: []broker.BridgeTopic{
+			{Pattern: s.topics.Generator(s.comm.ID), Direction: broker.Out, QoS: 1},
+			{Pattern: s.topics.Status(s.comm.ID), Direction: broker.Out, QoS: 0},
+			{Pattern: s.topics.GlobalModel(), Direction: broker.In, QoS: 1, ForceRetain: true},
+			{Pattern: s.topics.GlobalStatus(), Direction: broker.In, QoS: 0, ForceRetain: true},
+		},
+		QueueDir: filepath.Join(s.state, "bridge"), QueueMaxMessages: b.QueueMax,
+		QueueMaxBytes: int64(b.QueueMax) * int64(s.top.Limits.MaxPayload+4096),
+		Notifications: true,
+	}
+	if pw != "" {
+		cfg.Username = b.Username
+	}
+	if t := b.TLS; t != nil {
+		cfg.TLS = broker.BridgeTLS{CAFile: s.top.Path(t.CA), CertFile: s.top.Path(t.Cert), KeyFile: s.top.Path(t.Key), ServerName: t.ServerName}
+	}
+	if s.opts.CloudURL == "" && s.opts.State != "" {
+		cfg.QueueDir = filepath.Join(s.opts.State, "bridge")
+	}
+	return broker.NewBridge(s.broker, cfg, s.log.With(slog.String("component", "bridge")))
+}
+
+// Ready is closed when the broker listens and the service is subscribed.
+func (s *Service) Ready() <-chan struct{} { return s.ready }
+
+// Done is closed when the final global model has arrived.
+func (s *Service) Done() <-chan struct{} { return s.done }
+
+// Addr is the broker's bound TCP address (after Ready).
+func (s *Service) Addr() string { return s.broker.Addr() }
+
+// Broker is the embedded broker.
+func (s *Service) Broker() *broker.Broker { return s.broker }
+
+// Status returns the last status.
+func (s *Service) Status() Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.status
+}
+
+// Run serves until ctx ends.
+func (s *Service) Run(ctx context.Context) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return s.broker.Run(ctx) })
+	select {
+	case <-s.broker.Ready():
+	case <-s.broker.Done():
+		return g.Wait()
+	case <-ctx.Done():
+		return g.Wait()
+	}
+	if s.bridge != nil {
+		g.Go(func() error { return s.bridge.Run(ctx) })
+	}
+	restored, err := s.restore()
+	if err != nil {
+		return err
+	}
+	client, err := mqttc.New(mqttc.Options{
+		URL: "tcp://" + s.broker.Addr(), ClientID: s.self.User, Username: s.self.User, Password: s.self.Password,
+		Subscriptions: map[string]byte{
+			s.topics.FeedbackFilter(s.comm.ID): 1,
+			s.topics.PresenceFilter(s.comm.ID): 1,
+			s.topics.GlobalModel():             1,
+		},
+		OnMessage: s.onMessage,
+		Logger:    s.log,
+	})
+	if err != nil {
+		return err
+	}
+	g.Go(func() error {
+		defer client.Close(250 * time.Millisecond)
+		if err := client.WaitConnected(ctx); err != nil {
+			return nil
+		}
+		close(s.ready)
+		s.log.Info("edge started", slog.String("addr", s.broker.Addr()), slog.Bool("restored", restored), slog.Int("round", s.fsm.Round()))
+		if restored {
+			s.fsm.Resume(s.now())
+		}
+		return s.loop(ctx, client)
+	})
+	err = g.Wait()
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+func (s *Service) ckptPath() string { return filepath.Join(s.state, checkpointFile) }
+
+// restore loads the checkpoint if there is one.
+func (s *Service) restore() (bool, error) {
+	b, err := os.ReadFile(s.ckptPath())
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if err := s.fsm.Restore(b); err != nil {
+		return false, fmt.Errorf("edge %s: checkpoint %s: %w", s.comm.ID, s.ckptPath(), err)
+	}
+	return true, nil
+}
+
+// onMessage runs on paho's goroutines: decode, validate, enqueue; never block.
+func (s *Service) onMessage(topic string, payload []byte, _ bool) {
+	now := s.now()
+	t, err := s.topics.Parse(topic)
+	if err != nil {
+		s.drops.Drop(topic, "topic", err)
+		return
+	}
+	var ev event
+	switch t.Kind {
+	case wire.KindFeedback:
+		m, err := wire.DecodeFeedback(payload, s.spec, t)
+		if err != nil {
+			s.drops.Drop(t.Device, wire.CodeOf(err).String(), err)
+			return
+		}
+		grad, err := m.Grad.Float32s(nil)
+		if err != nil {
+			s.drops.Drop(t.Device, wire.CodeOf(err).String(), err)
+			return
+		}
+		ev.feedback = &fed.Feedback{Device: m.Device, Round: m.Round, Iter: m.Iter, Version: m.Version, Loss: m.Loss, Grad: grad}
+	case wire.KindPresence:
+		m, err := wire.DecodePresence(payload, s.spec, t)
+		if err != nil {
+			s.drops.Drop(t.Device, wire.CodeOf(err).String(), err)
+			return
+		}
+		ev.presence, ev.device, ev.online = true, t.Device, m.State == "online"
+	case wire.KindModel:
+		m, err := wire.DecodeGlobalModel(payload, s.spec, t)
+		if err != nil {
+			s.drops.Drop("cloud", wire.CodeOf(err).String(), err)
+			return
+		}
+		g, err := GlobalOf(m)
+		if err != nil {
+			s.drops.Drop("cloud", wire.CodeOf(err).String(), err)
+			return
+		}
+		ev.global = g
+	default:
+		return
+	}
+	ev.at = now
+	select {
+	case s.events <- ev:
+	default:
+		s.drops.Drop(t.Device, "overload", errors.New("edge event queue full"))
+	}
+}
+
+// GlobalOf converts a validated GlobalModel.
+func GlobalOf(m *wire.GlobalModel) (*fed.Global, error) {
+	g := &fed.Global{Round: m.Round, Final: m.Final, Lambda1: m.Lambda1, Lambda2: m.Lambda2}
+	var err error
+	if g.Params, err = Flat(m.Params); err != nil {
+		return nil, err
+	}
+	if g.Classifier, err = Flat(m.Classifier); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// Flat concatenates tensors' values.
+func Flat(ts []wire.Tensor) ([]float32, error) {
+	n := 0
+	for _, t := range ts {
+		n += len(t.Data) / 4
+	}
+	out := make([]float32, 0, n)
+	for _, t := range ts {
+		v, err := t.Values()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v...)
+	}
+	return out, nil
+}
+
+// loop is the only goroutine that touches the state machine.
+func (s *Service) loop(ctx context.Context, c *mqttc.Client) error {
+	tick := time.NewTicker(s.opts.StatusEvery)
+	defer tick.Stop()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	lastUpdates, lastAt := int64(0), s.now()
+	if err := s.flush(ctx, c); err != nil {
+		return err
+	}
+	for {
+		if dl, ok := s.fsm.Deadline(); ok {
+			timer.Reset(max(time.Until(dl), 0))
+		} else {
+			timer.Reset(time.Hour)
+		}
+		select {
+		case <-ctx.Done():
+			s.publishStatus(context.Background(), c, &lastUpdates, &lastAt)
+			return ctx.Err()
+		case ev := <-s.events:
+			s.apply(ev)
+			// Drain what else has arrived: an async edge aggregates all of
+			// it in one update (M_k of Eq. 5).
+			for n := 0; n < eventQueue; n++ {
+				select {
+				case ev := <-s.events:
+					s.apply(ev)
+					continue
+				default:
+				}
+				break
+			}
+		case <-timer.C:
+		case <-tick.C:
+			s.publishStatus(ctx, c, &lastUpdates, &lastAt)
+		}
+		s.fsm.Tick(s.now())
+		if err := s.flush(ctx, c); err != nil {
+			return err
+		}
+		if s.fsm.Done() {
+			s.doneOnce.Do(func() {
+				s.publishStatus(ctx, c, &lastUpdates, &lastAt)
+				close(s.done)
+			})
+		}
+	}
+}
+
+func (s *Service) apply(ev event) {
+	var err error
+	switch {
+	case ev.feedback != nil:
+		// Late, stale, duplicate and unknown-device feedback is counted by
+		// the state machine (Status.Edge); late answers are normal in sync
+		// mode when a device joins mid-iteration.
+		if err = s.fsm.Feedback(ev.at, ev.feedback); err != nil {
+			s.log.Debug("feedback not used", slog.String("device_id", ev.feedback.Device), slog.Any("error", err))
+		}
+	case ev.presence:
+		if err = s.fsm.Presence(ev.at, ev.device, ev.online); err != nil {
+			s.drops.Drop(ev.device, "protocol", err)
+		} else {
+			s.log.Info("presence", slog.String("device_id", ev.device), slog.Bool("online", ev.online))
+		}
+	case ev.global != nil:
+		if err = s.fsm.Global(ev.at, ev.global); err != nil {
+			s.drops.Drop("cloud", "protocol", err)
+		}
+	}
+}
+
+// flush carries out what the state machine asks: checkpoint first (so a
+// restart re-sends an update it may not have sent), then publish.
+func (s *Service) flush(ctx context.Context, c *mqttc.Client) error {
+	if !s.fsm.HasReady() {
+		return nil
+	}
+	r := s.fsm.Ready()
+	s.fsm.Advance()
+	for _, n := range r.Notes {
+		s.log.Info(n.Msg, n.Attrs...)
+	}
+	if r.Checkpoint {
+		b, err := s.fsm.Snapshot()
+		if err == nil {
+			err = atomicfile.Write(s.ckptPath(), b, 0o600)
+		}
+		if err != nil {
+			// Training goes on; the next checkpoint may succeed.
+			s.log.Error("checkpoint failed", slog.Any("error", err))
+		}
+	}
+	var buf []byte
+	for _, b := range r.Batches {
+		var err error
+		if buf, err = wire.AppendBatch(buf[:0], b); err != nil {
+			s.log.Error("batch not encodable", slog.Any("error", err))
+			continue
+		}
+		if err := c.Publish(ctx, mqttc.Message{Topic: s.topics.Batch(s.comm.ID), Payload: buf, QoS: 1}); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			s.log.Warn("batch not published", slog.Int64("iteration", b.Iter), slog.Any("error", err))
+		}
+	}
+	for _, u := range r.Updates {
+		p, err := wire.AppendGeneratorUpdate(nil, u)
+		if err != nil {
+			s.log.Error("generator update not encodable", slog.Any("error", err))
+			continue
+		}
+		if err := c.Publish(ctx, mqttc.Message{Topic: s.topics.Generator(s.comm.ID), Payload: p, QoS: 1}); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			s.log.Error("generator update not published (the checkpoint re-sends it on restart)", slog.Int("round", u.Round), slog.Any("error", err))
+			continue
+		}
+		s.log.Info("round done: generator uploaded", slog.Int("round", u.Round), slog.Float64("loss", u.Loss))
+	}
+	return nil
+}
+
+func (s *Service) publishStatus(ctx context.Context, c *mqttc.Client, lastUpdates *int64, lastAt *time.Time) {
+	now := s.now()
+	st := Status{Community: s.comm.ID, Mode: s.top.Training.Mode, Time: now, Edge: s.fsm.Stats(), Invalid: s.drops.Counts(), Broker: s.broker.Stats()}
+	if dt := now.Sub(*lastAt).Seconds(); dt > 0 {
+		st.ItersPerSec = float64(st.Edge.Updates-*lastUpdates) / dt
+	}
+	*lastUpdates, *lastAt = st.Edge.Updates, now
+	if s.bridge != nil {
+		bs := s.bridge.Stats()
+		st.Bridge = &bs
+	}
+	s.mu.Lock()
+	s.status = st
+	s.mu.Unlock()
+	b, err := wire.EncodeJSON(st)
+	if err != nil {
+		return
+	}
+	// QoS 0 and retained: a dashboard gets the latest on subscribe; a lost
+	// one is replaced a second later. Don't wait on a slow broker.
+	pctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	_ = c.Publish(pctx, mqttc.Message{Topic: s.topics.Status(s.comm.ID), Payload: b, Retain: true})
+}

@@ -1,0 +1,217 @@
+package mqttc
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+)
+
+// Options configure a client the way every fedgan service uses paho:
+// a stable client id, MQTT 3.1.1 only, automatic reconnect with
+// subscriptions renewed on every connect, handlers that never block.
+type Options struct {
+	// URL is tcp://host:port, ssl://host:port or ws://host:port/path.
+	URL      string
+	ClientID string
+	Username string
+	Password string
+	// CAFile verifies the server; CertFile/KeyFile are the client's
+	// certificate for mutual TLS; ServerName overrides the checked name.
+	CAFile, CertFile, KeyFile, ServerName string
+	// Will is published by the broker if the connection dies.
+	Will *Message
+	// Subscriptions are (re)made on every connect: filter → QoS.
+	Subscriptions map[string]byte
+	// OnMessage is called for every message, on paho's goroutine. It must
+	// not block: hand the message to a bounded queue of your own.
+	OnMessage func(topic string, payload []byte, retained bool)
+	// OnConnect runs after the subscriptions on every (re)connect, on its
+	// own goroutine.
+	OnConnect func(c *Client)
+	// KeepAlive defaults to 30s. PublishTimeout bounds how long Publish
+	// waits for the broker's acknowledgement; default 30s.
+	KeepAlive      time.Duration
+	PublishTimeout time.Duration
+	// MaxReconnect bounds the reconnect backoff; default 10s.
+	MaxReconnect time.Duration
+	Logger       *slog.Logger
+}
+
+// Message is one publication.
+type Message struct {
+	Topic   string
+	Payload []byte
+	QoS     byte
+	Retain  bool
+}
+
+// Client is a connected (or reconnecting) MQTT client.
+type Client struct {
+	c    paho.Client
+	opts Options
+	log  *slog.Logger
+
+	connected chan struct{} // closed at the first successful connect
+	once      sync.Once
+}
+
+// ErrPublish is returned when a publish was not acknowledged in time.
+var ErrPublish = errors.New("mqttc: publish not acknowledged")
+
+// New creates a client and starts connecting in the background; the
+// connection is retried until Close.
+func New(opts Options) (*Client, error) {
+	if opts.URL == "" || opts.ClientID == "" {
+		return nil, errors.New("mqttc: URL and ClientID are required")
+	}
+	if opts.KeepAlive == 0 {
+		opts.KeepAlive = 30 * time.Second
+	}
+	if opts.PublishTimeout == 0 {
+		opts.PublishTimeout = 30 * time.Second
+	}
+	if opts.MaxReconnect == 0 {
+		opts.MaxReconnect = 10 * time.Second
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cl := &Client{opts: opts, log: log.With(slog.String("client_id", opts.ClientID)), connected: make(chan struct{})}
+	po := paho.NewClientOptions().
+		AddBroker(opts.URL).
+		SetClientID(opts.ClientID).
+		SetProtocolVersion(4).
+		SetCleanSession(true).
+		SetAutoReconnect(true).
+		SetConnectRetry(true).
+		SetConnectRetryInterval(250 * time.Millisecond).
+		SetMaxReconnectInterval(opts.MaxReconnect).
+		SetKeepAlive(opts.KeepAlive).
+		SetPingTimeout(10 * time.Second).
+		SetConnectTimeout(10 * time.Second).
+		SetWriteTimeout(opts.PublishTimeout).
+		SetOrderMatters(false)
+	if opts.Username != "" {
+		po.SetUsername(opts.Username)
+		po.SetPassword(opts.Password)
+	}
+	if strings.HasPrefix(opts.URL, "ssl://") || strings.HasPrefix(opts.URL, "tls://") || strings.HasPrefix(opts.URL, "wss://") || strings.HasPrefix(opts.URL, "mqtts://") {
+		tc, err := TLSConfig(opts.CAFile, opts.CertFile, opts.KeyFile, opts.ServerName)
+		if err != nil {
+			return nil, err
+		}
+		po.SetTLSConfig(tc)
+	}
+	if w := opts.Will; w != nil {
+		po.SetBinaryWill(w.Topic, w.Payload, w.QoS, w.Retain)
+	}
+	if opts.OnMessage != nil {
+		po.SetDefaultPublishHandler(func(_ paho.Client, m paho.Message) {
+			opts.OnMessage(m.Topic(), m.Payload(), m.Retained())
+		})
+	}
+	po.SetOnConnectHandler(func(c paho.Client) {
+		cl.log.Debug("connected", slog.String("url", opts.URL))
+		// Subscribing here renews the subscriptions after every reconnect
+		// (clean session); never wait on the token in the handler itself.
+		go func() {
+			if len(opts.Subscriptions) > 0 {
+				t := c.SubscribeMultiple(opts.Subscriptions, nil)
+				if !t.WaitTimeout(opts.PublishTimeout) || t.Error() != nil {
+					cl.log.Warn("subscribe failed", slog.Any("error", tokenErr(t)))
+					return
+				}
+			}
+			cl.once.Do(func() { close(cl.connected) })
+			if opts.OnConnect != nil {
+				opts.OnConnect(cl)
+			}
+		}()
+	})
+	po.SetConnectionLostHandler(func(_ paho.Client, err error) {
+		cl.log.Info("connection lost", slog.Any("error", err))
+	})
+	cl.c = paho.NewClient(po)
+	cl.c.Connect() // retried in the background (SetConnectRetry)
+	return cl, nil
+}
+
+func tokenErr(t paho.Token) error {
+	if err := t.Error(); err != nil {
+		return err
+	}
+	return errors.New("timed out")
+}
+
+// Connected is closed once the client has connected and subscribed.
+func (c *Client) Connected() <-chan struct{} { return c.connected }
+
+// WaitConnected blocks until the first connection or ctx ends.
+func (c *Client) WaitConnected(ctx context.Context) error {
+	select {
+	case <-c.connected:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("mqttc: %s: not connected to %s: %w", c.opts.ClientID, c.opts.URL, ctx.Err())
+	}
+}
+
+// IsConnected reports whether the connection is up now.
+func (c *Client) IsConnected() bool { return c.c.IsConnectionOpen() }
+
+// Publish sends m and, for QoS 1, waits for the broker's acknowledgement
+// (up to PublishTimeout or ctx). Never call it from an OnMessage handler.
+func (c *Client) Publish(ctx context.Context, m Message) error {
+	t := c.c.Publish(m.Topic, m.QoS, m.Retain, m.Payload)
+	select {
+	case <-t.Done():
+		if err := t.Error(); err != nil {
+			return fmt.Errorf("%w: %s: %w", ErrPublish, m.Topic, err)
+		}
+		return nil
+	case <-time.After(c.opts.PublishTimeout):
+		return fmt.Errorf("%w: %s: after %s", ErrPublish, m.Topic, c.opts.PublishTimeout)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close disconnects, giving in-flight work up to quiesce.
+func (c *Client) Close(quiesce time.Duration) {
+	c.c.Disconnect(uint(quiesce / time.Millisecond))
+}
+
+// TLSConfig loads a client TLS configuration. An empty caFile uses the
+// system roots.
+func TLSConfig(caFile, certFile, keyFile, serverName string) (*tls.Config, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: serverName}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("mqttc: CA: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("mqttc: CA %s: no certificate found", caFile)
+		}
+		tc.RootCAs = pool
+	}
+	if certFile != "" || keyFile != "" {
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("mqttc: client certificate: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
+}
