@@ -34,6 +34,9 @@ Usage:
   fedgan agent -c CONFIG --id ID    one device agent (also the small fedgan-agent binary)
   fedgan watch -b URL [-t FILTER]   print every message, decoded, like mosquitto_sub -v
   fedgan sim   -c CONFIG            the same algorithm in-process on a virtual clock
+  fedgan eval  ...                  evaluation classifier, IS, FID, coverage (fedgan eval -h)
+  fedgan sample -m MODEL            sample grid of a saved generator
+  fedgan experiment ...             the paper's Table 1 runs
   fedgan version
 
 Common flags: -v (info logs), -debug, -log-json.
@@ -59,6 +62,12 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runWatch(ctx, rest, stdout, stderr)
 	case "sim":
 		return runSim(ctx, rest, stdout, stderr)
+	case "eval":
+		return runEval(ctx, rest, stdout, stderr)
+	case "sample":
+		return runSample(ctx, rest, stdout, stderr)
+	case "experiment":
+		return runExperiment(ctx, rest, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "fedgan", buildinfo.String())
 		return nil
