@@ -167,8 +167,8 @@ type BridgeConfig struct {
 	// DefaultBridgeConnectTimeout.
 	ConnectTimeout time.Duration
 	// AckTimeout is how long the bridge waits for the remote's PUBACK
-	// before it drops the connection and sends the message again on a new
-	// one (MQTT resends only on reconnect; a remote that loses an
+	// (or SUBACK) before it drops the connection and sends the message
+	// again on a new one (MQTT resends only on reconnect; a remote that loses an
 	// acknowledgement would otherwise stall the uplink). Zero means
 	// DefaultBridgeAckTimeout.
 	AckTimeout time.Duration
@@ -657,8 +657,12 @@ func (b *Bridge) session(ctx context.Context, q *queue) (up, stuck bool, err err
 
 	if filters := b.inFilters(); len(filters) > 0 {
 		st := c.SubscribeMultiple(filters, nil)
+		timer := time.NewTimer(b.cfg.AckTimeout)
+		defer timer.Stop()
 		select {
 		case <-st.Done():
+		case <-timer.C:
+			return true, false, fmt.Errorf("%w: subscription not acknowledged in %v", errAckTimeout, b.cfg.AckTimeout)
 		case <-lost:
 			b.lost.Add(1)
 			return true, false, lostErr
