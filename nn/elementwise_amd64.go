@@ -10,6 +10,9 @@ package nn
 func adamSSE(w, g, m, v []float32, h *adamHyper)
 
 //go:noescape
+func adamAVX(w, g, m, v []float32, h *adamHyper)
+
+//go:noescape
 func leakyForwardSSE(y, x []float32, alpha float32)
 
 //go:noescape
@@ -19,7 +22,12 @@ func adamUpdate(w, g, m, v []float32, h *adamHyper) {
 	n := len(w)
 	g, m, v = g[:n], m[:n], v[:n]
 	k := n &^ 3
-	adamSSE(w[:k], g[:k], m[:k], v[:k], h)
+	if haveFMA { // AVX2 and FMA imply AVX
+		k = n &^ 7
+		adamAVX(w[:k], g[:k], m[:k], v[:k], h)
+	} else {
+		adamSSE(w[:k], g[:k], m[:k], v[:k], h)
+	}
 	adamRef(w[k:], g[k:], m[k:], v[k:], h)
 }
 

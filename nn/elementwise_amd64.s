@@ -129,3 +129,53 @@ lb_loop:
 
 lb_done:
 	RET
+
+// func adamAVX(w, g, m, v []float32, h *adamHyper)
+// adamSSE with 8 lanes; len(w) is a multiple of 8. Needs AVX. The same
+// IEEE operations in the same order (no FMA), so the same bits.
+TEXT ·adamAVX(SB), NOSPLIT, $0-104
+	MOVQ w_base+0(FP), DI
+	MOVQ w_len+8(FP), CX
+	MOVQ g_base+24(FP), SI
+	MOVQ m_base+48(FP), R8
+	MOVQ v_base+72(FP), R9
+	MOVQ h+96(FP), AX
+	VBROADCASTSS 0(AX), Y8   // b1
+	VBROADCASTSS 4(AX), Y9   // c1
+	VBROADCASTSS 8(AX), Y10  // b2
+	VBROADCASTSS 12(AX), Y11 // c2
+	VBROADCASTSS 16(AX), Y12 // step
+	VBROADCASTSS 20(AX), Y13 // invBC2
+	VBROADCASTSS 24(AX), Y14 // eps
+	SHRQ $3, CX
+	JZ   adamavx_done
+
+adamavx_loop:
+	VMOVUPS (SI), Y0       // g
+	VMULPS  (R8), Y8, Y1   // b1·m
+	VMULPS  Y0, Y9, Y3     // c1·g
+	VADDPS  Y3, Y1, Y1     // m
+	VMOVUPS Y1, (R8)
+	VMULPS  Y0, Y0, Y0     // g²
+	VMULPS  Y0, Y11, Y0    // c2·g²
+	VMULPS  (R9), Y10, Y2  // b2·v
+	VADDPS  Y0, Y2, Y2     // v
+	VMOVUPS Y2, (R9)
+	VSQRTPS Y2, Y2
+	VMULPS  Y13, Y2, Y2
+	VADDPS  Y14, Y2, Y2    // d
+	VMULPS  Y12, Y1, Y1    // step·m
+	VDIVPS  Y2, Y1, Y1     // step·m/d
+	VMOVUPS (DI), Y3
+	VSUBPS  Y1, Y3, Y3
+	VMOVUPS Y3, (DI)
+	ADDQ    $32, DI
+	ADDQ    $32, SI
+	ADDQ    $32, R8
+	ADDQ    $32, R9
+	DECQ    CX
+	JNZ     adamavx_loop
+
+adamavx_done:
+	VZEROUPPER
+	RET

@@ -77,9 +77,11 @@ func BenchmarkAdamUpdate(b *testing.B) {
 	w, g, m, v := make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
 	h := &adamHyper{b1: 0.5, c1: 0.5, b2: 0.999, c2: 0.001, step: 2e-4, invBC2: 1, eps: 1e-8}
 	b.SetBytes(int64(n * 4))
+	ct := startCPU(b)
 	for i := 0; i < b.N; i++ {
 		adamUpdate(w, g, m, v, h)
 	}
+	b.ReportMetric(ct.seconds()*1e9/float64(b.N)/float64(n), "cpu-ns/elem")
 }
 
 func BenchmarkLeakyForward(b *testing.B) {

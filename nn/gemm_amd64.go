@@ -35,3 +35,29 @@ func detectFMA() bool {
 	_, ebx7, _, _ := cpuid(7, 0)
 	return ebx7&(1<<5) != 0 // AVX2
 }
+
+//go:noescape
+func packB16(dst, src *float32, lds, k int)
+
+//go:noescape
+func transpose4(dst *float32, ldd int, src *float32, lds int, r4, c4 int)
+
+// transposeFast writes the c×r transpose of the r×c matrix a into dst
+// using 4×4 SSE blocks and scalar code for the edges.
+func transposeFast(dst, a []float32, r, c int) {
+	dst = dst[:r*c]
+	a = a[:r*c]
+	r4, c4 := r&^3, c&^3
+	if r4 > 0 && c4 > 0 {
+		transpose4(&dst[0], r, &a[0], c, r4, c4)
+	}
+	for i := 0; i < r; i++ {
+		j0 := c4
+		if i >= r4 {
+			j0 = 0
+		}
+		for j := j0; j < c; j++ {
+			dst[j*r+i] = a[i*c+j]
+		}
+	}
+}

@@ -108,3 +108,103 @@ store:
 	VMOVUPS Y7, 32(DI)
 	VZEROUPPER
 	RET
+
+// func packB16(dst, src *float32, lds, k int)
+// Copies k rows of 16 floats, src rows lds floats apart, to dst
+// contiguously. Needs AVX.
+TEXT ·packB16(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ lds+16(FP), DX
+	SHLQ $2, DX
+	MOVQ k+24(FP), CX
+	TESTQ CX, CX
+	JZ   pb_done
+
+pb_loop:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	ADDQ    DX, SI
+	ADDQ    $64, DI
+	DECQ    CX
+	JNZ     pb_loop
+
+pb_done:
+	VZEROUPPER
+	RET
+
+// func transpose4(dst *float32, ldd int, src *float32, lds int, r4, c4 int)
+// Writes the transpose of the r4×c4 block of src (row stride lds) into
+// dst (row stride ldd), 4×4 blocks at a time; r4 and c4 are multiples of
+// 4. SSE only.
+TEXT ·transpose4(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ ldd+8(FP), R8
+	SHLQ $2, R8
+	MOVQ src+16(FP), SI
+	MOVQ lds+24(FP), R9
+	SHLQ $2, R9
+	MOVQ r4+32(FP), R10
+	MOVQ c4+40(FP), R11
+	TESTQ R10, R10
+	JZ   tr_done
+	TESTQ R11, R11
+	JZ   tr_done
+
+	// R12 = row-block index i (0, 4, ...), R13 = column-block index j.
+	XORQ R12, R12
+
+tr_rows:
+	XORQ R13, R13
+
+tr_cols:
+	// src block at SI + (i·lds + j)·4, dst block at DI + (j·ldd + i)·4.
+	MOVQ R12, AX
+	IMULQ R9, AX
+	LEAQ (SI)(AX*1), AX
+	LEAQ (AX)(R13*4), AX
+	MOVUPS (AX), X0
+	ADDQ   R9, AX
+	MOVUPS (AX), X1
+	ADDQ   R9, AX
+	MOVUPS (AX), X2
+	ADDQ   R9, AX
+	MOVUPS (AX), X3
+
+	// 4×4 transpose of rows X0..X3.
+	MOVAPS   X0, X4
+	UNPCKLPS X1, X4 // a0 b0 a1 b1
+	UNPCKHPS X1, X0 // a2 b2 a3 b3
+	MOVAPS   X2, X5
+	UNPCKLPS X3, X5 // c0 d0 c1 d1
+	UNPCKHPS X3, X2 // c2 d2 c3 d3
+	MOVAPS   X4, X1
+	MOVLHPS  X5, X1 // a0 b0 c0 d0
+	MOVHLPS  X4, X5 // a1 b1 c1 d1
+	MOVAPS   X0, X3
+	MOVLHPS  X2, X3 // a2 b2 c2 d2
+	MOVHLPS  X0, X2 // a3 b3 c3 d3
+
+	MOVQ   R13, BX
+	IMULQ  R8, BX
+	LEAQ   (DI)(BX*1), BX
+	LEAQ   (BX)(R12*4), BX
+	MOVUPS X1, (BX)
+	ADDQ   R8, BX
+	MOVUPS X5, (BX)
+	ADDQ   R8, BX
+	MOVUPS X3, (BX)
+	ADDQ   R8, BX
+	MOVUPS X2, (BX)
+
+	ADDQ $4, R13
+	CMPQ R13, R11
+	JLT  tr_cols
+	ADDQ $4, R12
+	CMPQ R12, R10
+	JLT  tr_rows
+
+tr_done:
+	RET

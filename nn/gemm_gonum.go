@@ -4,10 +4,16 @@ package nn
 
 import "gonum.org/v1/gonum/blas"
 
-// BLAS names the implementation behind the matrix products: "gonum" in
-// this default build (with nn's own AVX2/FMA kernel where the CPU has
-// one), "openblas" when built with -tags openblas and cgo.
-const BLAS = "gonum"
+// Backend names the implementation behind the matrix products:
+// "gonum+avx2" in the default build on CPUs with AVX2 and FMA (nn's own
+// kernel, with gonum for the edges), "gonum" elsewhere (pure Go, as on
+// ARM boards), "openblas" when built with -tags openblas and cgo.
+func Backend() string {
+	if haveFMA {
+		return "gonum+avx2"
+	}
+	return "gonum"
+}
 
 func gemmNN(c, a, b []float32, m, n, k int, beta float32, s *scratch) {
 	if haveFMA {
@@ -32,9 +38,9 @@ func gemmNT(c, a, b []float32, m, n, k int, s *scratch) {
 	if haveFMA {
 		s.t1 = grow(s.t1, k*m)
 		s.t2 = grow(s.t2, n*m)
-		transpose(s.t1, a, m, k)                              // aᵀ: k×m
+		transposeFast(s.t1, a, m, k)                          // aᵀ: k×m
 		tiledGemm(blas.NoTrans, s.t2, b, s.t1, n, m, k, 0, s) // cᵀ = b·aᵀ: n×m
-		transpose(c, s.t2, n, m)
+		transposeFast(c, s.t2, n, m)
 		return
 	}
 	gonumGemm(blas.NoTrans, blas.Trans, m, n, k, a, k, b, k, 0, c, n)

@@ -8,3 +8,7 @@ const haveFMA = false
 func sgemm4x16(k int, a *float32, rs, cs int, b *float32, ldb int, c *float32, ldc int, acc bool) {
 	panic("nn: sgemm4x16 without assembly")
 }
+
+func packB16(dst, src *float32, lds, k int) { panic("nn: packB16 without assembly") }
+
+func transposeFast(dst, a []float32, r, c int) { transpose(dst, a, r, c) }

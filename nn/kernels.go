@@ -114,11 +114,12 @@ func gonumGemm(tA, tB blas.Transpose, m, n, k int, a []float32, lda int, b []flo
 // block of c and gonum over the edges. op(a) is a (m×k) for
 // tA == NoTrans and the transpose of a (k×m) for tA == Trans.
 //
-// Both operands are packed first, as in GotoBLAS: op(a) into 4-row panels
-// (k×4, interleaved) and each 16-column strip of b into k×16, so that the
-// kernel reads two contiguous streams. Reading b in place with a row
-// stride of 2 KiB (512 columns) maps a whole strip onto two L1 sets and
-// runs at half speed.
+// Each 16-column strip of b is packed into a contiguous k×16 panel first
+// (as in GotoBLAS): read in place with a row stride of 2 KiB (512
+// columns) a strip maps onto two L1 sets and the kernel runs at half
+// speed. op(a) is read in place when it is a (four sequential row
+// streams) and packed into k×4 panels when it is aᵀ, whose rows would be
+// 16-byte pieces at a large stride.
 // It needs haveFMA.
 func tiledGemm(tA blas.Transpose, c, a, b []float32, m, n, k int, beta float32, s *scratch) {
 	if m == 0 || n == 0 {
@@ -133,23 +134,27 @@ func tiledGemm(tA blas.Transpose, c, a, b []float32, m, n, k int, beta float32, 
 		}
 		return
 	}
-	rs, cs, lda := k, 1, k
-	if tA == blas.Trans {
-		rs, cs, lda = 1, m, m
-	}
 	m4, n16 := m&^3, n&^15
+	lda := k
+	if tA == blas.Trans {
+		lda = m
+	}
 	if m4 > 0 && n16 > 0 {
-		s.pa = grow(s.pa, m4*k)
+		// Element (i, l) of op(a) is at ap[i·rs + l·cs]; panel p (rows 4p..4p+3)
+		// starts at ap[p·pstride].
+		ap, rs, cs, pstride := a, k, 1, 4*k
+		if tA == blas.Trans {
+			s.pa = grow(s.pa, m4*k)
+			packAT(s.pa, a, m, m4, k)
+			ap, rs, cs = s.pa, 1, 4
+		}
 		s.pb = grow(s.pb, k*16)
-		pa, pb := s.pa, s.pb
-		packA(pa, a, m4, k, rs, cs)
+		pb := s.pb
 		acc := beta != 0
 		for j := 0; j < n16; j += 16 {
-			for l := 0; l < k; l++ {
-				copy(pb[l*16:l*16+16], b[l*n+j:l*n+j+16])
-			}
+			packB16(&pb[0], &b[j], n, k)
 			for i := 0; i < m4; i += 4 {
-				sgemm4x16(k, &pa[i*k], 1, 4, &pb[0], 16, &c[i*n+j], n, acc)
+				sgemm4x16(k, &ap[(i/4)*pstride], rs, cs, &pb[0], 16, &c[i*n+j], n, acc)
 			}
 		}
 	}
@@ -157,33 +162,22 @@ func tiledGemm(tA blas.Transpose, c, a, b []float32, m, n, k int, beta float32, 
 		gonumGemm(tA, blas.NoTrans, m, n-n16, k, a, lda, b[n16:], n, beta, c[n16:], n)
 	}
 	if m4 < m && n16 > 0 {
-		gonumGemm(tA, blas.NoTrans, m-m4, n16, k, a[m4*rs:], lda, b, n, beta, c[m4*n:], n)
+		off := m4 * k
+		if tA == blas.Trans {
+			off = m4
+		}
+		gonumGemm(tA, blas.NoTrans, m-m4, n16, k, a[off:], lda, b, n, beta, c[m4*n:], n)
 	}
 }
 
-// packA writes rows 0..m4-1 of op(a) (element (i, l) at a[i·rs + l·cs])
-// as m4/4 panels of k×4: panel p holds op(a)[4p+r, l] at p·4k + 4l + r.
-func packA(dst, a []float32, m4, k, rs, cs int) {
+// packAT writes columns 0..m4-1 of the k×m matrix a (rows of aᵀ) as m4/4
+// panels of k×4: panel p holds a[l, 4p+r] at p·4k + 4l + r.
+func packAT(dst, a []float32, m, m4, k int) {
 	dst = dst[:m4*k]
-	if cs == 1 { // op(a) = a, rows contiguous
-		for i := 0; i < m4; i += 4 {
-			p := dst[i*k : (i+4)*k]
-			r0 := a[i*rs : i*rs+k]
-			r1 := a[(i+1)*rs : (i+1)*rs+k]
-			r2 := a[(i+2)*rs : (i+2)*rs+k]
-			r3 := a[(i+3)*rs : (i+3)*rs+k]
-			for l := range r0 {
-				q := p[4*l : 4*l+4 : 4*l+4]
-				q[0], q[1], q[2], q[3] = r0[l], r1[l], r2[l], r3[l]
-			}
-		}
-		return
-	}
-	// op(a) = aᵀ with rs == 1: each panel row is 4 contiguous values.
 	for i := 0; i < m4; i += 4 {
 		p := dst[i*k : (i+4)*k]
 		for l := 0; l < k; l++ {
-			copy(p[4*l:4*l+4], a[l*cs+i:l*cs+i+4])
+			*(*[4]float32)(p[4*l:]) = *(*[4]float32)(a[l*m+i:])
 		}
 	}
 }

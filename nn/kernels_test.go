@@ -78,3 +78,22 @@ func TestTranspose(t *testing.T) {
 		t.Errorf("got %v, want %v", got, want)
 	}
 }
+
+// TestTransposeFast checks the SSE transpose against the portable one on
+// every shape up to 9×9, edges included.
+func TestTransposeFast(t *testing.T) {
+	for r := 0; r <= 9; r++ {
+		for c := 0; c <= 9; c++ {
+			a := make([]float32, r*c)
+			for i := range a {
+				a[i] = float32(i + 1)
+			}
+			got, want := make([]float32, r*c), make([]float32, r*c)
+			transposeFast(got, a, r, c)
+			transpose(want, a, r, c)
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("%d×%d: got %v, want %v", r, c, got, want)
+			}
+		}
+	}
+}

@@ -13,9 +13,9 @@ import (
 	_ "github.com/fedgan/fedgan/nn/internal/openblas"
 )
 
-// BLAS names the implementation behind the matrix products: "openblas" in
-// this build, "gonum" in the default one.
-const BLAS = "openblas"
+// Backend names the implementation behind the matrix products:
+// "openblas" in this build; see the default build's documentation.
+func Backend() string { return "openblas" }
 
 func init() {
 	blas32.Use(netlib.Implementation{})
@@ -36,7 +36,7 @@ func gemmTN(c, a, b []float32, m, n, k int, s *scratch) {
 		return
 	}
 	s.t1 = grow(s.t1, k*m)
-	transpose(s.t1, a, k, m)
+	transposeFast(s.t1, a, k, m)
 	netlib.Implementation{}.Sgemm(blas.NoTrans, blas.NoTrans, m, n, k, 1, s.t1, k, b, n, 1, c, n)
 }
 

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Speed figures for the reference GAN training step (see nn's
+# BenchmarkGANStep and bench/torch_gan_step.py), all measured in this run:
+#   1. nn, default pure-Go build (CGO_ENABLED=0)
+#   2. nn, -tags openblas (cgo; skipped if libopenblas is missing)
+#   3. PyTorch on the CPU, 2 threads (skipped if python3-torch is missing)
+#   4. the wire codec benchmarks (skipped if wire has none yet)
+# then a table: implementation, steps/s, ratio to PyTorch.
+#
+# Each steps/s figure is the median of COUNT runs of BENCHTIME (Go) or
+# TORCH_SECONDS (PyTorch). Run from anywhere; it works in the repository.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+GO=${GO:-go}
+PYTHON=${PYTHON:-/usr/bin/python3}
+COUNT=${COUNT:-3}
+BENCHTIME=${BENCHTIME:-5s}
+TORCH_SECONDS=${TORCH_SECONDS:-5}
+TORCH_THREADS=${TORCH_THREADS:-2}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+median() { sort -g | awk '{v[NR]=$1} END {if (NR==0) exit 1; print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
+
+# go_bench NAME ENV... : runs BenchmarkGANStep, prints its output, and
+# records "NAME<TAB>median steps/s" in $tmp/results.
+go_bench() {
+	local name=$1
+	shift
+	echo "== nn BenchmarkGANStep: $name"
+	if ! env "$@" "$GO" test -run '^$' -bench '^BenchmarkGANStep$' -benchtime "$BENCHTIME" \
+		-count "$COUNT" ./nn/ >"$tmp/out" 2>&1; then
+		cat "$tmp/out"
+		echo "   FAILED"
+		return 0
+	fi
+	grep -E '^(Benchmark|cpu:)' "$tmp/out"
+	local sps
+	sps=$(awk '/^BenchmarkGANStep/ {for (i=2; i<=NF; i++) if ($i=="steps/s") print $(i-1)}' "$tmp/out" | median) || return 0
+	local backend
+	backend=$(awk -F'[/ \t-]+' '/^BenchmarkGANStep/ {print $2; exit}' "$tmp/out")
+	printf '%s (%s)\t%s\n' "$name" "$backend" "$sps" >>"$tmp/results"
+}
+
+: >"$tmp/results"
+go_bench "nn pure Go" CGO_ENABLED=0
+
+have_openblas() {
+	if command -v ldconfig >/dev/null 2>&1 && ldconfig -p 2>/dev/null | grep -q 'libopenblas\.so'; then
+		return 0
+	fi
+	ls /usr/lib/*/libopenblas.so /usr/lib/libopenblas.so /usr/local/lib/libopenblas.so >/dev/null 2>&1
+}
+if have_openblas; then
+	go_bench "nn OpenBLAS" CGO_ENABLED=1 GOFLAGS="${GOFLAGS:-} -tags=openblas"
+else
+	echo "== nn OpenBLAS: skipped (libopenblas not found; on Debian: apt install libopenblas-dev)"
+fi
+
+if [ -x "$PYTHON" ] && "$PYTHON" -c 'import torch' >/dev/null 2>&1; then
+	echo "== PyTorch ($TORCH_THREADS threads)"
+	: >"$tmp/torch"
+	for _ in $(seq "$COUNT"); do
+		"$PYTHON" bench/torch_gan_step.py --threads "$TORCH_THREADS" --seconds "$TORCH_SECONDS" | tee -a "$tmp/torch"
+	done
+	sps=$(sed -n 's/.*steps_per_sec=\([0-9.]*\).*/\1/p' "$tmp/torch" | median) &&
+		printf 'PyTorch %s (%s threads)\t%s\n' "$("$PYTHON" -c 'import torch; print(torch.__version__)')" "$TORCH_THREADS" "$sps" >>"$tmp/results"
+else
+	echo "== PyTorch: skipped ($PYTHON cannot import torch; on Debian: apt install python3-torch)"
+fi
+
+if "$GO" test -list 'Benchmark.*' ./wire/ 2>/dev/null | grep -q '^Benchmark'; then
+	echo "== wire codec"
+	"$GO" test -run '^$' -bench . -benchmem ./wire/ | grep -E '^(Benchmark|ok|FAIL)'
+else
+	echo "== wire codec: skipped (no benchmarks in ./wire/ yet)"
+fi
+
+echo
+echo "GAN step (G 100-256-512-784, D 784-512-256-1, batch 64, Adam), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg):"
+torch=$(awk -F'\t' '/^PyTorch/ {print $2}' "$tmp/results")
+printf '%-36s %10s %12s\n' implementation steps/s "vs PyTorch"
+while IFS=$'\t' read -r name sps; do
+	if [ -n "$torch" ]; then
+		ratio=$(awk -v a="$sps" -v b="$torch" 'BEGIN {printf "%.2f×", a/b}')
+	else
+		ratio=-
+	fi
+	printf '%-36s %10.1f %12s\n' "$name" "$sps" "$ratio"
+done <"$tmp/results"
