@@ -86,7 +86,8 @@ func (r *ReLU) Params() []*Param { return nil }
 // Spec returns the layer's description.
 func (r *ReLU) Spec() LayerSpec { return LayerSpec{Kind: KindReLU} }
 
-// Tanh is y = tanh(x) element-wise.
+// Tanh is y = tanh(x) element-wise, computed in float32 with an absolute
+// error below 4e-7.
 type Tanh struct {
 	rows, cols int
 	y, dx      []float32
@@ -102,11 +103,8 @@ func (t *Tanh) Forward(x Mat) Mat {
 	t.rows, t.cols = x.Rows, x.Cols
 	n := x.Rows * x.Cols
 	t.y = grow(t.y, n)
-	y := t.y
-	for i, v := range x.Data[:n] {
-		y[i] = float32(math.Tanh(float64(v)))
-	}
-	return Mat{Rows: x.Rows, Cols: x.Cols, Data: y}
+	tanhForward(t.y, x.Data[:n])
+	return Mat{Rows: x.Rows, Cols: x.Cols, Data: t.y}
 }
 
 // Backward returns dy ⊙ (1 − y²). It panics with ErrShape if dy does not

@@ -55,3 +55,57 @@ func leakyBackwardRef(dx, dy, x []float32, alpha float32) {
 		dx[i] = dy[i] * s
 	}
 }
+
+// tanhForward sets y = tanh(x) with a [13/6] rational approximation in
+// float32 (the one Eigen uses for its fast tanh): no library call per
+// element, about 7× faster than math.Tanh, with an absolute error below
+// 4e-7 (TestTanhAccuracy). |x| < 4e-4 returns x, |x| ≥ 9 returns ±1
+// (tanh rounds to ±1 in float32 there), NaN stays NaN.
+func tanhForward(y, x []float32) {
+	const (
+		clamp = 7.90531110763549805
+		a1    = 4.89352455891786e-03
+		a3    = 6.37261928875436e-04
+		a5    = 1.48572235717979e-05
+		a7    = 5.12229709037114e-08
+		a9    = -8.60467152213735e-11
+		a11   = 2.00018790482477e-13
+		a13   = -2.76076847742355e-16
+		b0    = 4.89352518554385e-03
+		b2    = 2.26843463243900e-03
+		b4    = 1.18534705686654e-04
+		b6    = 1.19825839466702e-06
+	)
+	y = y[:len(x)]
+	for i, v := range x {
+		switch {
+		case v >= 9:
+			y[i] = 1
+			continue
+		case v <= -9:
+			y[i] = -1
+			continue
+		case v > -4e-4 && v < 4e-4:
+			y[i] = v
+			continue
+		case v > clamp:
+			v = clamp
+		case v < -clamp:
+			v = -clamp
+		}
+		x2 := v * v
+		p := float32(a13)
+		p = p*x2 + a11
+		p = p*x2 + a9
+		p = p*x2 + a7
+		p = p*x2 + a5
+		p = p*x2 + a3
+		p = p*x2 + a1
+		p *= v
+		q := float32(b6)
+		q = q*x2 + b4
+		q = q*x2 + b2
+		q = q*x2 + b0
+		y[i] = p / q
+	}
+}

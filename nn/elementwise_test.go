@@ -95,3 +95,30 @@ func BenchmarkLeakyForward(b *testing.B) {
 		leakyForward(y, x, 0.2)
 	}
 }
+
+// TestTanhAccuracy bounds tanhForward's error against math.Tanh on a fine
+// grid over [−12, 12] and checks the special values.
+func TestTanhAccuracy(t *testing.T) {
+	var xs []float32
+	for x := float32(-12); x < 12; x += 1.0 / 8192 {
+		xs = append(xs, x)
+	}
+	xs = append(xs, 1e-30, -1e-30, 3.9e-4, 4e-4, 7.9, 8.9, 9)
+	y := make([]float32, len(xs))
+	tanhForward(y, xs)
+	for i, x := range xs {
+		want := math.Tanh(float64(x))
+		if d := math.Abs(float64(y[i]) - want); d > 4e-7 {
+			t.Errorf("tanh(%v): got %v, want %v (error %.3g)", x, y[i], want, d)
+		}
+		if (y[i] < 0) != (x < 0) && y[i] != 0 {
+			t.Errorf("tanh(%v) = %v has the wrong sign", x, y[i])
+		}
+	}
+	special := []float32{float32(math.Inf(1)), float32(math.Inf(-1)), 0, float32(math.NaN())}
+	got := make([]float32, len(special))
+	tanhForward(got, special)
+	if got[0] != 1 || got[1] != -1 || got[2] != 0 || !math.IsNaN(float64(got[3])) {
+		t.Errorf("tanh(+Inf, −Inf, 0, NaN): got %v, want [1 -1 0 NaN]", got)
+	}
+}

@@ -10,6 +10,25 @@ func xgetbv() (eax, edx uint32)
 //go:noescape
 func sgemm4x16(k int, a *float32, rs, cs int, b *float32, ldb int, c *float32, ldc int, acc bool)
 
+//go:noescape
+func sgemm4x32(k int, a *float32, rs, cs int, b *float32, ldb int, c *float32, ldc int, acc bool)
+
+//go:noescape
+func packB32(dst, src *float32, lds, k int)
+
+// haveAVX512 reports whether the CPU and OS support AVX-512F (with AVX2
+// and FMA), which the 4×32 kernel needs. Computed once, never changed.
+var haveAVX512 = haveFMA && detectAVX512()
+
+func detectAVX512() bool {
+	// XCR0 bits 5-7: opmask, upper halves of ZMM0-15, ZMM16-31.
+	if xcr0, _ := xgetbv(); xcr0&0xe6 != 0xe6 {
+		return false
+	}
+	_, ebx7, _, _ := cpuid(7, 0)
+	return ebx7&(1<<16) != 0 // AVX512F
+}
+
 // haveFMA reports whether the CPU and OS support AVX2 and FMA, which the
 // 4×16 matrix-product kernel needs. It is computed once, at package
 // initialisation, and never changes.

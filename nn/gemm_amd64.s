@@ -208,3 +208,118 @@ tr_cols:
 
 tr_done:
 	RET
+
+// func sgemm4x32(k int, a *float32, rs, cs int, b *float32, ldb int, c *float32, ldc int, acc bool)
+//
+// sgemm4x16 for a 4×32 tile of C, with AVX-512F.
+TEXT ·sgemm4x32(SB), NOSPLIT, $0-65
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), R8
+	MOVQ rs+16(FP), AX
+	SHLQ $2, AX
+	LEAQ (R8)(AX*1), R9
+	LEAQ (R9)(AX*1), R10
+	LEAQ (R10)(AX*1), R11
+	MOVQ cs+24(FP), R12
+	SHLQ $2, R12
+	MOVQ b+32(FP), SI
+	MOVQ ldb+40(FP), R13
+	SHLQ $2, R13
+	MOVQ c+48(FP), DI
+	MOVQ ldc+56(FP), R14
+	SHLQ $2, R14
+
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	TESTQ  CX, CX
+	JZ     k32_done
+
+k32_loop:
+	VMOVUPS      (SI), Z8
+	VMOVUPS      64(SI), Z9
+	VBROADCASTSS (R8), Z10
+	VFMADD231PS  Z8, Z10, Z0
+	VFMADD231PS  Z9, Z10, Z1
+	VBROADCASTSS (R9), Z11
+	VFMADD231PS  Z8, Z11, Z2
+	VFMADD231PS  Z9, Z11, Z3
+	VBROADCASTSS (R10), Z12
+	VFMADD231PS  Z8, Z12, Z4
+	VFMADD231PS  Z9, Z12, Z5
+	VBROADCASTSS (R11), Z13
+	VFMADD231PS  Z8, Z13, Z6
+	VFMADD231PS  Z9, Z13, Z7
+	ADDQ         R12, R8
+	ADDQ         R12, R9
+	ADDQ         R12, R10
+	ADDQ         R12, R11
+	ADDQ         R13, SI
+	DECQ         CX
+	JNZ          k32_loop
+
+k32_done:
+	MOVBLZX acc+64(FP), AX
+	TESTQ   AX, AX
+	JZ      store32
+	VADDPS  (DI), Z0, Z0
+	VADDPS  64(DI), Z1, Z1
+	ADDQ    R14, DI
+	VADDPS  (DI), Z2, Z2
+	VADDPS  64(DI), Z3, Z3
+	ADDQ    R14, DI
+	VADDPS  (DI), Z4, Z4
+	VADDPS  64(DI), Z5, Z5
+	ADDQ    R14, DI
+	VADDPS  (DI), Z6, Z6
+	VADDPS  64(DI), Z7, Z7
+	MOVQ    c+48(FP), DI
+
+store32:
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	ADDQ    R14, DI
+	VMOVUPS Z2, (DI)
+	VMOVUPS Z3, 64(DI)
+	ADDQ    R14, DI
+	VMOVUPS Z4, (DI)
+	VMOVUPS Z5, 64(DI)
+	ADDQ    R14, DI
+	VMOVUPS Z6, (DI)
+	VMOVUPS Z7, 64(DI)
+	VZEROUPPER
+	RET
+
+// func packB32(dst, src *float32, lds, k int)
+// packB16 for rows of 32 floats. Needs AVX.
+TEXT ·packB32(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ lds+16(FP), DX
+	SHLQ $2, DX
+	MOVQ k+24(FP), CX
+	TESTQ CX, CX
+	JZ   pb32_done
+
+pb32_loop:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS 64(SI), Y2
+	VMOVUPS 96(SI), Y3
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ    DX, SI
+	ADDQ    $128, DI
+	DECQ    CX
+	JNZ     pb32_loop
+
+pb32_done:
+	VZEROUPPER
+	RET

@@ -5,11 +5,15 @@ package nn
 import "gonum.org/v1/gonum/blas"
 
 // Backend names the implementation behind the matrix products:
-// "gonum+avx2" in the default build on CPUs with AVX2 and FMA (nn's own
-// kernel, with gonum for the edges), "gonum" elsewhere (pure Go, as on
-// ARM boards), "openblas" when built with -tags openblas and cgo.
+// "gonum+avx512" or "gonum+avx2" in the default build on amd64 CPUs with
+// AVX-512F or with AVX2 and FMA (nn's own kernels, with gonum for the
+// edges), "gonum" elsewhere (pure Go, as on ARM boards), "openblas" when
+// built with -tags openblas and cgo.
 func Backend() string {
-	if haveFMA {
+	switch {
+	case haveAVX512:
+		return "gonum+avx512"
+	case haveFMA:
 		return "gonum+avx2"
 	}
 	return "gonum"

@@ -120,8 +120,15 @@ func gonumGemm(tA, tB blas.Transpose, m, n, k int, a []float32, lda int, b []flo
 // speed. op(a) is read in place when it is a (four sequential row
 // streams) and packed into k×4 panels when it is aᵀ, whose rows would be
 // 16-byte pieces at a large stride.
+// Where the CPU has AVX-512, 32-column strips use a 4×32 kernel.
 // It needs haveFMA.
 func tiledGemm(tA blas.Transpose, c, a, b []float32, m, n, k int, beta float32, s *scratch) {
+	tiledGemmWith(haveAVX512, tA, c, a, b, m, n, k, beta, s)
+}
+
+// tiledGemmWith is tiledGemm with the 4×32 AVX-512 kernel for 32-column
+// strips when wide is true (which needs haveAVX512).
+func tiledGemmWith(wide bool, tA blas.Transpose, c, a, b []float32, m, n, k int, beta float32, s *scratch) {
 	if m == 0 || n == 0 {
 		return
 	}
@@ -148,10 +155,19 @@ func tiledGemm(tA blas.Transpose, c, a, b []float32, m, n, k int, beta float32, 
 			packAT(s.pa, a, m, m4, k)
 			ap, rs, cs = s.pa, 1, 4
 		}
-		s.pb = grow(s.pb, k*16)
+		s.pb = grow(s.pb, k*32)
 		pb := s.pb
 		acc := beta != 0
-		for j := 0; j < n16; j += 16 {
+		j := 0
+		if wide {
+			for ; j+32 <= n16; j += 32 {
+				packB32(&pb[0], &b[j], n, k)
+				for i := 0; i < m4; i += 4 {
+					sgemm4x32(k, &ap[(i/4)*pstride], rs, cs, &pb[0], 32, &c[i*n+j], n, acc)
+				}
+			}
+		}
+		for ; j < n16; j += 16 {
 			packB16(&pb[0], &b[j], n, k)
 			for i := 0; i < m4; i += 4 {
 				sgemm4x16(k, &ap[(i/4)*pstride], rs, cs, &pb[0], 16, &c[i*n+j], n, acc)

@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"gonum.org/v1/gonum/blas"
 )
 
 // TestGemmOps checks gemmNN, gemmTN and gemmNT (whichever kernels this
@@ -19,7 +21,7 @@ func TestGemmOps(t *testing.T) {
 		}
 		return v
 	}
-	for _, sz := range [][3]int{{1, 1, 1}, {4, 16, 1}, {4, 16, 7}, {5, 17, 3}, {8, 32, 33}, {3, 15, 9}, {13, 50, 21}, {64, 100, 37}} {
+	for _, sz := range [][3]int{{1, 1, 1}, {4, 16, 1}, {4, 16, 7}, {5, 17, 3}, {8, 32, 33}, {3, 15, 9}, {13, 50, 21}, {64, 100, 37}, {12, 80, 5}, {8, 48, 64}} {
 		m, n, k := sz[0], sz[1], sz[2]
 		t.Run(fmt.Sprintf("%dx%dx%d", m, n, k), func(t *testing.T) {
 			a, b := randv(m*k), randv(k*n) // a m×k, b k×n
@@ -60,6 +62,20 @@ func TestGemmOps(t *testing.T) {
 			c = append([]float32(nil), c0...)
 			gemmTN(c, at, b, m, n, k, &s)
 			check("TN", c, c0)
+
+			// Both tile widths of the assembly kernels, whatever this CPU
+			// picks by default.
+			for _, wide := range []bool{false, true} {
+				if !haveFMA || wide && !haveAVX512 {
+					continue
+				}
+				c = append([]float32(nil), c0...)
+				tiledGemmWith(wide, blas.NoTrans, c, a, b, m, n, k, 1, &s)
+				check(fmt.Sprintf("tiled wide=%v NN", wide), c, c0)
+				c = append([]float32(nil), c0...)
+				tiledGemmWith(wide, blas.Trans, c, at, b, m, n, k, 0, &s)
+				check(fmt.Sprintf("tiled wide=%v TN", wide), c, nil)
+			}
 
 			bt := make([]float32, n*k) // bᵀ, n×k
 			transpose(bt, b, k, n)
