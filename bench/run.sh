@@ -3,7 +3,8 @@
 # BenchmarkGANStep and bench/torch_gan_step.py), all measured in this run:
 #   1. nn, default pure-Go build (CGO_ENABLED=0)
 #   2. nn, -tags openblas (cgo; skipped if libopenblas is missing)
-#   3. PyTorch on the CPU, 2 threads (skipped if python3-torch is missing)
+#   3. PyTorch on the CPU, 2 threads, with and without OPENBLAS_NUM_THREADS=1
+#      (skipped if python3-torch is missing)
 #   4. the wire codec benchmarks (skipped if wire has none yet)
 # then a table: implementation, steps/s, ratio to PyTorch.
 #
@@ -58,14 +59,29 @@ else
 	echo "== nn OpenBLAS: skipped (libopenblas not found; on Debian: apt install libopenblas-dev)"
 fi
 
-if [ -x "$PYTHON" ] && "$PYTHON" -c 'import torch' >/dev/null 2>&1; then
-	echo "== PyTorch ($TORCH_THREADS threads)"
+# torch_bench LABEL ENV... : runs the PyTorch step COUNT times and records
+# the median.
+torch_bench() {
+	local label=$1
+	shift
+	echo "== PyTorch, $TORCH_THREADS threads, $label"
 	: >"$tmp/torch"
 	for _ in $(seq "$COUNT"); do
-		"$PYTHON" bench/torch_gan_step.py --threads "$TORCH_THREADS" --seconds "$TORCH_SECONDS" | tee -a "$tmp/torch"
+		env "$@" "$PYTHON" bench/torch_gan_step.py --threads "$TORCH_THREADS" --seconds "$TORCH_SECONDS" | tee -a "$tmp/torch"
 	done
-	sps=$(sed -n 's/.*steps_per_sec=\([0-9.]*\).*/\1/p' "$tmp/torch" | median) &&
-		printf 'PyTorch %s (%s threads)\t%s\n' "$("$PYTHON" -c 'import torch; print(torch.__version__)')" "$TORCH_THREADS" "$sps" >>"$tmp/results"
+	local sps
+	sps=$(sed -n 's/.*steps_per_sec=\([0-9.]*\).*/\1/p' "$tmp/torch" | median) || return 0
+	printf 'PyTorch %s (%s)\t%s\n' "$torch_version" "$label" "$sps" >>"$tmp/results"
+}
+
+if [ -x "$PYTHON" ] && "$PYTHON" -c 'import torch' >/dev/null 2>&1; then
+	torch_version=$("$PYTHON" -c 'import torch; print(torch.__version__)')
+	# Debian's torch calls the system BLAS (OpenBLAS) from its own OpenMP
+	# threads; letting OpenBLAS start threads of its own as well
+	# oversubscribes two cores, so it is also measured with
+	# OPENBLAS_NUM_THREADS=1. The faster of the two is the reference.
+	torch_bench "default env"
+	torch_bench "OPENBLAS_NUM_THREADS=1" OPENBLAS_NUM_THREADS=1
 else
 	echo "== PyTorch: skipped ($PYTHON cannot import torch; on Debian: apt install python3-torch)"
 fi
@@ -78,14 +94,15 @@ else
 fi
 
 echo
-echo "GAN step (G 100-256-512-784, D 784-512-256-1, batch 64, Adam), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg):"
-torch=$(awk -F'\t' '/^PyTorch/ {print $2}' "$tmp/results")
-printf '%-36s %10s %12s\n' implementation steps/s "vs PyTorch"
+echo "GAN step (G 100-256-512-784, D 784-512-256-1, batch 64, Adam), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "(OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}; ratios are to the faster PyTorch row):"
+torch=$(awk -F'\t' '/^PyTorch/ {if ($2 > best) best = $2} END {if (best) print best}' "$tmp/results")
+printf '%-44s %10s %12s\n' implementation steps/s "vs PyTorch"
 while IFS=$'\t' read -r name sps; do
 	if [ -n "$torch" ]; then
-		ratio=$(awk -v a="$sps" -v b="$torch" 'BEGIN {printf "%.2f×", a/b}')
+		ratio=$(awk -v a="$sps" -v b="$torch" 'BEGIN {printf "%.2fx", a/b}')
 	else
 		ratio=-
 	fi
-	printf '%-36s %10.1f %12s\n' "$name" "$sps" "$ratio"
+	printf '%-44s %10.1f %12s\n' "$name" "$sps" "$ratio"
 done <"$tmp/results"

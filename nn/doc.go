@@ -86,8 +86,8 @@
 // Dense weights are drawn from the Glorot (Xavier) uniform distribution
 // U(−√(6/(in+out)), +√(6/(in+out))) and biases start at zero. Every random
 // draw comes from the *rand.Rand passed in, in a documented order, and
-// every reduction runs in a fixed order, so the same seed gives
-// bit-identical networks and training runs.
+// every sum runs in a fixed order, so the same seed gives bit-identical
+// networks and training runs on the same backend (see Speed).
 //
 // # Speed
 //
@@ -104,9 +104,11 @@
 //     libopenblas-dev), blas32 points at OpenBLAS and the products use its
 //     threads.
 //
-// Adam and LeakyReLU run in SSE/AVX loops on amd64 that perform the same
-// IEEE operations in the same order as the portable Go code, so results
-// do not depend on the instruction set. A 1-output Dense layer uses
+// Adam and LeakyReLU run in SSE, AVX or AVX-512 loops on amd64 that
+// perform the same IEEE operations in the same order as the portable Go
+// code, so their results do not depend on the instruction set; the matrix
+// products do (FMA rounds once where gonum rounds twice), but each backend
+// sums every element in a fixed order. A 1-output Dense layer uses
 // matrix-vector products; in the OpenBLAS build the weight gradient of a
 // large input is computed from a transposed copy, which OpenBLAS runs
 // faster than its transposed-operand kernel.

@@ -13,6 +13,9 @@ func adamSSE(w, g, m, v []float32, h *adamHyper)
 func adamAVX(w, g, m, v []float32, h *adamHyper)
 
 //go:noescape
+func adamAVX512(w, g, m, v []float32, h *adamHyper)
+
+//go:noescape
 func leakyForwardSSE(y, x []float32, alpha float32)
 
 //go:noescape
@@ -22,7 +25,10 @@ func adamUpdate(w, g, m, v []float32, h *adamHyper) {
 	n := len(w)
 	g, m, v = g[:n], m[:n], v[:n]
 	k := n &^ 3
-	if haveFMA { // AVX2 and FMA imply AVX
+	if haveAVX512 {
+		k = n &^ 15
+		adamAVX512(w[:k], g[:k], m[:k], v[:k], h)
+	} else if haveFMA { // AVX2 and FMA imply AVX
 		k = n &^ 7
 		adamAVX(w[:k], g[:k], m[:k], v[:k], h)
 	} else {

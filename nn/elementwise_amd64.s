@@ -179,3 +179,53 @@ adamavx_loop:
 adamavx_done:
 	VZEROUPPER
 	RET
+
+// func adamAVX512(w, g, m, v []float32, h *adamHyper)
+// adamSSE with 16 lanes; len(w) is a multiple of 16. Needs AVX-512F. The same
+// IEEE operations in the same order (no FMA), so the same bits.
+TEXT ·adamAVX512(SB), NOSPLIT, $0-104
+	MOVQ w_base+0(FP), DI
+	MOVQ w_len+8(FP), CX
+	MOVQ g_base+24(FP), SI
+	MOVQ m_base+48(FP), R8
+	MOVQ v_base+72(FP), R9
+	MOVQ h+96(FP), AX
+	VBROADCASTSS 0(AX), Z8   // b1
+	VBROADCASTSS 4(AX), Z9   // c1
+	VBROADCASTSS 8(AX), Z10  // b2
+	VBROADCASTSS 12(AX), Z11 // c2
+	VBROADCASTSS 16(AX), Z12 // step
+	VBROADCASTSS 20(AX), Z13 // invBC2
+	VBROADCASTSS 24(AX), Z14 // eps
+	SHRQ $4, CX
+	JZ   adamavx512_done
+
+adamavx512_loop:
+	VMOVUPS (SI), Z0       // g
+	VMULPS  (R8), Z8, Z1   // b1·m
+	VMULPS  Z0, Z9, Z3     // c1·g
+	VADDPS  Z3, Z1, Z1     // m
+	VMOVUPS Z1, (R8)
+	VMULPS  Z0, Z0, Z0     // g²
+	VMULPS  Z0, Z11, Z0    // c2·g²
+	VMULPS  (R9), Z10, Z2  // b2·v
+	VADDPS  Z0, Z2, Z2     // v
+	VMOVUPS Z2, (R9)
+	VSQRTPS Z2, Z2
+	VMULPS  Z13, Z2, Z2
+	VADDPS  Z14, Z2, Z2    // d
+	VMULPS  Z12, Z1, Z1    // step·m
+	VDIVPS  Z2, Z1, Z1     // step·m/d
+	VMOVUPS (DI), Z3
+	VSUBPS  Z1, Z3, Z3
+	VMOVUPS Z3, (DI)
+	ADDQ    $64, DI
+	ADDQ    $64, SI
+	ADDQ    $64, R8
+	ADDQ    $64, R9
+	DECQ    CX
+	JNZ     adamavx512_loop
+
+adamavx512_done:
+	VZEROUPPER
+	RET
