@@ -148,3 +148,46 @@ func TestGANStepVaryingBatch(t *testing.T) {
 		}
 	}
 }
+
+// TestAlignmentIndependence feeds the same batch, gradient and weights
+// from buffers at different 4-byte offsets: outputs, input gradients and
+// parameter gradients must agree bit for bit. (gonum's assembly dot
+// product splits its sums by operand alignment; nn must not inherit that.)
+func TestAlignmentIndependence(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	x0 := randMat(7, 37, rng)
+	for _, out := range []int{1, 21} {
+		net, err := nn.Build([]nn.LayerSpec{{Kind: nn.KindDense, In: 37, Out: out}}, rng)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dy0 := randMat(7, out, rng)
+		var ref [][]float32
+		for off := 0; off < 4; off++ {
+			xb := make([]float32, off+len(x0.Data))
+			copy(xb[off:], x0.Data)
+			db := make([]float32, off+len(dy0.Data))
+			copy(db[off:], dy0.Data)
+			// The weights too: Param.Value may be any slice of the right length.
+			w := net.Params()[0]
+			wb := make([]float32, off+len(w.Value))
+			copy(wb[off:], w.Value)
+			w.Value = wb[off:]
+			net.ZeroGrad()
+			y := net.Forward(nn.Mat{Rows: 7, Cols: 37, Data: xb[off:]})
+			got := [][]float32{append([]float32(nil), y.Data...)}
+			dx := net.Backward(nn.Mat{Rows: 7, Cols: out, Data: db[off:]})
+			got = append(got, append([]float32(nil), dx.Data...))
+			got = append(got, nn.Flatten(nil, gradsOf(net.Params())))
+			if off == 0 {
+				ref = got
+				continue
+			}
+			for k, name := range []string{"y", "dx", "grads"} {
+				if !equal32(got[k], ref[k]) {
+					t.Errorf("out=%d, offset %d: %s differs from offset 0", out, off, name)
+				}
+			}
+		}
+	}
+}

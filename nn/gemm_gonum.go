@@ -47,5 +47,9 @@ func gemmNT(c, a, b []float32, m, n, k int, s *scratch) {
 		transposeFast(c, s.t2, n, m)
 		return
 	}
-	gonumGemm(blas.NoTrans, blas.Trans, m, n, k, a, k, b, k, 0, c, n)
+	// gonum's transposed-B kernel is built on its alignment-dependent dot
+	// product; transpose b and use the axpy-based plain kernel.
+	s.t1 = grow(s.t1, k*n)
+	transposeFast(s.t1, b, n, k) // bᵀ: k×n
+	gonumGemm(blas.NoTrans, blas.NoTrans, m, n, k, a, k, s.t1, n, 0, c, n)
 }

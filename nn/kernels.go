@@ -2,8 +2,14 @@ package nn
 
 import (
 	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas32"
+	"gonum.org/v1/gonum/blas/gonum"
 )
+
+// Reproducibility: every product here sums each output element in an
+// order fixed by the shapes alone. gonum's assembly dot product does not
+// (it depends on operand alignment), so nn never calls gonum routines
+// built on it: Sdot, Sgemv without transpose and Sgemm with a transposed
+// B. The gonum paths below use only its axpy-based kernels.
 
 // The matrix products of a Dense layer, on dense row-major operands:
 //
@@ -23,12 +29,12 @@ func denseForward(y, x, w, b []float32, n, in, out int, s *scratch) {
 	y = y[:n*out]
 	if out == 1 {
 		// A one-column GEMM runs far below peak (0.6 GFLOPS measured with
-		// OpenBLAS for 256→1); a matrix-vector product does not.
-		b0 := b[0]
+		// OpenBLAS for 256→1): use dot products, in Go so that the
+		// summation order is fixed (see dot).
+		w = w[:in]
 		for i := range y {
-			y[i] = b0
+			y[i] = b[0] + dot(x[i*in:(i+1)*in], w)
 		}
-		blas32.Implementation().Sgemv(blas.NoTrans, n, in, 1, x, in, w, 1, 1, y, 1)
 		return
 	}
 	for i := 0; i < n; i++ {
@@ -40,10 +46,37 @@ func denseForward(y, x, w, b []float32, n, in, out int, s *scratch) {
 // denseWeightGrad accumulates gw += xᵀ·dy.
 func denseWeightGrad(gw, x, dy []float32, n, in, out int, s *scratch) {
 	if out == 1 {
-		blas32.Implementation().Sgemv(blas.Trans, n, in, 1, x, in, dy, 1, 1, gw, 1)
+		gw = gw[:in]
+		for i := 0; i < n; i++ {
+			g := dy[i]
+			for k, v := range x[i*in : (i+1)*in] {
+				gw[k] += g * v
+			}
+		}
 		return
 	}
 	gemmTN(gw, x, dy, in, out, n, s)
+}
+
+// dot returns Σ a[i]·b[i] (len(b) >= len(a)) summed in a fixed order:
+// four interleaved partial sums, then the tail. gonum's assembly dot
+// product splits its sums by the 16-byte alignment of its operands, which
+// depends on where the allocator put them, so it is not reproducible from
+// run to run; this is.
+func dot(a, b []float32) float32 {
+	b = b[:len(a)]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(a); i += 4 {
+		s0 += a[i] * b[i]
+		s1 += a[i+1] * b[i+1]
+		s2 += a[i+2] * b[i+2]
+		s3 += a[i+3] * b[i+3]
+	}
+	for ; i < len(a); i++ {
+		s0 += a[i] * b[i]
+	}
+	return (s0 + s1) + (s2 + s3)
 }
 
 // denseInputGrad computes dx = dy·wᵀ.
@@ -82,13 +115,13 @@ func transpose(dst, a []float32, r, c int) {
 }
 
 // gonumGemm computes C = op(A)·op(B) + beta·C (C is m×n) with gonum's
-// blas32 implementation, in panels of at most 64×192 elements of C.
+// native implementation (tB must be NoTrans, see above), in panels of at most 64×192 elements of C.
 // gonum's Sgemm computes panels that small serially, without the
 // goroutines, channel and closures of its parallel path, so nothing is
 // allocated.
 func gonumGemm(tA, tB blas.Transpose, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	const pm, pn = 64, 192
-	impl := blas32.Implementation()
+	impl := gonum.Implementation{}
 	for i := 0; i < m; i += pm {
 		mi := min(pm, m-i)
 		for j := 0; j < n; j += pn {
