@@ -32,10 +32,14 @@ unit:
 	$(GO) test -count=1 -race -timeout 20m $(RACE_PKGS)
 
 # Every decoder of network input is fuzzed for a bounded time.
+FUZZ_PKGS ?= ./wire/ ./data/ ./broker/
+
 fuzz:
-	@for f in $$($(GO) test -list 'Fuzz.*' ./wire/ | grep ^Fuzz); do \
-		echo "fuzz $$f ($(FUZZTIME))"; \
-		$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) ./wire/ || exit 1; \
+	@for p in $(FUZZ_PKGS); do \
+		for f in $$($(GO) test -list 'Fuzz.*' $$p | grep ^Fuzz); do \
+			echo "fuzz $$p $$f ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$p || exit 1; \
+		done; \
 	done
 
 bench:

@@ -54,6 +54,8 @@ type counters struct {
 	authFailures atomic.Int64
 	readDenied   atomic.Int64
 	writeDenied  atomic.Int64
+	tooLarge     atomic.Int64
+	readErrors   atomic.Int64
 }
 
 func newAuthHook(cfg *Config, clients *mqtt.Clients, mtlsListener string, log *slog.Logger, c *counters) (*authHook, error) {

@@ -105,6 +105,9 @@ func New(cfg Config, log *slog.Logger) (*Broker, error) {
 	if err := b.srv.AddHook(hook, nil); err != nil {
 		return nil, fmt.Errorf("broker: auth hook: %w", err)
 	}
+	if err := b.srv.AddHook(&statsHook{c: &b.c}, nil); err != nil {
+		return nil, fmt.Errorf("broker: stats hook: %w", err)
+	}
 	return b, nil
 }
 
@@ -288,6 +291,9 @@ type Stats struct {
 	AuthFailures int64 `json:"auth_failures"` // refused connections
 	ReadDenied   int64 `json:"read_denied"`   // subscriptions and deliveries refused by the ACL
 	WriteDenied  int64 `json:"write_denied"`  // publishes refused by the ACL
+
+	PacketsTooLarge int64 `json:"packets_too_large"` // connections dropped for a packet over MaxPacketSize
+	ReadErrors      int64 `json:"read_errors"`       // connections dropped for a malformed packet
 }
 
 // Stats returns the current counters.
@@ -310,6 +316,8 @@ func (b *Broker) Stats() Stats {
 		AuthFailures:     b.c.authFailures.Load(),
 		ReadDenied:       b.c.readDenied.Load(),
 		WriteDenied:      b.c.writeDenied.Load(),
+		PacketsTooLarge:  b.c.tooLarge.Load(),
+		ReadErrors:       b.c.readErrors.Load(),
 	}
 }
 

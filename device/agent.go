@@ -185,16 +185,14 @@ func (a *Agent) onMessage(topic string, payload []byte, _ bool) {
 		a.drops.Drop(t.Community, wire.CodeOf(err).String(), err)
 		return
 	}
+	// One publisher on one connection: what arrives last is the newest.
+	// (Iteration ids are not compared: an edge restarted from its
+	// checkpoint replays ids it had already sent.)
 	a.mu.Lock()
-	switch {
-	case a.pending == nil:
-		a.pending, a.arrived = b, time.Now()
-	case b.Iter > a.pending.Iter:
-		a.pending, a.arrived = b, time.Now()
+	if a.pending != nil {
 		a.skipped.Add(1)
-	default:
-		a.skipped.Add(1) // older than what we already hold
 	}
+	a.pending, a.arrived = b, time.Now()
 	a.mu.Unlock()
 	select {
 	case a.wake <- struct{}{}:
@@ -215,7 +213,7 @@ func (a *Agent) work(ctx context.Context, c *mqttc.Client) error {
 	fbTopic := a.topics.Feedback(a.comm.ID, a.id)
 	dim := a.top.Model.DataDim
 	var real, fake, gen []float32
-	var lastIter int64 = -1
+	lastIter, lastRound := int64(-1), -1
 	var buf []byte
 	for {
 		select {
@@ -224,10 +222,10 @@ func (a *Agent) work(ctx context.Context, c *mqttc.Client) error {
 		case <-a.wake:
 		}
 		b, arrived := a.take()
-		if b == nil || b.Iter <= lastIter {
-			continue
+		if b == nil || b.Iter == lastIter && b.Round == lastRound {
+			continue // a redelivered duplicate
 		}
-		lastIter = b.Iter
+		lastIter, lastRound = b.Iter, b.Round
 		start := time.Now()
 		var err error
 		if fake, err = b.Fake.Float32s(fake); err == nil {

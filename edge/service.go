@@ -179,9 +179,10 @@ func (s *Service) newBridge() (*broker.Bridge, error) {
 	}
 	cfg := broker.BridgeConfig{
 		Name: "cloud", Remote: remote, ClientID: b.ClientID, Password: pw,
+		// Only the generator goes out: the queue holds nothing that could
+		// push a generator update out of it while the uplink is down.
 		Topics: []broker.BridgeTopic{
 			{Pattern: s.topics.Generator(s.comm.ID), Direction: broker.Out, QoS: 1},
-			{Pattern: s.topics.Status(s.comm.ID), Direction: broker.Out, QoS: 0},
 			{Pattern: s.topics.GlobalModel(), Direction: broker.In, QoS: 1, ForceRetain: true},
 			{Pattern: s.topics.GlobalStatus(), Direction: broker.In, QoS: 0, ForceRetain: true},
 		},
@@ -233,6 +234,13 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	if s.bridge != nil {
 		g.Go(func() error { return s.bridge.Run(ctx) })
+		// Generator updates published before the bridge captures its
+		// topics would not be forwarded.
+		select {
+		case <-s.bridge.Ready():
+		case <-ctx.Done():
+			return g.Wait()
+		}
 	}
 	restored, err := s.restore()
 	if err != nil {
