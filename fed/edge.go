@@ -378,8 +378,14 @@ func (e *Edge) emit(now time.Time) {
 	if e.cfg.Mode == Sync {
 		exp := e.live(now)
 		if len(exp) == 0 {
+			// Devices that are online but timed out still get the batch
+			// (it is broadcast anyway) and may answer; only an edge with
+			// no device online at all waits for a presence message.
+			exp = e.live(time.Time{})
+		}
+		if len(exp) == 0 {
 			e.cur = nil
-			e.note("no live device: waiting for one to come online")
+			e.note("no device online: waiting for one to come online")
 			return
 		}
 		e.expected = make(map[string]bool, len(exp))
