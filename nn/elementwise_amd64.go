@@ -16,6 +16,9 @@ func adamAVX(w, g, m, v []float32, h *adamHyper)
 func adamAVX512(w, g, m, v []float32, h *adamHyper)
 
 //go:noescape
+func tanhAVX(y, x []float32)
+
+//go:noescape
 func leakyForwardSSE(y, x []float32, alpha float32)
 
 //go:noescape
@@ -51,4 +54,15 @@ func leakyBackward(dx, dy, x []float32, alpha float32) {
 	k := n &^ 3
 	leakyBackwardSSE(dx[:k], dy[:k], x[:k], alpha)
 	leakyBackwardRef(dx[k:], dy[k:], x[k:], alpha)
+}
+
+func tanhForward(y, x []float32) {
+	n := len(x)
+	y = y[:n]
+	k := 0
+	if haveFMA { // AVX2 and FMA imply AVX
+		k = n &^ 7
+		tanhAVX(y[:k], x[:k])
+	}
+	tanhRef(y[k:], x[k:])
 }

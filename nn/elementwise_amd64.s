@@ -229,3 +229,101 @@ adamavx512_loop:
 adamavx512_done:
 	VZEROUPPER
 	RET
+
+// Constants of tanhRef, as float32 bits.
+DATA tanhc<>+0(SB)/4, $0xa59f25c0  // a13
+DATA tanhc<>+4(SB)/4, $0x2a61337e  // a11
+DATA tanhc<>+8(SB)/4, $0xaebd37ff  // a9
+DATA tanhc<>+12(SB)/4, $0x335c0041 // a7
+DATA tanhc<>+16(SB)/4, $0x3779434a // a5
+DATA tanhc<>+20(SB)/4, $0x3a270ded // a3
+DATA tanhc<>+24(SB)/4, $0x3ba059dc // a1
+DATA tanhc<>+28(SB)/4, $0x35a0d3d8 // b6
+DATA tanhc<>+32(SB)/4, $0x38f895d6 // b4
+DATA tanhc<>+36(SB)/4, $0x3b14aa05 // b2
+DATA tanhc<>+40(SB)/4, $0x3ba059dd // b0
+DATA tanhc<>+44(SB)/4, $0x40fcf84f // clamp
+DATA tanhc<>+48(SB)/4, $0xc0fcf84f // −clamp
+DATA tanhc<>+52(SB)/4, $0x39d1b717 // 4e-4
+DATA tanhc<>+56(SB)/4, $0x41100000 // 9
+DATA tanhc<>+60(SB)/4, $0xc1100000 // −9
+DATA tanhc<>+64(SB)/4, $0x3f800000 // 1
+DATA tanhc<>+68(SB)/4, $0xbf800000 // −1
+DATA tanhc<>+72(SB)/4, $0x7fffffff // |·| mask
+GLOBL tanhc<>(SB), RODATA, $76
+
+// func tanhAVX(y, x []float32)
+// tanhRef, 8 lanes at a time; len(x) is a multiple of 8. Needs AVX. The
+// same IEEE operations in the same order (no FMA), so the same bits.
+TEXT ·tanhAVX(SB), NOSPLIT, $0-48
+	MOVQ y_base+0(FP), DI
+	MOVQ x_base+24(FP), SI
+	MOVQ x_len+32(FP), CX
+	SHRQ $3, CX
+	JZ   tanh_done
+	LEAQ tanhc<>(SB), AX
+	VBROADCASTSS 44(AX), Y15 // clamp
+	VBROADCASTSS 48(AX), Y14 // −clamp
+	VBROADCASTSS 72(AX), Y13 // |·| mask
+	VBROADCASTSS 52(AX), Y12 // 4e-4
+	VBROADCASTSS 56(AX), Y11 // 9
+	VBROADCASTSS 60(AX), Y10 // −9
+
+tanh_loop:
+	VMOVUPS (SI), Y0
+	VMAXPS  Y0, Y14, Y1 // max(−clamp, x), NaN from x
+	VMINPS  Y1, Y15, Y1 // min(clamp, ·), NaN kept
+	VMULPS  Y1, Y1, Y2  // x²
+
+	VBROADCASTSS 0(AX), Y3 // p = a13
+	VMULPS       Y2, Y3, Y3
+	VBROADCASTSS 4(AX), Y4
+	VADDPS       Y4, Y3, Y3
+	VMULPS       Y2, Y3, Y3
+	VBROADCASTSS 8(AX), Y4
+	VADDPS       Y4, Y3, Y3
+	VMULPS       Y2, Y3, Y3
+	VBROADCASTSS 12(AX), Y4
+	VADDPS       Y4, Y3, Y3
+	VMULPS       Y2, Y3, Y3
+	VBROADCASTSS 16(AX), Y4
+	VADDPS       Y4, Y3, Y3
+	VMULPS       Y2, Y3, Y3
+	VBROADCASTSS 20(AX), Y4
+	VADDPS       Y4, Y3, Y3
+	VMULPS       Y2, Y3, Y3
+	VBROADCASTSS 24(AX), Y4
+	VADDPS       Y4, Y3, Y3
+	VMULPS       Y1, Y3, Y3 // p·x
+
+	VBROADCASTSS 28(AX), Y5 // q = b6
+	VMULPS       Y2, Y5, Y5
+	VBROADCASTSS 32(AX), Y4
+	VADDPS       Y4, Y5, Y5
+	VMULPS       Y2, Y5, Y5
+	VBROADCASTSS 36(AX), Y4
+	VADDPS       Y4, Y5, Y5
+	VMULPS       Y2, Y5, Y5
+	VBROADCASTSS 40(AX), Y4
+	VADDPS       Y4, Y5, Y5
+	VDIVPS       Y5, Y3, Y3 // p/q
+
+	VANDPS       Y13, Y0, Y6           // |x|
+	VCMPPS       $0x01, Y12, Y6, Y6    // |x| < 4e-4
+	VBLENDVPS    Y6, Y0, Y3, Y3        // → x
+	VCMPPS       $0x0d, Y11, Y0, Y6    // x ≥ 9
+	VBROADCASTSS 64(AX), Y4
+	VBLENDVPS    Y6, Y4, Y3, Y3        // → 1
+	VCMPPS       $0x02, Y10, Y0, Y6    // x ≤ −9
+	VBROADCASTSS 68(AX), Y4
+	VBLENDVPS    Y6, Y4, Y3, Y3        // → −1
+	VMOVUPS      Y3, (DI)
+
+	ADDQ $32, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNZ  tanh_loop
+
+tanh_done:
+	VZEROUPPER
+	RET

@@ -52,6 +52,20 @@ func TestKernelsMatchReference(t *testing.T) {
 				t.Fatalf("leakyBackward n=%d alpha=%v: [%d] got %v, want %v", n, alpha, i, got[i], want[i])
 			}
 		}
+		tg, tw := make([]float32, n), make([]float32, n)
+		tx := kernelInput(n, rng)
+		for i := range tx {
+			if rng.IntN(3) == 0 {
+				tx[i] *= 8 // reach the clamp and ±9 branches
+			} else if rng.IntN(4) == 0 {
+				tx[i] *= 1e-4 // and the small one
+			}
+		}
+		tanhForward(tg, tx)
+		tanhRef(tw, tx)
+		if i := sameBits(tg, tw); i >= 0 {
+			t.Fatalf("tanhForward n=%d: [%d] got %v, want %v (x=%v)", n, i, tg[i], tw[i], tx[i])
+		}
 		h := &adamHyper{b1: 0.5, c1: 0.5, b2: 0.999, c2: 0.001, step: 2e-4 / 0.5, invBC2: float32(1 / math.Sqrt(0.001)), eps: 1e-8}
 		w1, g := kernelInput(n, rng), kernelInput(n, rng)
 		m1, v1 := kernelInput(n, rng), kernelInput(n, rng)
