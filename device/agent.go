@@ -29,6 +29,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Data, if set, is used instead of loading the device's partition.
 	Data *data.Dataset
+	// Gate, if set, is called before each batch is worked on, and the
+	// agent waits for it to return: a way to pause agents in benchmarks
+	// and straggler experiments. An error stops the agent.
+	Gate func(context.Context) error
 }
 
 // Stats are the agent's counters.
@@ -220,6 +224,11 @@ func (a *Agent) work(ctx context.Context, c *mqttc.Client) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-a.wake:
+		}
+		if a.opts.Gate != nil {
+			if err := a.opts.Gate(ctx); err != nil {
+				return err
+			}
 		}
 		b, arrived := a.take()
 		if b == nil || b.Iter == lastIter && b.Round == lastRound {
