@@ -48,10 +48,17 @@ go_bench() {
 go_bench "nn pure Go" CGO_ENABLED=0
 
 have_openblas() {
-	if command -v ldconfig >/dev/null 2>&1 && ldconfig -p 2>/dev/null | grep -q 'libopenblas\.so'; then
-		return 0
-	fi
-	ls /usr/lib/*/libopenblas.so /usr/lib/libopenblas.so /usr/local/lib/libopenblas.so >/dev/null 2>&1
+	# No pipes here: under pipefail, grep -q closing early fails ldconfig.
+	local libs
+	libs=$(ldconfig -p 2>/dev/null || true)
+	case $libs in
+	*libopenblas.so*) return 0 ;;
+	esac
+	local f
+	for f in /usr/lib/*/libopenblas.so /usr/lib/libopenblas.so /usr/local/lib/libopenblas.so; do
+		[ -e "$f" ] && return 0
+	done
+	return 1
 }
 if have_openblas; then
 	go_bench "nn OpenBLAS" CGO_ENABLED=1 GOFLAGS="${GOFLAGS:-} -tags=openblas"
