@@ -6,7 +6,9 @@
 #   3. PyTorch on the CPU, 2 threads, with and without OPENBLAS_NUM_THREADS=1
 #      (skipped if python3-torch is missing)
 #   4. the wire codec benchmarks (skipped if wire has none yet)
-# then a table: implementation, steps/s, ratio to PyTorch.
+# then a table: implementation, steps/s, ratio to PyTorch, and CPU time
+# per step over all threads (spin-waiting included), which says more than
+# steps/s when the machine is busy with other work.
 #
 # Each steps/s figure is the median of COUNT runs of BENCHTIME (Go) or
 # TORCH_SECONDS (PyTorch). Run from anywhere; it works in the repository.
@@ -39,9 +41,10 @@ go_bench() {
 	grep -E '^(Benchmark|cpu:)' "$tmp/out"
 	local sps
 	sps=$(awk '/^BenchmarkGANStep/ {for (i=2; i<=NF; i++) if ($i=="steps/s") print $(i-1)}' "$tmp/out" | median) || return 0
-	local backend
+	local cpu backend
+	cpu=$(awk '/^BenchmarkGANStep/ {for (i=2; i<=NF; i++) if ($i=="cpu-ms/step") print $(i-1)}' "$tmp/out" | median) || cpu=-
 	backend=$(awk -F'[/ \t-]+' '/^BenchmarkGANStep/ {print $2; exit}' "$tmp/out")
-	printf '%s (%s)\t%s\n' "$name" "$backend" "$sps" >>"$tmp/results"
+	printf '%s (%s)\t%s\t%s\n' "$name" "$backend" "$sps" "$cpu" >>"$tmp/results"
 }
 
 : >"$tmp/results"
@@ -76,9 +79,10 @@ torch_bench() {
 	for _ in $(seq "$COUNT"); do
 		env "$@" "$PYTHON" bench/torch_gan_step.py --threads "$TORCH_THREADS" --seconds "$TORCH_SECONDS" | tee -a "$tmp/torch"
 	done
-	local sps
+	local sps cpu
 	sps=$(sed -n 's/.*steps_per_sec=\([0-9.]*\).*/\1/p' "$tmp/torch" | median) || return 0
-	printf 'PyTorch %s (%s)\t%s\n' "$torch_version" "$label" "$sps" >>"$tmp/results"
+	cpu=$(sed -n 's/.*cpu_ms_per_step=\([0-9.]*\).*/\1/p' "$tmp/torch" | median) || cpu=-
+	printf 'PyTorch %s (%s)\t%s\t%s\n' "$torch_version" "$label" "$sps" "$cpu" >>"$tmp/results"
 }
 
 if [ -x "$PYTHON" ] && "$PYTHON" -c 'import torch' >/dev/null 2>&1; then
@@ -104,12 +108,12 @@ echo
 echo "GAN step (G 100-256-512-784, D 784-512-256-1, batch 64, Adam), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "(OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}; ratios are to the faster PyTorch row):"
 torch=$(awk -F'\t' '/^PyTorch/ {if ($2 > best) best = $2} END {if (best) print best}' "$tmp/results")
-printf '%-44s %10s %12s\n' implementation steps/s "vs PyTorch"
-while IFS=$'\t' read -r name sps; do
+printf '%-44s %10s %12s %13s\n' implementation steps/s "vs PyTorch" "CPU ms/step"
+while IFS=$'\t' read -r name sps cpu; do
 	if [ -n "$torch" ]; then
 		ratio=$(awk -v a="$sps" -v b="$torch" 'BEGIN {printf "%.2fx", a/b}')
 	else
 		ratio=-
 	fi
-	printf '%-44s %10.1f %12s\n' "$name" "$sps" "$ratio"
+	printf '%-44s %10.1f %12s %13s\n' "$name" "$sps" "$ratio" "$cpu"
 done <"$tmp/results"
