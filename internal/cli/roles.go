@@ -68,6 +68,8 @@ func runAll(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	log := c.logger(stderr, true)
+	// Progress comes from the cloud's goroutine; everything else from here.
+	stdout = &lockedWriter{w: stdout}
 	output := *out
 	if output == "" {
 		output = top.Path(top.Cloud.Output)
@@ -174,6 +176,18 @@ func runAll(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	fmt.Fprintf(stdout, "results in %s: metrics.jsonl, generator.nnw, pictures\n", output)
 	return nil
+}
+
+// lockedWriter serialises writes from several goroutines.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // tier is one level of the hierarchy in a local run.

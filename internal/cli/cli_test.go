@@ -1,0 +1,101 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fedgan/fedgan/wire"
+)
+
+const tiny = `name: tiny
+model: {latent: 2, data_dim: 2, generator: [16], discriminator: [16]}
+training: {global_rounds: 2, local_iters: 5, batch_size: 16, sync_period: 2s}
+cloud: {allow_anonymous: true, eval_every: 1, eval_samples: 200}
+communities:
+  - {id: a, data: {kind: gaussian, means: [[-1, 0]], std: 0.1, samples: 100}, edge: {allow_anonymous: true}, device_count: 2}
+  - {id: b, data: {kind: gaussian, means: [[1, 0]], std: 0.1, samples: 100}, edge: {allow_anonymous: true}, device_count: 2}
+`
+
+// TestRun runs `fedgan run` in-process on a tiny topology: every message
+// crosses real MQTT on loopback, and the results folder is complete.
+func TestRun(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "tiny.yaml")
+	if err := os.WriteFile(cfg, []byte(tiny), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "results")
+	var stdout, stderr bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := Main(ctx, []string{"run", "-c", cfg, "-o", out}, &stdout, &stderr); err != nil {
+		t.Fatalf("run: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+	}
+	for _, want := range []string{"2 communities, 4 devices", "round 1/2", "round 2/2", "modes ", "done in", "results in"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, stdout.String())
+		}
+	}
+	for _, f := range []string{"metrics.jsonl", "generator.nnw", "scatter.png", "scatter_r0002.png"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Errorf("results: %v", err)
+		}
+	}
+}
+
+func TestUsage(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{nil, "no command"},
+		{[]string{"frobnicate"}, "unknown command"},
+		{[]string{"run"}, "-c CONFIG is required"},
+		{[]string{"edge", "-c", "x.yaml"}, "--id is required"},
+		{[]string{"agent", "-c", "x.yaml"}, "required"},
+	}
+	for _, tt := range tests {
+		var out, errb bytes.Buffer
+		err := Main(context.Background(), tt.args, &out, &errb)
+		if err == nil || !strings.Contains(err.Error(), tt.want) || ExitCode(err) != 2 {
+			t.Errorf("%v: got %v (exit %d), want a usage error with %q", tt.args, err, ExitCode(err), tt.want)
+		}
+	}
+	var out bytes.Buffer
+	if err := Main(context.Background(), []string{"run", "-c", "/nonexistent.yaml"}, &out, &out); err == nil || ExitCode(err) != 1 || !errors.Is(err, os.ErrNotExist) && !strings.Contains(err.Error(), "no such file") {
+		t.Errorf("missing config: got %v", err)
+	}
+}
+
+func TestDescribe(t *testing.T) {
+	topics := wire.Topics{}
+	b, err := wire.AppendBatch(nil, &wire.Batch{V: 1, Community: "a", Iter: 3, Version: 2,
+		Fake: wire.NewTensor([]int{2, 2}, []float32{1, 2, 3, 4}), Gen: wire.NewTensor([]int{2, 2}, []float32{0, 0, 0, 0})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		topic   string
+		payload []byte
+		want    []string
+	}{
+		{topics.Batch("a"), b, []string{"batch v1", "iter 3", "gen_version 2", "[2 2] mean 2.5", "max 4"}},
+		{topics.Batch("a"), []byte{0xc1}, []string{"undecodable"}},
+		{topics.Status("a"), []byte(`{"round":1}`), []string{`{"round":1}`}},
+		{"$SYS/broker/connection/cloud/state", []byte("1"), []string{"state 1"}},
+	}
+	for _, tt := range tests {
+		got := Describe(topics, tt.topic, tt.payload, false)
+		for _, w := range tt.want {
+			if !strings.Contains(got, w) {
+				t.Errorf("Describe(%s): got %q, want it to contain %q", tt.topic, got, w)
+			}
+		}
+	}
+}
