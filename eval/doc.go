@@ -1,10 +1,50 @@
 // Package eval is evaluation: an evaluation classifier, IS, FID, coverage,
 // pictures; and 2-D Gaussian-mixture metrics (DESIGN.md §7).
 //
+// # Image scores
+//
 // Image scores come from one evaluation classifier per scenario, trained
-// on the real training data of its datasets; they are on this project's
-// own scale, for comparing runs with each other, not with the paper's
-// absolute figures.
+// on the real training data of its datasets (for MNIST + Fashion-MNIST,
+// 120,000 images of 20 classes) by [TrainClassifier]: an MLP on nn
+// (784→512→256→20, ReLU, Adam, 12 epochs by default). They are on this
+// project's own scale, for comparing runs with each other, not with the
+// paper's absolute figures.
+//
+// [Classifier.Reference] fits the real side once — the Gaussian of the
+// classifier's penultimate (256-wide) features of [ReferenceRows] real
+// test images, and their class histogram — and [Classifier.Score]
+// scores generated rows against it:
+//
+//   - FID: the Fréchet distance of the two feature Gaussians ([Frechet];
+//     matrix square roots from gonum's symmetric eigendecomposition);
+//   - IS: exp(E KL(p(y|x) ‖ p(y))) on the same classifier, one split
+//     ([InceptionScore]);
+//   - class coverage: classes that hold at least a quarter of their real
+//     share of the samples, by the most likely class;
+//   - class KL: KL(generated ‖ real) of the class histograms ([KL]).
+//
+// FID is biased upwards for few samples: compare scores of equally many
+// samples only (10,000 for the final tables, the cloud's cheaper periodic
+// evaluation uses fewer).
+//
+// # The classifier cache
+//
+// A classifier is trained once and kept in a [Cache] folder under its key,
+// [ClassifierKey]: the SHA-256 of its settings and of every training row
+// and label. The key is computed from the data at hand each time, so a
+// classifier of other data or settings is never used: [Cache.Load]
+// reports it missing (a [*MissingError] listing what the folder holds),
+// and the caller trains a new one or reports that. Because the key depends
+// on the rows and not on where they were read from, a topology that holds
+// MNIST and Fashion-MNIST as two datasets and one that holds them merged
+// in one IDX folder share their classifier.
+//
+// # Pictures
+//
+// [Grid] draws images as one PNG grid; [Scatter] draws 2-D samples over a
+// mixture's modes.
+//
+// # Gaussian mixtures
 //
 // Gaussian-mixture scores ([ScoreMixture]) follow the VEEGAN/PacGAN
 // protocol for the 2-D ring and grid benchmarks and work in any
