@@ -1,0 +1,169 @@
+package cloud_test
+
+import (
+	"encoding/binary"
+	"image/png"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/fedgan/fedgan/cloud"
+	"github.com/fedgan/fedgan/config"
+	"github.com/fedgan/fedgan/eval"
+	"github.com/fedgan/fedgan/internal/setup"
+)
+
+// writeStripes writes an IDX folder of n 4×4 images of two classes:
+// class 0 bright in the top half, class 1 in the bottom half, with noise.
+func writeStripes(t *testing.T, dir string, n int) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, base := range []string{"train", "t10k"} {
+		img := binary.BigEndian.AppendUint32(nil, 0x00000803)
+		img = binary.BigEndian.AppendUint32(img, uint32(n))
+		img = binary.BigEndian.AppendUint32(img, 4)
+		img = binary.BigEndian.AppendUint32(img, 4)
+		lab := binary.BigEndian.AppendUint32(nil, 0x00000801)
+		lab = binary.BigEndian.AppendUint32(lab, uint32(n))
+		for i := range n {
+			c := i % 2
+			for p := range 16 {
+				v := rng.IntN(40)
+				if (p < 8) == (c == 0) {
+					v += 200
+				}
+				img = append(img, byte(v))
+			}
+			lab = append(lab, byte(c))
+		}
+		if err := os.WriteFile(filepath.Join(dir, base+"-images-idx3-ubyte"), img, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, base+"-labels-idx1-ubyte"), lab, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+const stripes = `
+name: stripes
+seed: 3
+model: {latent: 4, data_dim: 16, generator: [8], discriminator: [8], output: tanh}
+training: {global_rounds: 2, local_iters: 1, batch_size: 8}
+cloud: {allow_anonymous: true, eval_samples: 200}
+communities:
+  - id: a
+    data: {kind: idx, path: stripes}
+    edge: {allow_anonymous: true}
+    device_count: 2
+`
+
+func TestEvaluateImages(t *testing.T) {
+	dir := t.TempDir()
+	writeStripes(t, filepath.Join(dir, "stripes"), 200)
+	top, err := config.FromBytes([]byte(stripes), "stripes.yaml", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen, err := setup.Generator(top, rand.New(rand.NewPCG(1, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := filepath.Join(dir, "cache")
+	settings := eval.ClassifierSettings{Hidden: []int{8}, Epochs: 3}
+
+	// Without a cached classifier: the grid, and the reason there are no
+	// scores.
+	out := filepath.Join(dir, "out1")
+	ev, err := cloud.NewEvaluator(top, out, cloud.EvalOptions{CacheDir: cache, Settings: settings})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := ev.Evaluate(gen, 1, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msg, _ := res["eval_error"].(string); !strings.Contains(msg, "no cached evaluation classifier") || res["fid"] != nil {
+		t.Errorf("no classifier: got %v, want eval_error saying so and no fid", res)
+	}
+	checkGrid(t, filepath.Join(out, "samples_r0001.png"))
+
+	// Training it: every score, and the grid of this round.
+	out = filepath.Join(dir, "out2")
+	ev, err = cloud.NewEvaluator(top, out, cloud.EvalOptions{CacheDir: cache, Settings: settings, Train: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err = ev.Evaluate(gen, 7, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res["eval_error"] != nil || res["fid"] == nil || res["is"] == nil || res["classes"] != 2 || res["samples"] != 200 || res["picture"] != "samples_r0007.png" {
+		t.Errorf("with a classifier: got %v, want fid, is, 2 classes of 200 samples and samples_r0007.png", res)
+	}
+	checkGrid(t, filepath.Join(out, "samples_r0007.png"))
+	checkGrid(t, filepath.Join(out, "samples.png"))
+
+	// The cached classifier is found by the next evaluator.
+	ie, err := cloud.OpenImageEval(top, cloud.EvalOptions{CacheDir: cache, Settings: settings})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ie.Trained || ie.Info.Rows != 200 || len(ie.Info.Accuracy) != 1 {
+		t.Errorf("reopened: trained %v, info %+v; want the cached classifier of 200 rows with its accuracy", ie.Trained, ie.Info)
+	}
+}
+
+func checkGrid(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 10 columns and rows of 4×4 images at scale 2 with 2-pixel gaps.
+	if b := img.Bounds(); b.Dx() != 10*(8+2)+2 || b.Dy() != 10*(8+2)+2 {
+		t.Errorf("%s is %v, want 102×102", path, b)
+	}
+}
+
+func TestEvaluateMixture(t *testing.T) {
+	top, err := config.FromBytes([]byte(`
+model: {latent: 2, data_dim: 2, generator: [8], discriminator: [8]}
+training: {global_rounds: 1, local_iters: 1}
+cloud: {allow_anonymous: true, eval_samples: 100}
+communities:
+  - id: a
+    data: {kind: gaussian, means: [[0, 0], [5, 5]], std: 0.1}
+    edge: {allow_anonymous: true}
+    device_count: 1
+`), "g.yaml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen, err := setup.Generator(top, rand.New(rand.NewPCG(1, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	ev, err := cloud.NewEvaluator(top, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := ev.Evaluate(gen, 3, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res["modes"] != 2 || res["picture"] != "scatter_r0003.png" || res["fid"] != nil {
+		t.Errorf("got %v, want the mixture scores of 2 modes and scatter_r0003.png", res)
+	}
+}
