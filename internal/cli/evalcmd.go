@@ -1,21 +1,348 @@
 package cli
 
 import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
 	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/fedgan/fedgan/cloud"
+	"github.com/fedgan/fedgan/config"
+	"github.com/fedgan/fedgan/data"
+	"github.com/fedgan/fedgan/eval"
+	"github.com/fedgan/fedgan/internal/atomicfile"
+	"github.com/fedgan/fedgan/internal/setup"
+	"github.com/fedgan/fedgan/nn"
 )
 
 // The evaluation commands (issue: real image data and evaluation).
 
+const evalUsage = `Usage:
+  fedgan eval train -c CONFIG      train the scenario's evaluation classifier (once; cached) and print its test accuracy
+  fedgan eval -m MODEL -c CONFIG   score a generator: FID, IS, class coverage, class KL (10,000 samples)
+  fedgan eval real -c CONFIG       score held-out real training images the same way (the floor a generator can reach)
+  fedgan eval merge -c CONFIG -o DIR
+                                   write the scenario's real data (all datasets, labels offset) as one IDX folder:
+                                   the data of the centralized baseline (configs/centralized.yaml)
+
+The classifier is cached under -cache (default $FEDGAN_CACHE or ~/.cache/fedgan/eval), keyed by the SHA-256
+of its training data and settings; a missing one is trained by "eval train" (and by "eval -train"), and
+reported otherwise.
+`
+
+// evalFlags are the flags shared by the eval sub-modes.
+type evalFlags struct {
+	common
+	cache string
+	n     int
+	seed  uint64
+	train bool
+	json  bool
+}
+
+func (f *evalFlags) register(fs *flag.FlagSet) {
+	f.common.register(fs, false)
+	fs.StringVar(&f.cache, "cache", "", "classifier cache folder (default $FEDGAN_CACHE or ~/.cache/fedgan/eval)")
+	fs.IntVar(&f.n, "n", eval.ReferenceRows, "number of samples scored")
+	fs.Uint64Var(&f.seed, "seed", 1, "seed of the latent vectors")
+	fs.BoolVar(&f.train, "train", false, "train the classifier if the cache has none for this data")
+	fs.BoolVar(&f.json, "json", false, "print the scores as JSON")
+}
+
+func (f *evalFlags) options(stderr io.Writer, train bool) cloud.EvalOptions {
+	return cloud.EvalOptions{CacheDir: f.cache, Train: train || f.train, Progress: func(s string) { fmt.Fprintln(stderr, s) }}
+}
+
 func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return fmt.Errorf("eval: not implemented yet")
+	mode := ""
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		mode, args = args[0], args[1:]
+	}
+	var f evalFlags
+	fs := flag.NewFlagSet("fedgan eval "+mode, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, evalUsage); fs.PrintDefaults() }
+	f.register(fs)
+	model := fs.String("m", "", "generator file (generator.nnw of a run)")
+	outDir := fs.String("o", "", "merge: output folder")
+	grid := fs.String("grid", "", "also write a 10×10 sample grid PNG here")
+	switch mode {
+	case "", "train", "real", "merge":
+	default:
+		fmt.Fprint(stderr, evalUsage)
+		return fmt.Errorf("%w: unknown eval mode %q", ErrUsage, mode)
+	}
+	top, err := parse(fs, args, &f.common, false)
+	if err != nil {
+		return err
+	}
+	switch mode {
+	case "train":
+		return evalTrain(top, &f, stdout, stderr)
+	case "merge":
+		if *outDir == "" {
+			return fmt.Errorf("%w: eval merge needs -o DIR", ErrUsage)
+		}
+		return MergeRealData(top, *outDir, stdout)
+	case "real":
+		ie, err := cloud.OpenImageEval(top, f.options(stderr, false))
+		if err != nil {
+			return withTrainHint(err, f.config)
+		}
+		x, err := heldOutReal(ie, f.n, f.seed)
+		if err != nil {
+			return err
+		}
+		rep, err := ie.Score(x)
+		if err != nil {
+			return err
+		}
+		return printReport(stdout, "real training images", rep, ie, f.json)
+	}
+	if *model == "" {
+		return fmt.Errorf("%w: eval needs -m MODEL (or a mode: train, real, merge)", ErrUsage)
+	}
+	gen, err := loadGenerator(*model, top)
+	if err != nil {
+		return err
+	}
+	ie, err := cloud.OpenImageEval(top, f.options(stderr, false))
+	if err != nil {
+		return withTrainHint(err, f.config)
+	}
+	rep, err := ie.Score(cloud.SampleAll(top, gen, f.n, rand.New(rand.NewPCG(f.seed, 0))))
+	if err != nil {
+		return err
+	}
+	if *grid != "" {
+		if err := writeGridFile(*grid, top, gen); err != nil {
+			return err
+		}
+	}
+	return printReport(stdout, *model, rep, ie, f.json)
 }
 
+// withTrainHint adds the command that trains a missing classifier.
+func withTrainHint(err error, cfg string) error {
+	if errors.Is(err, eval.ErrNoClassifier) {
+		return fmt.Errorf("%w\ntrain it with: fedgan eval train -c %s (or add -train)", err, cfg)
+	}
+	return err
+}
+
+func evalTrain(top *config.Topology, f *evalFlags, stdout, stderr io.Writer) error {
+	start := time.Now()
+	ie, err := cloud.OpenImageEval(top, f.options(stderr, true))
+	if err != nil {
+		return err
+	}
+	verb := "found cached"
+	if ie.Trained {
+		verb = fmt.Sprintf("trained in %s and cached", time.Since(start).Round(time.Second))
+	}
+	fmt.Fprintf(stdout, "evaluation classifier %s: key %s\n", verb, ie.Cls.Key)
+	fmt.Fprintf(stdout, "  %d classes, features %d, settings %+v\n", ie.Cls.Classes, ie.Cls.FeatureDim(), ie.Cls.Settings)
+	for i, ts := range ie.Real.TestSets {
+		acc, err := ie.Cls.Accuracy(ts)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "  test accuracy on %-40s %6.2f%% (%d images)\n", ie.Real.Names[i], 100*acc, ts.Len())
+	}
+	acc, err := ie.Cls.Accuracy(ie.Real.Test)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "  test accuracy overall %33s %6.2f%% (%d images)\n", "", 100*acc, ie.Real.Test.Len())
+	return nil
+}
+
+// heldOutReal draws n real training images (the classifier has seen
+// them, the reference test images it has not): what a perfect generator
+// would produce.
+func heldOutReal(ie *cloud.ImageEval, n int, seed uint64) ([]float32, error) {
+	tr := ie.Real.Train
+	if n > tr.Len() {
+		return nil, fmt.Errorf("eval real: %d samples asked, %d training images", n, tr.Len())
+	}
+	idx := rand.New(rand.NewPCG(seed, 0)).Perm(tr.Len())[:n]
+	x := make([]float32, n*tr.Dim)
+	tr.Rows(x, idx)
+	return x, nil
+}
+
+func printReport(w io.Writer, what string, rep eval.Report, ie *cloud.ImageEval, asJSON bool) error {
+	if asJSON {
+		m := cloud.ReportMap(rep)
+		m["what"], m["classifier"] = what, ie.Cls.Key
+		b, err := json.MarshalIndent(m, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintln(w, string(b))
+		return err
+	}
+	fmt.Fprintf(w, "%s: %d samples, classifier %.16s…\n", what, rep.Samples, ie.Cls.Key)
+	fmt.Fprintf(w, "  FID       %.3f\n", rep.FID)
+	fmt.Fprintf(w, "  IS        %.3f\n", rep.IS)
+	fmt.Fprintf(w, "  coverage  %d/%d classes", rep.Covered, rep.Classes)
+	if miss := rep.Missing(ie.Ref); len(miss) > 0 {
+		fmt.Fprintf(w, " (missing %v)", miss)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "  class KL  %.4f\n", rep.ClassKL)
+	fmt.Fprintf(w, "  classes %%  %s\n", rep.HistString())
+	return nil
+}
+
+// loadGenerator reads a generator file and checks it against top.
+func loadGenerator(path string, top *config.Topology) (*nn.Sequential, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	gen, err := nn.Load(bufio.NewReader(f))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if top != nil {
+		if in, want := gen.InDim(), top.Model.Latent+top.Domains(); in != want {
+			return nil, fmt.Errorf("%s: the generator takes %d inputs, %s says latent %d + %d domains", path, in, top.Source, top.Model.Latent, top.Domains())
+		}
+		if out := gen.OutDim(); out != top.Model.DataDim {
+			return nil, fmt.Errorf("%s: the generator makes rows of %d values, %s says %d", path, out, top.Source, top.Model.DataDim)
+		}
+	}
+	return gen, nil
+}
+
+func writeGridFile(path string, top *config.Topology, gen *nn.Sequential) error {
+	var buf bytes.Buffer
+	if err := cloud.GridPNG(&buf, top, gen, cloud.GridLatents(top, cloud.GridSide*cloud.GridSide)); err != nil {
+		return err
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+	}
+	return atomicfile.Write(path, buf.Bytes(), 0o644)
+}
+
+// runSample writes a sample grid of a saved generator.
 func runSample(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return fmt.Errorf("sample: not implemented yet")
+	fs := flag.NewFlagSet("fedgan sample", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	model := fs.String("m", "", "generator file (generator.nnw of a run)")
+	cfg := fs.String("c", "", "topology (needed for the LR scenario's domain codes; default: latent = the generator's input width)")
+	out := fs.String("o", "samples.png", "PNG file to write")
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%w: %w", ErrUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected arguments %s", ErrUsage, strings.Join(fs.Args(), " "))
+	}
+	if *model == "" {
+		return fmt.Errorf("%w: sample needs -m MODEL", ErrUsage)
+	}
+	var top *config.Topology
+	if *cfg != "" {
+		var err error
+		if top, err = config.Load(*cfg); err != nil {
+			return err
+		}
+	}
+	gen, err := loadGenerator(*model, top)
+	if err != nil {
+		return err
+	}
+	if top == nil { // a plain FR generator: latent = input width
+		top = &config.Topology{Model: config.Model{Latent: gen.InDim(), DataDim: gen.OutDim()}}
+	}
+	if err := writeGridFile(*out, top, gen); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s: %d×%d samples of %s\n", *out, cloud.GridSide, cloud.GridSide, *model)
+	return nil
 }
 
-func runExperiment(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return fmt.Errorf("experiment: not implemented yet")
+// MergeRealData writes top's real data (setup.Real: every image dataset,
+// whole, labels offset) as an IDX folder in dir: train-images-idx3-ubyte.gz,
+// train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz,
+// t10k-labels-idx1-ubyte.gz. For the paper's split it is MNIST followed by
+// Fashion-MNIST (labels 10–19): 120,000 training images of 20 classes,
+// the data of the centralized baseline. Its rows and labels are those of
+// setup.Real, so the evaluation classifier's key, and so the classifier,
+// is the same for both topologies.
+func MergeRealData(top *config.Topology, dir string, stdout io.Writer) error {
+	rd, err := setup.Real(top)
+	if err != nil {
+		return err
+	}
+	if rd.Train == nil || rd.Train.Height == 0 {
+		return fmt.Errorf("eval merge: %s holds no image data of one shape", top.Name)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, s := range []struct {
+		ds   *data.Dataset
+		base string
+	}{{rd.Train, "train"}, {rd.Test, "t10k"}} {
+		if err := writeIDX(filepath.Join(dir, s.base+"-images-idx3-ubyte.gz"), filepath.Join(dir, s.base+"-labels-idx1-ubyte.gz"), s.ds); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "wrote %s: %d %s images of %d classes from %s\n", dir, s.ds.Len(), s.base, s.ds.Classes, strings.Join(rd.Names, " + "))
+	}
+	return nil
+}
+
+// writeIDX writes an image dataset as gzip-compressed IDX files (magic
+// 0x00000803 N×H×W bytes, and 0x00000801 N label bytes).
+func writeIDX(imagesPath, labelsPath string, ds *data.Dataset) error {
+	if ds.Classes > 256 {
+		return fmt.Errorf("eval merge: %d classes do not fit IDX label bytes", ds.Classes)
+	}
+	var img, lab bytes.Buffer
+	gi, _ := gzip.NewWriterLevel(&img, gzip.BestSpeed)
+	hdr := make([]byte, 16)
+	binary.BigEndian.PutUint32(hdr[0:], 0x00000803)
+	binary.BigEndian.PutUint32(hdr[4:], uint32(ds.Len()))
+	binary.BigEndian.PutUint32(hdr[8:], uint32(ds.Height))
+	binary.BigEndian.PutUint32(hdr[12:], uint32(ds.Width))
+	gi.Write(hdr)
+	row := make([]byte, ds.Dim)
+	labels := make([]byte, ds.Len())
+	for i := range ds.Len() {
+		ds.RowBytes(row, i)
+		gi.Write(row)
+		labels[i] = byte(ds.Label(i))
+	}
+	if err := gi.Close(); err != nil {
+		return err
+	}
+	gl := gzip.NewWriter(&lab)
+	binary.BigEndian.PutUint32(hdr[0:], 0x00000801)
+	binary.BigEndian.PutUint32(hdr[4:], uint32(ds.Len()))
+	gl.Write(hdr[:8])
+	gl.Write(labels)
+	if err := gl.Close(); err != nil {
+		return err
+	}
+	if err := atomicfile.Write(imagesPath, img.Bytes(), 0o644); err != nil {
+		return err
+	}
+	return atomicfile.Write(labelsPath, lab.Bytes(), 0o644)
 }
