@@ -1,0 +1,69 @@
+package configs_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/fedgan/fedgan/config"
+	"github.com/fedgan/fedgan/data"
+	"github.com/fedgan/fedgan/internal/cli"
+	"github.com/fedgan/fedgan/internal/sim"
+)
+
+// TestMiniature runs each deployable configuration for one round of two
+// local iterations in the simulator: the real data, partitions and model
+// of the file, a few generator updates. The centralized baseline reads
+// the merged MNIST + Fashion-MNIST folder, written here to a temporary
+// folder from the i.i.d. configuration.
+func TestMiniature(t *testing.T) {
+	for _, ds := range []data.Source{{Name: data.MNIST}, {Name: data.FashionMNIST}} {
+		if _, err := ds.Dir(); err != nil {
+			t.Skipf("%s not available: %v", ds.Name, err)
+		}
+	}
+	files, err := filepath.Glob("*.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, file := range files {
+		t.Run(file, func(t *testing.T) {
+			top, err := config.Load(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if testing.Short() && top.Model.DataDim == 784 {
+				t.Skip("image configuration: loads the datasets")
+			}
+			if file == "centralized.yaml" {
+				iid, err := config.Load("mnist-fmnist-iid.yaml")
+				if err != nil {
+					t.Fatal(err)
+				}
+				dir := filepath.Join(t.TempDir(), "mnist-fmnist")
+				if err := cli.MergeRealData(iid, dir, os.Stderr); err != nil {
+					t.Fatal(err)
+				}
+				top.Communities[0].Data.Path = dir
+			}
+			top.Training.GlobalRounds, top.Training.LocalIters = 1, 2
+			top.Cloud.EvalSamples = 0
+			s, err := sim.New(top, sim.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := s.Run()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Rounds) != 1 || res.Gen == nil {
+				t.Fatalf("got %d rounds, want 1 and a generator", len(res.Rounds))
+			}
+			for i, e := range res.Edges {
+				if e.Updates != 2 {
+					t.Errorf("edge %d: %d generator updates, want 2", i, e.Updates)
+				}
+			}
+		})
+	}
+}
