@@ -182,6 +182,11 @@ type Edge struct {
 
 	// async: kept versions and the feedback that has arrived
 	versions map[int64]*version
+	// last is the newest batch, re-sent by an async edge to a device that
+	// comes online and whenever no feedback arrives for a sync period
+	// (a batch published before its devices subscribed is otherwise lost).
+	last     *wire.Batch
+	lastSent time.Time
 	inbox    []*Feedback
 	recvAt   []time.Time
 
@@ -314,8 +319,12 @@ func (e *Edge) Presence(now time.Time, dev string, online bool) error {
 		if e.state == training && e.cur == nil && e.cfg.Mode == Sync {
 			e.emit(now)
 		}
-		if e.state == training && e.cfg.Mode == Async && len(e.versions) == 0 {
-			e.emit(now)
+		if e.state == training && e.cfg.Mode == Async {
+			if len(e.versions) == 0 {
+				e.emit(now)
+			} else {
+				e.resend(now)
+			}
 		}
 	}
 	if !online && was && e.cfg.Mode == Sync && e.cur != nil {
@@ -419,11 +428,13 @@ func (e *Edge) emit(now time.Time) {
 		}
 	}
 	shape := []int{b, e.cfg.DataDim}
-	e.ready.Batches = append(e.ready.Batches, &wire.Batch{
+	e.last = &wire.Batch{
 		V: wire.Version, Community: e.cfg.Community, Round: e.round, Iter: e.iter, Version: e.version,
 		Domain: e.cfg.Domain, Fake: wire.NewTensor(shape, e.xd), Gen: wire.NewTensor(shape, e.xg),
 		SentUnixNano: now.UnixNano(),
-	})
+	}
+	e.lastSent = now
+	e.ready.Batches = append(e.ready.Batches, e.last)
 }
 
 func (e *Edge) fillZ(z []float32) {
@@ -509,7 +520,20 @@ func (e *Edge) Deadline() (time.Time, bool) {
 	if e.cfg.Mode == Sync && e.state == training && e.cur != nil {
 		return e.deadline, true
 	}
+	if e.cfg.Mode == Async && e.state == training && e.last != nil {
+		return e.lastSent.Add(e.cfg.SyncPeriod), true
+	}
 	return time.Time{}, false
+}
+
+// resend publishes the newest batch again (async): same iteration and
+// version, so devices that already answered it skip it.
+func (e *Edge) resend(now time.Time) {
+	if e.last == nil || e.last.Round != e.round {
+		return
+	}
+	e.lastSent = now
+	e.ready.Batches = append(e.ready.Batches, e.last)
 }
 
 // Tick advances time: a sync iteration whose period has ended is closed
@@ -541,6 +565,9 @@ func (e *Edge) Tick(now time.Time) {
 	}
 	if len(e.inbox) > 0 {
 		e.asyncUpdate(now)
+	} else if e.last != nil && !now.Before(e.lastSent.Add(e.cfg.SyncPeriod)) {
+		e.note("no feedback for a sync period: newest batch re-sent", "iteration", e.last.Iter)
+		e.resend(now)
 	}
 }
 
