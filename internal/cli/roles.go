@@ -125,7 +125,10 @@ func runAll(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := waitReady(top3.ctx, cl.Ready()); err != nil {
 		return firstErr(stop(), err)
 	}
-	cloudURL := "tcp://" + cl.Addr()
+	cloudURL := top.Cloud.URL // an external cloud broker
+	if cloudURL == "" {
+		cloudURL = "tcp://" + cl.Addr()
+	}
 	es := make([]*edge.Service, len(top.Communities))
 	for i, cm := range top.Communities {
 		e, err := edge.New(top, cm.ID, edge.Options{Listen: "127.0.0.1:0", CloudURL: cloudURL, State: filepath.Join(state, cm.ID), Logger: log})
