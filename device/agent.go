@@ -216,7 +216,7 @@ func (a *Agent) take() (*wire.Batch, time.Time) {
 func (a *Agent) work(ctx context.Context, c *mqttc.Client) error {
 	fbTopic := a.topics.Feedback(a.comm.ID, a.id)
 	dim := a.top.Model.DataDim
-	var real, fake, gen []float32
+	var real, gen []float32
 	lastIter, lastRound := int64(-1), -1
 	var buf []byte
 	for {
@@ -236,9 +236,10 @@ func (a *Agent) work(ctx context.Context, c *mqttc.Client) error {
 		}
 		lastIter, lastRound = b.Iter, b.Round
 		start := time.Now()
-		var err error
-		if fake, err = b.Fake.Float32s(fake); err == nil {
-			gen, err = b.Gen.Float32s(gen)
+		// Values shares the decoded message's own buffer: no copy.
+		fake, err := b.Fake.Values()
+		if err == nil {
+			gen, err = b.Gen.Values()
 		}
 		if err != nil { // validated on arrival; cannot happen
 			a.drops.Drop(b.Community, wire.CodeOf(err).String(), err)

@@ -311,7 +311,7 @@ func (s *Service) onMessage(topic string, payload []byte, _ bool) {
 			s.drops.Drop(t.Device, wire.CodeOf(err).String(), err)
 			return
 		}
-		grad, err := m.Grad.Float32s(nil)
+		grad, err := m.Grad.Values() // the decoded message's own copy
 		if err != nil {
 			s.drops.Drop(t.Device, wire.CodeOf(err).String(), err)
 			return
