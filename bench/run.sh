@@ -104,6 +104,11 @@ else
 	echo "== wire codec: skipped (no benchmarks in ./wire/ yet)"
 fi
 
+# The cost of MQTT: the same sync iteration (5 devices, batch 64, 784-d,
+# the reference MLPs) in-process and through the real brokers, interleaved.
+echo "== MQTT cost (edge BenchmarkMQTTCost)"
+"$GO" test -run '^$' -bench '^BenchmarkMQTTCost$' -benchtime "${MQTT_ITERS:-40}x" ./edge/ | grep -E '^(Benchmark|ok|FAIL)' | tee "$tmp/mqtt" || true
+
 echo
 echo "GAN step (G 100-256-512-784, D 784-512-256-1, batch 64, Adam), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "(OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}; ratios are to the faster PyTorch row):"
@@ -117,3 +122,9 @@ while IFS=$'\t' read -r name sps cpu; do
 	fi
 	printf '%-44s %10.1f %12s %13s\n' "$name" "$sps" "$ratio" "$cpu"
 done <"$tmp/results"
+if [ -s "$tmp/mqtt" ]; then
+	echo
+	awk '/^BenchmarkMQTTCost/ {for (i=2; i<=NF; i++) m[$(i+1)]=$i}
+		END {printf "MQTT cost: %.1f iterations/s in-process, %.1f over the brokers: ratio %.2f; %d bytes on the wire per iteration per device vs %d raw tensor bytes (overhead %.3f%%)\n",
+			m["inprocess-iter/s"], m["mqtt-iter/s"], m["mqtt/inprocess"], m["wire-B/iter/device"], m["raw-B/iter/device"], m["overhead-%"]}' "$tmp/mqtt"
+fi
