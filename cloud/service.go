@@ -199,12 +199,7 @@ func (s *Service) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	url, user, pw := s.top.Cloud.URL, s.top.Cloud.Username, ""
 	if s.broker != nil {
-		g.Go(func() error { return s.broker.Run(ctx) })
-		select {
-		case <-s.broker.Ready():
-		case <-s.broker.Done():
-			return g.Wait()
-		case <-ctx.Done():
+		if !brokercfg.Serve(ctx, g, s.broker) {
 			return g.Wait()
 		}
 		url, user, pw = "tcp://"+s.broker.Addr(), s.self.User, s.self.Password
@@ -214,7 +209,7 @@ func (s *Service) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	restored, err := s.restore()
+	restored, err := s.checkpoint().Load(s.fsm.Restore)
 	if err != nil {
 		return err
 	}
@@ -256,20 +251,8 @@ func (s *Service) Run(ctx context.Context) error {
 	return err
 }
 
-func (s *Service) ckptPath() string { return filepath.Join(s.state, checkpointFile) }
-
-func (s *Service) restore() (bool, error) {
-	b, err := os.ReadFile(s.ckptPath())
-	if errors.Is(err, os.ErrNotExist) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	if err := s.fsm.Restore(b); err != nil {
-		return false, fmt.Errorf("cloud: checkpoint %s: %w", s.ckptPath(), err)
-	}
-	return true, nil
+func (s *Service) checkpoint() atomicfile.Checkpoint {
+	return atomicfile.Checkpoint{Path: filepath.Join(s.state, checkpointFile), Log: s.log}
 }
 
 func (s *Service) onMessage(topic string, payload []byte, _ bool) {
@@ -343,13 +326,7 @@ func (s *Service) flush(ctx context.Context, c *mqttc.Client) error {
 		s.log.Info(n.Msg, n.Attrs...)
 	}
 	if r.Checkpoint {
-		b, err := s.fsm.Snapshot()
-		if err == nil {
-			err = atomicfile.Write(s.ckptPath(), b, 0o600)
-		}
-		if err != nil {
-			s.log.Error("checkpoint failed", slog.Any("error", err))
-		}
+		s.checkpoint().Save(s.fsm.Snapshot)
 	}
 	for _, sum := range r.Rounds {
 		s.closed(sum)

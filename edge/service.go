@@ -3,9 +3,7 @@ package edge
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -224,12 +222,7 @@ func (s *Service) Status() Status {
 // Run serves until ctx ends.
 func (s *Service) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return s.broker.Run(ctx) })
-	select {
-	case <-s.broker.Ready():
-	case <-s.broker.Done():
-		return g.Wait()
-	case <-ctx.Done():
+	if !brokercfg.Serve(ctx, g, s.broker) {
 		return g.Wait()
 	}
 	if s.bridge != nil {
@@ -242,7 +235,7 @@ func (s *Service) Run(ctx context.Context) error {
 			return g.Wait()
 		}
 	}
-	restored, err := s.restore()
+	restored, err := s.checkpoint().Load(s.fsm.Restore)
 	if err != nil {
 		return err
 	}
@@ -278,21 +271,8 @@ func (s *Service) Run(ctx context.Context) error {
 	return err
 }
 
-func (s *Service) ckptPath() string { return filepath.Join(s.state, checkpointFile) }
-
-// restore loads the checkpoint if there is one.
-func (s *Service) restore() (bool, error) {
-	b, err := os.ReadFile(s.ckptPath())
-	if errors.Is(err, os.ErrNotExist) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	if err := s.fsm.Restore(b); err != nil {
-		return false, fmt.Errorf("edge %s: checkpoint %s: %w", s.comm.ID, s.ckptPath(), err)
-	}
-	return true, nil
+func (s *Service) checkpoint() atomicfile.Checkpoint {
+	return atomicfile.Checkpoint{Path: filepath.Join(s.state, checkpointFile), Log: s.log}
 }
 
 // onMessage runs on paho's goroutines: decode, validate, enqueue; never block.
@@ -462,14 +442,7 @@ func (s *Service) flush(ctx context.Context, c *mqttc.Client) error {
 		s.log.Info(n.Msg, n.Attrs...)
 	}
 	if r.Checkpoint {
-		b, err := s.fsm.Snapshot()
-		if err == nil {
-			err = atomicfile.Write(s.ckptPath(), b, 0o600)
-		}
-		if err != nil {
-			// Training goes on; the next checkpoint may succeed.
-			s.log.Error("checkpoint failed", slog.Any("error", err))
-		}
+		s.checkpoint().Save(s.fsm.Snapshot)
 	}
 	var buf []byte
 	for _, b := range r.Batches {

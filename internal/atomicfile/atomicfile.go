@@ -1,7 +1,9 @@
 package atomicfile
 
 import (
+	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 )
@@ -48,4 +50,38 @@ func Write(path string, data []byte, perm os.FileMode) error {
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+// Checkpoint is a state machine's snapshot on disk.
+type Checkpoint struct {
+	Path string
+	Log  *slog.Logger
+}
+
+// Load hands the checkpoint's bytes to restore. It reports false, and no
+// error, when there is no checkpoint yet.
+func (c Checkpoint) Load(restore func([]byte) error) (bool, error) {
+	b, err := os.ReadFile(c.Path)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if err := restore(b); err != nil {
+		return false, fmt.Errorf("checkpoint %s: %w", c.Path, err)
+	}
+	return true, nil
+}
+
+// Save writes a snapshot atomically (mode 0600). A failure is logged, not
+// returned: the service goes on and the next checkpoint may succeed.
+func (c Checkpoint) Save(snapshot func() ([]byte, error)) {
+	b, err := snapshot()
+	if err == nil {
+		err = Write(c.Path, b, 0o600)
+	}
+	if err != nil && c.Log != nil {
+		c.Log.Error("checkpoint failed", slog.String("path", c.Path), slog.Any("error", err))
+	}
 }

@@ -1,12 +1,14 @@
 package brokercfg
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
 	"os"
 
 	"golang.org/x/crypto/bcrypt"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/fedgan/fedgan/broker"
 	"github.com/fedgan/fedgan/config"
@@ -79,4 +81,17 @@ func Users(top *config.Topology, file string, rulesFor func(user string) ([]brok
 		out = append(out, broker.User{Name: name, PasswordHash: hash, Rules: rules, ClientIDMustMatch: true})
 	}
 	return out, nil
+}
+
+// Serve runs b in g and waits until it listens. It reports false when ctx
+// ended or the broker stopped first (g.Wait then says why).
+func Serve(ctx context.Context, g *errgroup.Group, b *broker.Broker) bool {
+	g.Go(func() error { return b.Run(ctx) })
+	select {
+	case <-b.Ready():
+		return true
+	case <-b.Done():
+	case <-ctx.Done():
+	}
+	return false
 }
