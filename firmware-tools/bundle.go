@@ -1,0 +1,382 @@
+package firmwaretools
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"text/template"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/fedgan/fedgan/internal/atomicfile"
+	"github.com/fedgan/fedgan/wire"
+)
+
+//go:embed templates
+var templates embed.FS
+
+// Names inside a bundle.
+const (
+	ManifestFile = "MANIFEST"
+	InfoFile     = "bundle.json"
+	InstallFile  = "install.sh"
+	UnitFile     = "fedgan-agent.service"
+	AgentFile    = "bin/fedgan-agent"
+	// ConfigPrefix holds the files that go to the config folder.
+	ConfigPrefix = "etc/"
+)
+
+// Defaults of the on-board layout.
+const (
+	DefaultConfigDir   = "/etc/fedgan"
+	DefaultBinDir      = "/usr/local/bin"
+	DefaultUser        = "fedgan"
+	DefaultMemoryLimit = "40MiB"
+)
+
+// BundleInfo is bundle.json: what the bundle is for and where it installs.
+type BundleInfo struct {
+	Device    string    `json:"device"`
+	Community string    `json:"community"`
+	Arch      string    `json:"arch"`
+	Version   string    `json:"version"`
+	Commit    string    `json:"commit"`
+	ConfigDir string    `json:"config_dir"`
+	BinDir    string    `json:"bin_dir"`
+	User      string    `json:"user"`
+	Created   time.Time `json:"created"`
+}
+
+// BundleOptions configure Bundle.
+type BundleOptions struct {
+	// Provisioned is Provision's output folder (devices/<id>/). Required.
+	Provisioned string
+	// Bin is Build's output folder (<arch>/fedgan-agent, SHA256SUMS).
+	// Required.
+	Bin string
+	// Out receives fedgan-<id>-<arch>.tar.gz. Required.
+	Out string
+	// IDs are the devices to bundle; default every provisioned device.
+	IDs []string
+	// Arch is the architecture of devices Inventory does not list.
+	Arch string
+	// Inventory maps device ids to architectures (see ReadInventory);
+	// it wins over Arch.
+	Inventory map[string]string
+	// ConfigDir, BinDir and User are the on-board layout; defaults
+	// DefaultConfigDir, DefaultBinDir and DefaultUser.
+	ConfigDir, BinDir, User string
+	// MemoryLimit is the unit's GOMEMLIMIT; default DefaultMemoryLimit.
+	MemoryLimit string
+	// Now stamps the files; default time.Now.
+	Now func() time.Time
+}
+
+// Bundled is one bundle written by Bundle.
+type Bundled struct {
+	Path string
+	Info BundleInfo
+	// Files lists the bundle's files (relative to its top folder).
+	Files []string
+}
+
+// ReadInventory reads a YAML map of device id to architecture
+// ("c1-d1: armv7"); every architecture must be known.
+func ReadInventory(path string) (map[string]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	inv := map[string]string{}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&inv); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%w: inventory %s: %w", ErrUsage, path, err)
+	}
+	for _, id := range sortedKeys(inv) {
+		if _, err := ParseArch(inv[id]); err != nil {
+			return nil, fmt.Errorf("inventory %s: device %s: %w", path, id, err)
+		}
+	}
+	return inv, nil
+}
+
+// Bundle writes one tar.gz per device: the agent built for its
+// architecture (checked against the build's SHA256SUMS), its provisioned
+// configuration and credentials, a systemd unit, install.sh, bundle.json
+// and a MANIFEST of every other file's SHA-256 (sha256sum format, checked
+// by install.sh before it installs anything).
+func Bundle(opts BundleOptions) ([]Bundled, error) {
+	if opts.Provisioned == "" || opts.Bin == "" || opts.Out == "" {
+		return nil, fmt.Errorf("%w: bundle needs the provision folder, the build folder and an output folder", ErrUsage)
+	}
+	if opts.ConfigDir == "" {
+		opts.ConfigDir = DefaultConfigDir
+	}
+	if opts.BinDir == "" {
+		opts.BinDir = DefaultBinDir
+	}
+	if opts.User == "" {
+		opts.User = DefaultUser
+	}
+	if opts.MemoryLimit == "" {
+		opts.MemoryLimit = DefaultMemoryLimit
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	for _, s := range []string{opts.ConfigDir, opts.BinDir} {
+		if !path.IsAbs(s) || strings.ContainsAny(s, " '\"$`\\\n") {
+			return nil, fmt.Errorf("%w: on-board folder %q must be absolute, without spaces or quotes", ErrUsage, s)
+		}
+	}
+	if err := wire.ValidID(opts.User); err != nil || strings.ContainsAny(opts.MemoryLimit, " '\"$`\\\n") {
+		return nil, fmt.Errorf("%w: bad user %q or memory limit %q", ErrUsage, opts.User, opts.MemoryLimit)
+	}
+	devDir := filepath.Join(opts.Provisioned, "devices")
+	provisioned, err := listDirs(devDir)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s holds no provisioned devices: %w", ErrUsage, opts.Provisioned, err)
+	}
+	ids := opts.IDs
+	if len(ids) == 0 {
+		ids = provisioned
+	}
+	for _, id := range ids {
+		if id == "" {
+			return nil, &DeviceError{}
+		}
+		if !slices.Contains(provisioned, id) {
+			return nil, &DeviceError{ID: id, Where: "the provisioned devices of " + opts.Provisioned, Known: provisioned}
+		}
+	}
+	for _, id := range sortedKeys(opts.Inventory) {
+		if !slices.Contains(provisioned, id) {
+			return nil, fmt.Errorf("inventory: %w", &DeviceError{ID: id, Where: "the provisioned devices of " + opts.Provisioned, Known: provisioned})
+		}
+	}
+	sums, err := readBuildSums(opts.Bin)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(opts.Out, 0o750); err != nil {
+		return nil, err
+	}
+	var out []Bundled
+	for _, id := range ids {
+		name := opts.Arch
+		if a, ok := opts.Inventory[id]; ok {
+			name = a
+		}
+		if name == "" {
+			return nil, fmt.Errorf("%w: device %s: no architecture (give --arch or list it in an inventory)", ErrArch, id)
+		}
+		arch, err := ParseArch(name)
+		if err != nil {
+			return nil, fmt.Errorf("device %s: %w", id, err)
+		}
+		version, commit := readBuildInfo(opts.Bin, arch)
+		b, err := bundleOne(opts, filepath.Join(devDir, id), id, arch, sums, version, commit)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *b)
+	}
+	return out, nil
+}
+
+type bundleFile struct {
+	Src, Dst string // Src inside the bundle; Dst relative to the config folder
+	Mode     string // octal, for install.sh
+	Secret   bool
+	mode     int64
+	data     []byte
+}
+
+func bundleOne(opts BundleOptions, dir, id string, arch Arch, sums map[string]string, version, commit string) (*Bundled, error) {
+	agentRel := path.Join(arch.Name, Agent)
+	agent, err := os.ReadFile(filepath.Join(opts.Bin, filepath.FromSlash(agentRel)))
+	if err != nil {
+		return nil, fmt.Errorf("%w: device %s: no %s agent in %s (run build for it): %w", ErrArch, id, arch.Name, opts.Bin, err)
+	}
+	want, ok := sums[agentRel]
+	if !ok {
+		return nil, fmt.Errorf("%w: %s is not listed in %s", ErrChecksum, agentRel, filepath.Join(opts.Bin, SumsFile))
+	}
+	if got := SHA256(agent); got != want {
+		return nil, &ChecksumError{File: filepath.Join(opts.Bin, filepath.FromSlash(agentRel)), Want: want, Got: got}
+	}
+	cfgBytes, err := os.ReadFile(filepath.Join(dir, DeviceConfig))
+	if err != nil {
+		return nil, fmt.Errorf("%w: device %s is not fully provisioned: %w", ErrBundle, id, err)
+	}
+	community := communityOf(cfgBytes, id)
+
+	var files []bundleFile
+	var stale []string
+	for _, rel := range []string{DeviceConfig, DevicePassword, DeviceCA, DeviceCert, DeviceKey} {
+		b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(rel)))
+		if errors.Is(err, fs.ErrNotExist) {
+			stale = append(stale, rel)
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		secret := rel == DevicePassword || rel == DeviceKey
+		f := bundleFile{Src: ConfigPrefix + rel, Dst: rel, Mode: "0644", mode: 0o644, data: b}
+		if secret {
+			f.Mode, f.mode, f.Secret = "0600", 0o600, true
+		}
+		files = append(files, f)
+	}
+	info := BundleInfo{Device: id, Community: community, Arch: arch.Name, Version: version, Commit: commit,
+		ConfigDir: opts.ConfigDir, BinDir: opts.BinDir, User: opts.User, Created: opts.Now().UTC().Truncate(time.Second)}
+	vars := map[string]any{
+		"Device": id, "Community": community, "Arch": arch.Name, "Version": version,
+		"ConfigDir": opts.ConfigDir, "BinDir": opts.BinDir, "User": opts.User, "MemoryLimit": opts.MemoryLimit,
+		"Config": DeviceConfig, "Files": files, "Stale": stale,
+	}
+	install, err := render("templates/install.sh.tmpl", vars)
+	if err != nil {
+		return nil, err
+	}
+	unit, err := render("templates/fedgan-agent.service.tmpl", vars)
+	if err != nil {
+		return nil, err
+	}
+	infoJSON, err := json.MarshalIndent(info, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	all := append([]bundleFile{
+		{Src: InfoFile, mode: 0o644, data: append(infoJSON, '\n')},
+		{Src: InstallFile, mode: 0o755, data: install},
+		{Src: UnitFile, mode: 0o644, data: unit},
+		{Src: AgentFile, mode: 0o755, data: agent},
+	}, files...)
+	var manifest []Sum
+	for _, f := range all {
+		manifest = append(manifest, Sum{SHA256: SHA256(f.data), Path: f.Src})
+	}
+	all = append([]bundleFile{{Src: ManifestFile, mode: 0o644, data: FormatSums(manifest)}}, all...)
+
+	top := "fedgan-" + id
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	mtime := info.Created
+	dirs := map[string]bool{}
+	res := &Bundled{Info: info}
+	for _, f := range all {
+		for d := path.Dir(f.Src); d != "."; d = path.Dir(d) {
+			if !dirs[d] {
+				dirs[d] = true
+				if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: top + "/" + d + "/", Mode: 0o755, ModTime: mtime, Format: tar.FormatPAX}); err != nil {
+					return nil, err
+				}
+			}
+		}
+		hdr := &tar.Header{Typeflag: tar.TypeReg, Name: top + "/" + f.Src, Mode: f.mode, Size: int64(len(f.data)), ModTime: mtime, Format: tar.FormatPAX}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return nil, err
+		}
+		if _, err := tw.Write(f.data); err != nil {
+			return nil, err
+		}
+		res.Files = append(res.Files, f.Src)
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	if err := gz.Close(); err != nil {
+		return nil, err
+	}
+	res.Path = filepath.Join(opts.Out, fmt.Sprintf("fedgan-%s-%s.tar.gz", id, arch.Name))
+	// The bundle holds the device's secrets: 0600 like them.
+	if err := atomicfile.Write(res.Path, buf.Bytes(), 0o600); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+func render(name string, vars any) ([]byte, error) {
+	t, err := template.ParseFS(templates, name)
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	if err := t.Execute(&b, vars); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// communityOf finds the device's community in its slice.
+func communityOf(slice []byte, id string) string {
+	var s struct {
+		Communities []struct {
+			ID      string `yaml:"id"`
+			Devices []struct {
+				ID string `yaml:"id"`
+			} `yaml:"devices"`
+		} `yaml:"communities"`
+	}
+	if yaml.Unmarshal(slice, &s) != nil {
+		return ""
+	}
+	for _, c := range s.Communities {
+		for _, d := range c.Devices {
+			if d.ID == id {
+				return c.ID
+			}
+		}
+	}
+	return ""
+}
+
+func listDirs(dir string) ([]string, error) {
+	es, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range es {
+		if e.IsDir() {
+			out = append(out, e.Name())
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s is empty", dir)
+	}
+	return out, nil
+}
+
+func readBuildSums(dir string) (map[string]string, error) {
+	p := filepath.Join(dir, SumsFile)
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w (run build first)", ErrUsage, p, err)
+	}
+	defer f.Close()
+	list, err := ParseSums(f, p)
+	if err != nil {
+		return nil, err
+	}
+	m := map[string]string{}
+	for _, s := range list {
+		m[s.Path] = s.SHA256
+	}
+	return m, nil
+}
