@@ -3,6 +3,7 @@
 #   make test   – gofmt, go vet, unit + integration tests (race detector where goroutines live)
 #   make bench  – speed figures (nn GAN step pure-Go / OpenBLAS / PyTorch, wire codec)
 #   make build  – binaries into bin/
+#   make firmware, make budget – agents for ARM boards; their memory/CPU budgets
 
 GO        ?= go
 CONFIG    ?= configs/gaussian.yaml
@@ -13,7 +14,7 @@ LDFLAGS   := -s -w -X github.com/fedgan/fedgan/internal/buildinfo.Version=$(VERS
 RACE_PKGS := ./broker/... ./device/... ./edge/... ./cloud/... ./cmd/... ./internal/... ./firmware-tools/...
 FUZZTIME  ?= 10s
 
-.PHONY: run test fmt-check vet unit fuzz bench build clean
+.PHONY: run test fmt-check vet unit fuzz bench build clean firmware budget
 
 run: build
 	./bin/fedgan run -c $(CONFIG)
@@ -47,6 +48,14 @@ bench:
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/ ./cmd/...
+
+# Agents for every board architecture, with SHA256SUMS (see README, Deploying).
+firmware:
+	$(GO) run ./cmd/fedgan-fw build -o bin/firmware -version $(VERSION) -commit $(COMMIT)
+
+# The agent's memory and CPU budgets: peak RSS natively and under qemu, idle CPU.
+budget:
+	$(GO) test ./firmware-tools -run '^$$' -bench Budget -benchtime 1x -timeout 60m
 
 clean:
 	rm -rf bin/ results/
