@@ -19,4 +19,6 @@ func main() {
 	}
 }
 
-func run(ctx context.Context) error { return firmwaretools.Main(ctx, os.Args[1:], os.Stdout, os.Stderr) }
+func run(ctx context.Context) error {
+	return firmwaretools.Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
+}
