@@ -154,10 +154,25 @@ func TestCloudUnreachable(t *testing.T) {
 	if testing.Short() {
 		t.Skip("multi-process test")
 	}
-	tp := newTopo(t, 4, 150)
+	tp := newTopo(t, 4, 400)
 	cfg := tp.write(t)
 	cloud, _, _ := startAll(t, tp, cfg)
-	eventually(t, "round 0 to close", func() bool { return len(metricsLines(t, filepath.Join(tp.Dir, "results"))) >= 1 })
+	topics := wire.Topics{}
+	var ws []*watcher
+	for _, c := range tp.Communities {
+		ws = append(ws, watch(t, "tcp://127.0.0.1:"+strconv.Itoa(c.Port), topics.Status(c.ID)))
+	}
+	// Kill the cloud once every edge has started round 1 (round 0 closed
+	// and its model arrived), well before round 1 can end.
+	eventually(t, "both edges to train round 1", func() bool {
+		for i, c := range tp.Communities {
+			b := ws[i].last(topics.Status(c.ID))
+			if b == nil || num(statusOf(t, b), "edge", "round") < 1 {
+				return false
+			}
+		}
+		return true
+	})
 	cloud.kill()
 	// The edges finish round 1 with the cloud away: their updates queue.
 	eventually(t, "both edges to queue an update", func() bool {

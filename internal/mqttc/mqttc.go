@@ -31,8 +31,9 @@ type Options struct {
 	Will *Message
 	// Subscriptions are (re)made on every connect: filter → QoS.
 	Subscriptions map[string]byte
-	// OnMessage is called for every message, on paho's goroutine. It must
-	// not block: hand the message to a bounded queue of your own.
+	// OnMessage is called for every message, in order, on paho's
+	// goroutine. It must not block (nor publish and wait): hand the
+	// message to a bounded queue of your own.
 	OnMessage func(topic string, payload []byte, retained bool)
 	// OnConnect runs after the subscriptions on every (re)connect, on its
 	// own goroutine.
@@ -100,7 +101,10 @@ func New(opts Options) (*Client, error) {
 		SetPingTimeout(10 * time.Second).
 		SetConnectTimeout(10 * time.Second).
 		SetWriteTimeout(opts.PublishTimeout).
-		SetOrderMatters(false)
+		// In order: a device's online and its later offline, or two batches,
+		// must not swap. Handlers never block (OnMessage's contract), so
+		// ordered delivery cannot stall the client.
+		SetOrderMatters(true)
 	if opts.Username != "" {
 		po.SetUsername(opts.Username)
 		po.SetPassword(opts.Password)
