@@ -338,6 +338,16 @@ func (e *Edge) Presence(now time.Time, dev string, online bool) error {
 // already started is ignored (retained messages are redelivered on every
 // reconnect).
 func (e *Edge) Global(now time.Time, g *Global) error {
+	if g.Round == e.round && e.state == uploaded && e.lastUpdate != nil {
+		// The model of the round we uploaded for, announced again: the
+		// cloud restarted (or the bridge reconnected). The update may have
+		// been acknowledged by the cloud's broker but lost with the cloud
+		// process, so send it again; the cloud drops duplicates by
+		// (community, round).
+		e.ready.Updates = append(e.ready.Updates, e.lastUpdate)
+		e.note("global model of the uploaded round announced again: update re-sent", "round", g.Round)
+		return nil
+	}
 	if e.state == finished || g.Round < e.round || g.Round == e.round && e.state != waiting {
 		return nil
 	}
