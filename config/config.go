@@ -56,6 +56,23 @@ type Model struct {
 	LeakySlope float64 `yaml:"leaky_slope"`
 	// Output is G's output activation: "linear" (default) or "tanh".
 	Output string `yaml:"output"`
+	// SourceCode conditions the FR generator on the data source whose
+	// discriminators judge a sample: G takes [z, e_s] with e_s the one-hot
+	// code of source s. "none" (default) is the paper's unconditional G(z);
+	// "community" gives each community a code (K columns); "device" gives
+	// each device one (one column per device of the topology) and is meant
+	// for communities whose devices hold different data. The global G draws
+	// s with probability proportional to the source's samples, so that
+	// G(z, e_s) is the mixture of all the data (see Topology.SourceShares).
+	// FR only: in the LR scenario the domain code c_k plays this part.
+	SourceCode string `yaml:"source_code"`
+	// SourceCodeScale is the value of the source code's one entry; default
+	// the number of communities K. Eq. 1 averages K generators of which
+	// only one trains the input weights of a given code, which divides
+	// their step by about K; a code of magnitude K gives the code pathway
+	// back the step size of the shared weights (and at initialisation
+	// already sends different sources to different outputs).
+	SourceCodeScale float64 `yaml:"source_code_scale"`
 }
 
 // Training holds the algorithm's parameters (DESIGN.md §2).
@@ -86,6 +103,16 @@ type Training struct {
 	// row a discriminator sees at the start of training; it decays
 	// linearly to 0 at the last round. 0 (default) disables it.
 	InstanceNoise float64 `yaml:"instance_noise"`
+	// DSpectralNorm, when > 0, bounds the spectral norm of every weight
+	// matrix of the devices' discriminators to this value after each of
+	// their steps (spectral normalisation by projection, Miyato et al.
+	// 2018), so that D is at most DSpectralNorm^L-Lipschitz (L = number of
+	// dense layers) and its feedback stays bounded. 0 (default) disables it.
+	DSpectralNorm float64 `yaml:"d_spectral_norm"`
+	// LRDecay, in [0, 1), lowers the edges' generator learning rate
+	// linearly over the global rounds: round r uses
+	// lr_g·(1 − LRDecay·r/GlobalRounds). 0 (default) keeps it constant.
+	LRDecay float64 `yaml:"lr_decay"`
 	// LRG and LRD are Adam learning rates of G and D; default 2e-4.
 	LRG float64 `yaml:"lr_g"`
 	LRD float64 `yaml:"lr_d"`

@@ -2,34 +2,141 @@ package config
 
 import (
 	"errors"
+	"fmt"
+	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 )
 
 func TestLoadShippedConfigs(t *testing.T) {
-	for _, f := range []string{"../configs/gaussian.yaml"} {
-		t.Run(f, func(t *testing.T) {
-			top, err := Load(f)
+	for _, tt := range []struct {
+		file                 string
+		communities, devices int
+		device, community    string
+		index                int
+		codes                int
+	}{
+		{"../configs/gaussian.yaml", 9, 5, "c3-d2", "c3", 1, 9},
+		{"../configs/grid25.yaml", 5, 5, "r2-d4", "r2", 3, 25},
+	} {
+		t.Run(tt.file, func(t *testing.T) {
+			top, err := Load(tt.file)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got, want := len(top.Communities), 9; got != want {
-				t.Errorf("communities: got %d, want %d", got, want)
+			if got := len(top.Communities); got != tt.communities {
+				t.Errorf("communities: got %d, want %d", got, tt.communities)
 			}
 			for _, c := range top.Communities {
-				if got, want := len(c.Devices), 5; got != want {
-					t.Errorf("%s devices: got %d, want %d", c.ID, got, want)
+				if got := len(c.Devices); got != tt.devices {
+					t.Errorf("%s devices: got %d, want %d", c.ID, got, tt.devices)
 				}
 			}
-			d, c, j, err := top.Device("c3-d2")
-			if err != nil || c.ID != "c3" || j != 1 || d.ID != "c3-d2" {
-				t.Errorf("Device(c3-d2) = %v, %v, %d, %v", d, c, j, err)
+			d, c, j, err := top.Device(tt.device)
+			if err != nil || c.ID != tt.community || j != tt.index || d.ID != tt.device {
+				t.Errorf("Device(%s) = %v, %v, %d, %v", tt.device, d, c, j, err)
+			}
+			if got := top.SourceCodes(); got != tt.codes {
+				t.Errorf("source codes: got %d, want %d", got, tt.codes)
 			}
 			if top.Limits.MaxPayload <= 2*4*64*2 {
 				t.Errorf("max payload %d is below one batch", top.Limits.MaxPayload)
 			}
 		})
+	}
+}
+
+// TestSourceCode checks the FR source code: G's input width, the code of
+// each device, the draw probabilities and the default scale.
+func TestSourceCode(t *testing.T) {
+	const base = `
+model: {latent: 4, data_dim: 2, generator: [8], discriminator: [8], source_code: %s}
+training: {global_rounds: 1, local_iters: 1}
+cloud: {allow_anonymous: true}
+communities:
+  - {id: a, data: {kind: gaussian, means: [[0, 0]], std: 1, samples: 100}, edge: {allow_anonymous: true}, device_count: 2}
+  - {id: b, data: {kind: gaussian, means: [[1, 0]], std: 1, samples: 300}, edge: {allow_anonymous: true}, device_count: 1}
+`
+	for _, tt := range []struct {
+		code   string
+		in     int
+		codes  []int // SourceCode of a/0, a/1, b/0
+		shares []float64
+	}{
+		{"none", 4, []int{-1, -1, -1}, nil},
+		// a holds 2 × 100 samples, b 300: shares 200/500 and 300/500.
+		{"community", 6, []int{0, 0, 1}, []float64{0.4, 0.6}},
+		{"device", 7, []int{0, 1, 2}, []float64{0.2, 0.2, 0.6}},
+	} {
+		top, err := FromBytes([]byte(strings.Replace(base, "%s", tt.code, 1)), "inline", "")
+		if err != nil {
+			t.Fatalf("%s: %v", tt.code, err)
+		}
+		if got := top.GenInDim(); got != tt.in {
+			t.Errorf("%s: G input width %d, want %d", tt.code, got, tt.in)
+		}
+		if got := top.GeneratorSpec()[0].In; got != tt.in {
+			t.Errorf("%s: G spec input %d, want %d", tt.code, got, tt.in)
+		}
+		got := []int{top.SourceCode("a", 0), top.SourceCode("a", 1), top.SourceCode("b", 0)}
+		if !slices.Equal(got, tt.codes) {
+			t.Errorf("%s: codes %v, want %v", tt.code, got, tt.codes)
+		}
+		if top.SourceCode("b", 1) != -1 || top.SourceCode("zz", 0) != -1 {
+			t.Errorf("%s: an unknown device has a code", tt.code)
+		}
+		shares := top.SourceShares()
+		if len(shares) != len(tt.shares) {
+			t.Fatalf("%s: shares %v, want %v", tt.code, shares, tt.shares)
+		}
+		for i := range shares {
+			if math.Abs(shares[i]-tt.shares[i]) > 1e-12 {
+				t.Errorf("%s: shares %v, want %v", tt.code, shares, tt.shares)
+			}
+		}
+		if top.Model.SourceCodeScale != 2 {
+			t.Errorf("%s: default code scale %g, want 2 (the number of communities)", tt.code, top.Model.SourceCodeScale)
+		}
+	}
+}
+
+func TestTrainingKeysRejected(t *testing.T) {
+	const base = `
+scenario: %s
+model: {latent: 4, data_dim: 2, generator: [8], discriminator: [8], source_code: %s, source_code_scale: %s}
+training: {global_rounds: 1, local_iters: 1, lr_decay: %s, d_spectral_norm: %s}
+cloud: {allow_anonymous: true}
+communities:
+  - {id: a, data: {kind: gaussian, means: [[0, 0]], std: 1}, edge: {allow_anonymous: true}, device_count: 1}
+`
+	for _, tt := range []struct {
+		args []any
+		want string // "" for valid
+	}{
+		{[]any{"fr", "device", "3", "0.5", "2"}, ""},
+		{[]any{"lr", "community", "1", "0", "0"}, "model.source_code: \"community\" applies to the fr scenario only"},
+		{[]any{"fr", "domain", "1", "0", "0"}, "model.source_code: \"domain\" is not one of"},
+		{[]any{"fr", "device", "-1", "0", "0"}, "model.source_code_scale: must be a finite number > 0, got -1"},
+		{[]any{"fr", "none", "1", "1", "0"}, "training.lr_decay: must be in [0, 1), got 1"},
+		{[]any{"fr", "none", "1", "-0.1", "0"}, "training.lr_decay: must be in [0, 1), got -0.1"},
+		{[]any{"fr", "none", "1", "0", "-3"}, "training.d_spectral_norm: must be a finite number >= 0, got -3"},
+		{[]any{"fr", "none", "1", "0", ".inf"}, "training.d_spectral_norm: must be a finite number >= 0, got +Inf"},
+	} {
+		src := fmt.Sprintf(strings.ReplaceAll(base, "%s", "%v"), tt.args...)
+		top, err := FromBytes([]byte(src), "inline", "")
+		if tt.want == "" {
+			if err != nil {
+				t.Errorf("%v: got %v, want no error", tt.args, err)
+			} else if top.Training.LRDecay != 0.5 || top.Training.DSpectralNorm != 2 || top.Model.SourceCodeScale != 3 {
+				t.Errorf("%v: got lr_decay %g, d_spectral_norm %g, scale %g; want 0.5, 2, 3", tt.args, top.Training.LRDecay, top.Training.DSpectralNorm, top.Model.SourceCodeScale)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%v: got %v, want an error containing %q", tt.args, err, tt.want)
+		}
 	}
 }
 

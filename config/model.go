@@ -19,13 +19,92 @@ func (t *Topology) Domains() int {
 	return 0
 }
 
-// GeneratorSpec is G's architecture: [z, c_k] → hidden (LeakyReLU) → d.
+// GeneratorSpec is G's architecture: [z, c_k] (LR) or [z, e_s] (FR with a
+// source code) → hidden (LeakyReLU) → d.
 func (t *Topology) GeneratorSpec() []nn.LayerSpec {
 	out := ""
 	if t.Model.Output == "tanh" {
 		out = "tanh"
 	}
-	return mlp(append(append([]int{t.Model.Latent + t.Domains()}, t.Model.Generator...), t.Model.DataDim), float32(t.Model.LeakySlope), out)
+	return mlp(append(append([]int{t.GenInDim()}, t.Model.Generator...), t.Model.DataDim), float32(t.Model.LeakySlope), out)
+}
+
+// GenInDim is the width of G's input rows: m, plus K domain columns in the
+// LR scenario, plus SourceCodes columns in FR with a source code.
+func (t *Topology) GenInDim() int { return t.Model.Latent + t.Domains() + t.SourceCodes() }
+
+// SourceCodes is the number of one-hot source-code columns of G's input
+// (model.source_code): the number of communities, of devices, or 0.
+func (t *Topology) SourceCodes() int {
+	switch t.Model.SourceCode {
+	case SourceCommunity:
+		return len(t.Communities)
+	case SourceDevice:
+		n := 0
+		for _, c := range t.Communities {
+			n += len(c.Devices)
+		}
+		return n
+	}
+	return 0
+}
+
+// SourceCode is the code index of device j of community c: the
+// community's position, or the device's position in the topology (its
+// communities' devices in file order); -1 without a source code or for an
+// unknown community or device.
+func (t *Topology) SourceCode(community string, j int) int {
+	off := 0
+	for i, c := range t.Communities {
+		if c.ID == community {
+			if j < 0 || j >= len(c.Devices) {
+				return -1
+			}
+			switch t.Model.SourceCode {
+			case SourceCommunity:
+				return i
+			case SourceDevice:
+				return off + j
+			}
+			return -1
+		}
+		off += len(c.Devices)
+	}
+	return -1
+}
+
+// SourceShares are the probabilities with which the global generator
+// draws each source code: each source's share of the samples its devices
+// hold (data.samples). When some device has no sample count (image data,
+// whose partition sizes are only known once loaded) every device weighs
+// the same. The slice has SourceCodes entries; nil without a source code.
+func (t *Topology) SourceShares() []float64 {
+	n := t.SourceCodes()
+	if n == 0 {
+		return nil
+	}
+	counted := true
+	for _, c := range t.Communities {
+		for j := range c.Devices {
+			counted = counted && c.DeviceData(j).Samples > 0
+		}
+	}
+	w := make([]float64, n)
+	var sum float64
+	for _, c := range t.Communities {
+		for j := range c.Devices {
+			s := 1.0
+			if counted {
+				s = float64(c.DeviceData(j).Samples)
+			}
+			w[t.SourceCode(c.ID, j)] += s
+			sum += s
+		}
+	}
+	for i := range w {
+		w[i] /= sum
+	}
+	return w
 }
 
 // DiscriminatorSpec is D's architecture: [x, c_k] → hidden (LeakyReLU) → 1 logit.

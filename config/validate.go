@@ -11,14 +11,22 @@ import (
 
 // Known values of the enumerated keys.
 var (
-	scenarios  = []string{"fr", "lr"}
-	modes      = []string{"sync", "async"}
-	stalenessK = []string{"time", "versions"}
-	weightsK   = []string{"exact", "constant"}
-	objectives = []string{"minimax", "nonsaturating"}
-	outputs    = []string{"linear", "tanh"}
-	dataKinds  = []string{"gaussian", "mnist", "fashion-mnist", "inverted-mnist", "idx", "csv"}
-	partKinds  = []string{"iid", "shards", "dirichlet", "modes"}
+	scenarios   = []string{"fr", "lr"}
+	modes       = []string{"sync", "async"}
+	stalenessK  = []string{"time", "versions"}
+	weightsK    = []string{"exact", "constant"}
+	objectives  = []string{"minimax", "nonsaturating"}
+	outputs     = []string{"linear", "tanh"}
+	dataKinds   = []string{"gaussian", "mnist", "fashion-mnist", "inverted-mnist", "idx", "csv"}
+	partKinds   = []string{"iid", "shards", "dirichlet", "modes"}
+	sourceCodes = []string{SourceNone, SourceCommunity, SourceDevice}
+)
+
+// Values of model.source_code.
+const (
+	SourceNone      = "none"
+	SourceCommunity = "community"
+	SourceDevice    = "device"
 )
 
 func oneOf(v string, allowed []string) bool {
@@ -77,6 +85,16 @@ func (t *Topology) validate() []string {
 		bad("model.leaky_slope", "must be in [0, 1), got %g", m.LeakySlope)
 	}
 	enum("model.output", &m.Output, "linear", outputs)
+	enum("model.source_code", &m.SourceCode, SourceNone, sourceCodes)
+	if t.Scenario == "lr" && m.SourceCode != SourceNone {
+		bad("model.source_code", "%q applies to the fr scenario only (lr conditions G on the domain code)", m.SourceCode)
+	}
+	if m.SourceCodeScale == 0 {
+		m.SourceCodeScale = float64(max(len(t.Communities), 1))
+	}
+	if !(m.SourceCodeScale > 0) || math.IsInf(m.SourceCodeScale, 0) {
+		bad("model.source_code_scale", "must be a finite number > 0, got %g", m.SourceCodeScale)
+	}
 	if t.Scenario == "lr" && len(m.Classifier) == 0 {
 		m.Classifier = []int{64}
 	}
@@ -112,6 +130,12 @@ func (t *Topology) validate() []string {
 	enum("training.objective", &tr.Objective, "minimax", objectives)
 	if tr.InstanceNoise < 0 || math.IsNaN(tr.InstanceNoise) {
 		bad("training.instance_noise", "must be >= 0, got %g", tr.InstanceNoise)
+	}
+	if !(tr.DSpectralNorm >= 0) || math.IsInf(tr.DSpectralNorm, 0) {
+		bad("training.d_spectral_norm", "must be a finite number >= 0, got %g", tr.DSpectralNorm)
+	}
+	if !(tr.LRDecay >= 0 && tr.LRDecay < 1) {
+		bad("training.lr_decay", "must be in [0, 1), got %g", tr.LRDecay)
 	}
 	enum("training.server_optimizer", &tr.ServerOptimizer, "none", []string{"none", "adam"})
 	if tr.ServerLR == 0 {

@@ -3,6 +3,7 @@ package fed
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 
 	"github.com/fedgan/fedgan/nn"
@@ -59,6 +60,10 @@ type DeviceConfig struct {
 	// Noise draws the instance noise added to D's inputs (see Step); nil
 	// when no noise is used.
 	Noise *rand.Rand
+	// SpectralNorm, when > 0, bounds the spectral norm of each of D's
+	// weight matrices to this value after every optimizer step (config
+	// training.d_spectral_norm; see spectralClip). 0 disables it.
+	SpectralNorm float64
 }
 
 // Device is the pure computation of a device agent for one batch
@@ -67,6 +72,7 @@ type DeviceConfig struct {
 // F_kj = ∂L/∂X_g on the updated D_kj. It holds no I/O.
 type Device struct {
 	cfg  DeviceConfig
+	sn   spectralClip
 	in   []float32 // D's input rows, [x, c_k]
 	dl   []float32 // dLoss/dlogit
 	grad []float32 // F, B×d
@@ -86,7 +92,14 @@ func NewDevice(cfg DeviceConfig) (*Device, error) {
 	if out := cfg.D.OutDim(); out != 1 {
 		return nil, fmt.Errorf("%w: D has %d outputs, want 1", nn.ErrShape, out)
 	}
-	return &Device{cfg: cfg}, nil
+	if !(cfg.SpectralNorm >= 0) || math.IsInf(cfg.SpectralNorm, 0) {
+		return nil, fmt.Errorf("fed: SpectralNorm = %g, want a finite value ≥ 0", cfg.SpectralNorm)
+	}
+	d := &Device{cfg: cfg, sn: spectralClip{c: cfg.SpectralNorm}}
+	if cfg.SpectralNorm > 0 {
+		d.sn.apply(cfg.D.Params()) // start inside the constraint
+	}
+	return d, nil
 }
 
 // StepResult is what a device reports for one batch.
@@ -130,6 +143,9 @@ func (d *Device) Step(real, fake, gen []float32, noise float64) (StepResult, err
 	d.cfg.D.Backward(nn.Mat{Rows: nr + nf, Cols: 1, Data: d.dl[:nr+nf]})
 	d.cfg.Opt.Step(d.cfg.D.Params())
 	d.cfg.D.ZeroGrad()
+	if d.cfg.SpectralNorm > 0 {
+		d.sn.apply(d.cfg.D.Params())
+	}
 
 	// Eq. 3 on the updated D, and the feedback F = ∂objective/∂X_g.
 	x = d.input(ng, gen, nil)

@@ -66,6 +66,14 @@ type EdgeConfig struct {
 	// Gen is G_k and Opt its optimizer. The Edge owns both.
 	Gen *nn.Sequential
 	Opt nn.Optimizer
+	// LRDecay, when > 0, lowers Opt's learning rate linearly over the
+	// global rounds: round r uses lr·(1 − LRDecay·r/Rounds), lr being the
+	// rate Opt has when NewEdge is called (an *nn.Adam or *nn.SGD).
+	// Annealing the step size damps the random walk that constant-rate
+	// Adam steps on near-zero GAN gradients make around the equilibrium
+	// (config training.lr_decay). Rounds is I_gl.
+	LRDecay float64
+	Rounds  int
 	// RNG draws z; its state is part of the snapshot.
 	RNG *rand.PCG
 	// FirstLayers is how many layers form G¹ (Eq. 8); LR only.
@@ -73,6 +81,34 @@ type EdgeConfig struct {
 	// Classifier is the LR domain classifier C, whose parameters arrive with
 	// each GlobalModel; nil in FR.
 	Classifier *nn.Sequential
+
+	// SourceCodes is the width of the one-hot source code appended to every
+	// latent row in FR (config model.source_code; 0: the paper's
+	// unconditional G(z)). Row i of a batch carries the code
+	// RowCodes[i mod len(RowCodes)]: one entry, the community's code, or
+	// with PerDevice one entry per device of Devices, in order.
+	//
+	// Why: with an unconditional G every community's objective asks for
+	// all of G's mass on its own data, and Eq. 1 averages generators that
+	// pull every sample towards different modes (towards their centroid).
+	// Conditioning G on the source (Mirza & Osindero 2014, as the paper's
+	// LR scenario conditions it on c_k) turns the federated objective into
+	// a sum of per-source GAN objectives on disjoint inputs, whose optimum
+	// is G(z, e_s) ~ p_s: drawing s by data share then gives the mixture.
+	SourceCodes int
+	RowCodes    []int
+	// CodeScale is the value of the code's one entry; 0 means 1. Eq. 1
+	// averages K generators of which only community s (or its device)
+	// trains the input weights of code s, which divides their update by
+	// about K; a code of magnitude K restores the code pathway's step size
+	// (config model.source_code_scale, default K).
+	CodeScale float32
+	// PerDevice: row i belongs to device Devices[i mod len(Devices)], and
+	// each device's feedback is applied to its own rows only (its
+	// discriminator has seen only its own data, so its gradient on another
+	// source's rows would pull them towards the wrong data). Use it when
+	// the devices of a community hold different data.
+	PerDevice bool
 }
 
 // Feedback is one device's answer, already decoded and validated by wire.
@@ -199,8 +235,12 @@ type Edge struct {
 
 	dom *domainLoss
 
+	pos    map[string]int // device → its position in cfg.Devices
+	baseLR float32        // Opt's learning rate at round 0
+
 	// scratch
 	zIn, dx, xd, xg []float32
+	owned           [][]float32
 	grads           [][]float32
 	losses, stale   []float64
 }
@@ -216,8 +256,25 @@ func NewEdge(cfg EdgeConfig) (*Edge, error) {
 	if cfg.LocalIters <= 0 || cfg.Batch <= 0 || cfg.Latent <= 0 || cfg.DataDim <= 0 {
 		return nil, fmt.Errorf("fed: EdgeConfig: local iters %d, batch %d, latent %d, data dim %d must be > 0", cfg.LocalIters, cfg.Batch, cfg.Latent, cfg.DataDim)
 	}
-	if cfg.Gen.InDim() != cfg.Latent+cfg.Domains || cfg.Gen.OutDim() != cfg.DataDim {
-		return nil, fmt.Errorf("%w: G maps %d→%d, want %d→%d", nn.ErrShape, cfg.Gen.InDim(), cfg.Gen.OutDim(), cfg.Latent+cfg.Domains, cfg.DataDim)
+	if cfg.Gen.InDim() != cfg.Latent+cfg.Domains+cfg.SourceCodes || cfg.Gen.OutDim() != cfg.DataDim {
+		return nil, fmt.Errorf("%w: G maps %d→%d, want %d→%d", nn.ErrShape, cfg.Gen.InDim(), cfg.Gen.OutDim(), cfg.Latent+cfg.Domains+cfg.SourceCodes, cfg.DataDim)
+	}
+	if cfg.CodeScale == 0 {
+		cfg.CodeScale = 1
+	}
+	if err := checkSourceCodes(&cfg); err != nil {
+		return nil, err
+	}
+	baseLR, err := learningRate(cfg.Opt)
+	if cfg.LRDecay != 0 {
+		switch {
+		case !(cfg.LRDecay > 0 && cfg.LRDecay < 1):
+			return nil, fmt.Errorf("fed: LRDecay = %g, want a value in [0, 1)", cfg.LRDecay)
+		case cfg.Rounds <= 0:
+			return nil, fmt.Errorf("fed: LRDecay needs Rounds > 0, got %d", cfg.Rounds)
+		case err != nil:
+			return nil, err
+		}
 	}
 	if cfg.Domains > 0 && (cfg.Classifier == nil || cfg.FirstLayers <= 0 || cfg.Domain < 0 || cfg.Domain >= cfg.Domains) {
 		return nil, errors.New("fed: LR edge needs Classifier, FirstLayers and a domain in range")
@@ -240,9 +297,12 @@ func NewEdge(cfg EdgeConfig) (*Edge, error) {
 		round:    -1,
 		devices:  map[string]*device{},
 		versions: map[int64]*version{},
+		baseLR:   baseLR,
 	}
-	for _, d := range cfg.Devices {
+	e.pos = make(map[string]int, len(cfg.Devices))
+	for i, d := range cfg.Devices {
 		e.devices[d] = &device{lastIter: -1}
+		e.pos[d] = i
 	}
 	e.stats.LastUpload = -1
 	return e, nil
@@ -361,6 +421,7 @@ func (e *Edge) Global(now time.Time, g *Global) error {
 		e.lambda1, e.lambda2 = g.Lambda1, g.Lambda2
 	}
 	e.round = g.Round
+	e.setLR()
 	e.rIters = 0
 	e.cur, e.expected, e.received = nil, nil, nil
 	clear(e.versions)
@@ -414,8 +475,8 @@ func (e *Edge) emit(now time.Time) {
 		e.received = make(map[string]*Feedback, len(exp))
 		e.deadline = now.Add(e.cfg.SyncPeriod)
 	}
-	b, m, k := e.cfg.Batch, e.cfg.Latent, e.cfg.Domains
-	cols := m + k
+	b := e.cfg.Batch
+	cols := e.inCols()
 	e.zIn = grow(e.zIn, b*cols)
 	zd := e.zIn
 	e.fillZ(zd)
@@ -447,15 +508,21 @@ func (e *Edge) emit(now time.Time) {
 	e.ready.Batches = append(e.ready.Batches, e.last)
 }
 
+// inCols is the width of G's input rows: [z, c_k] or [z, e_s].
+func (e *Edge) inCols() int { return e.cfg.Latent + e.cfg.Domains + e.cfg.SourceCodes }
+
 func (e *Edge) fillZ(z []float32) {
 	m, k := e.cfg.Latent, e.cfg.Domains
-	cols := m + k
+	cols := e.inCols()
 	for i := 0; i < e.cfg.Batch; i++ {
 		row := z[i*cols : (i+1)*cols]
 		fillNormal(row[:m], e.rng)
+		clear(row[m:])
 		if k > 0 {
-			clear(row[m:])
 			row[m+e.cfg.Domain] = 1
+		}
+		if e.cfg.SourceCodes > 0 {
+			row[m+e.cfg.RowCodes[i%len(e.cfg.RowCodes)]] = e.cfg.CodeScale
 		}
 	}
 }
@@ -597,9 +664,9 @@ func (e *Edge) syncUpdate(now time.Time) {
 	}
 	sort.Strings(ids)
 	e.losses, e.grads = e.losses[:0], e.grads[:0]
-	for _, id := range ids {
+	for i, id := range ids {
 		e.losses = append(e.losses, e.received[id].Loss)
-		e.grads = append(e.grads, e.received[id].Grad)
+		e.grads = append(e.grads, e.own(i, id, e.received[id].Grad))
 	}
 	w, err := SyncWeights(e.losses, e.cfg.Weights)
 	if err == nil {
@@ -660,7 +727,7 @@ func (e *Edge) asyncUpdate(now time.Time) {
 		for i, fb := range e.inbox {
 			if fb.Version == v {
 				coeffs = append(coeffs, w.Coeffs[i])
-				e.grads = append(e.grads, fb.Grad)
+				e.grads = append(e.grads, e.own(len(e.grads), fb.Device, fb.Grad))
 			}
 		}
 		if err := Combine(e.dx, coeffs, e.grads); err != nil {
@@ -676,10 +743,95 @@ func (e *Edge) asyncUpdate(now time.Time) {
 	e.step(now, w.Loss)
 }
 
+// own returns device dev's feedback restricted to its own rows when rows
+// belong to devices (PerDevice), in scratch slot i; grad itself otherwise.
+func (e *Edge) own(i int, dev string, grad []float32) []float32 {
+	if !e.cfg.PerDevice {
+		return grad
+	}
+	for len(e.owned) <= i {
+		e.owned = append(e.owned, nil)
+	}
+	e.owned[i] = grow(e.owned[i], len(grad))
+	OwnRows(e.owned[i], grad, e.cfg.DataDim, e.pos[dev], len(e.cfg.Devices))
+	return e.owned[i]
+}
+
+// OwnRows copies into dst the rows i of src (row-major, d columns) with
+// i mod n = pos, and zeroes the others: the part of a device's feedback
+// that falls on the rows drawn for its own source code when the rows of a
+// batch belong to n devices in turn (EdgeConfig.PerDevice). It panics if
+// len(dst) != len(src), d ≤ 0 or pos is not in [0, n).
+func OwnRows(dst, src []float32, d, pos, n int) {
+	if len(dst) != len(src) || d <= 0 || pos < 0 || pos >= n {
+		panic(fmt.Sprintf("fed: OwnRows: len(dst) %d, len(src) %d, d %d, pos %d of %d", len(dst), len(src), d, pos, n))
+	}
+	for i := 0; i*d < len(src); i++ {
+		row := dst[i*d : (i+1)*d]
+		if i%n == pos {
+			copy(row, src[i*d:(i+1)*d])
+		} else {
+			clear(row)
+		}
+	}
+}
+
+// checkSourceCodes validates the source-code fields of cfg.
+func checkSourceCodes(cfg *EdgeConfig) error {
+	if cfg.SourceCodes == 0 {
+		if len(cfg.RowCodes) > 0 || cfg.PerDevice {
+			return errors.New("fed: RowCodes and PerDevice need SourceCodes > 0")
+		}
+		return nil
+	}
+	switch {
+	case cfg.SourceCodes < 0:
+		return fmt.Errorf("fed: SourceCodes = %d, want ≥ 0", cfg.SourceCodes)
+	case cfg.Domains > 0:
+		return errors.New("fed: source codes are for FR; an LR edge is conditioned on its domain code")
+	case !(cfg.CodeScale > 0) || !finite32(cfg.CodeScale):
+		return fmt.Errorf("fed: CodeScale = %g, want a finite value > 0", cfg.CodeScale)
+	case len(cfg.RowCodes) == 0:
+		return errors.New("fed: SourceCodes > 0 needs RowCodes")
+	case cfg.PerDevice && len(cfg.RowCodes) != len(cfg.Devices):
+		return fmt.Errorf("fed: PerDevice needs one row code per device: %d codes, %d devices", len(cfg.RowCodes), len(cfg.Devices))
+	}
+	for i, c := range cfg.RowCodes {
+		if c < 0 || c >= cfg.SourceCodes {
+			return fmt.Errorf("fed: RowCodes[%d] = %d, want a code in [0, %d)", i, c, cfg.SourceCodes)
+		}
+	}
+	return nil
+}
+
+// learningRate returns the learning rate of the optimizers LRDecay knows.
+func learningRate(o nn.Optimizer) (float32, error) {
+	switch o := o.(type) {
+	case *nn.Adam:
+		return o.LR, nil
+	case *nn.SGD:
+		return o.LR, nil
+	}
+	return 0, fmt.Errorf("fed: LRDecay cannot set the learning rate of a %T", o)
+}
+
+// setLR applies the LRDecay schedule for the current round.
+func (e *Edge) setLR() {
+	if e.cfg.LRDecay == 0 || e.round < 0 {
+		return
+	}
+	lr := e.baseLR * float32(1-e.cfg.LRDecay*float64(min(e.round, e.cfg.Rounds))/float64(e.cfg.Rounds))
+	switch o := e.cfg.Opt.(type) {
+	case *nn.Adam:
+		o.LR = lr
+	case *nn.SGD:
+		o.LR = lr
+	}
+}
+
 // backward accumulates ∂L/∂θ of G at input z for the output gradient dx.
 func (e *Edge) backward(z, dx []float32) {
-	cols := e.cfg.Latent + e.cfg.Domains
-	e.cfg.Gen.Forward(nn.Mat{Rows: e.cfg.Batch, Cols: cols, Data: z})
+	e.cfg.Gen.Forward(nn.Mat{Rows: e.cfg.Batch, Cols: e.inCols(), Data: z})
 	e.cfg.Gen.Backward(nn.Mat{Rows: e.cfg.Batch, Cols: e.cfg.DataDim, Data: dx})
 }
 

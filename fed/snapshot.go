@@ -88,6 +88,7 @@ func (e *Edge) Restore(b []byte) error {
 	e.state, e.round, e.iter, e.version = edgeState(s.State), s.Round, s.Iter, s.Version
 	e.lambda1, e.lambda2, e.lastUpdate, e.stats = s.Lambda1, s.Lambda2, s.LastUpdate, s.Stats
 	e.rIters = 0
+	e.setLR()
 	return nil
 }
 

@@ -97,9 +97,15 @@ func Edge(top *config.Topology, id string) (*fed.Edge, error) {
 		Weights: wm, Staleness: sm, StalenessUnit: tr.StalenessUnit.D(), MaxStaleness: tr.MaxStaleness,
 		LocalIters: tr.LocalIters, Batch: tr.BatchSize, Latent: top.Model.Latent, DataDim: top.Model.DataDim,
 		Gen: gen, Opt: genOptimizer(tr), RNG: PCG(top, "edge/"+id),
+		LRDecay: tr.LRDecay, Rounds: tr.GlobalRounds,
 	}
 	for _, d := range c.Devices {
 		cfg.Devices = append(cfg.Devices, d.ID)
+	}
+	if n := top.SourceCodes(); n > 0 {
+		cfg.SourceCodes = n
+		cfg.RowCodes, cfg.PerDevice = rowCodes(top, c)
+		cfg.CodeScale = float32(top.Model.SourceCodeScale)
 	}
 	if k := top.Domains(); k > 0 {
 		cls, err := nn.Build(top.ClassifierSpec(), rng)
@@ -126,7 +132,7 @@ func Device(top *config.Topology, id string) (*fed.Device, error) {
 		return nil, err
 	}
 	cfg := fed.DeviceConfig{D: d, Opt: adam(top.Training.LRD, top.Training), Objective: obj, DataDim: top.Model.DataDim,
-		Noise: rand.New(PCG(top, "device/"+id+"/noise"))}
+		Noise: rand.New(PCG(top, "device/"+id+"/noise")), SpectralNorm: top.Training.DSpectralNorm}
 	if k := top.Domains(); k > 0 {
 		cfg.Domains, cfg.Domain = k, *c.Domain
 	}
