@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"github.com/fedgan/fedgan/config"
@@ -91,25 +92,21 @@ func NewEvaluator(top *config.Topology, out string, opts ...EvalOptions) (*Evalu
 	return e, nil
 }
 
-// Sample draws n rows from gen (domain code k in the LR scenario).
+// Sample draws n rows from gen: G(z) in the FR scenario (with a source
+// code drawn by data share when the topology has one, see
+// setup.Latents), G(z, c_domain) in the LR scenario. z is scratch space,
+// returned for reuse.
 func Sample(top *config.Topology, gen *nn.Sequential, n, domain int, rng *rand.Rand, z []float32) ([]float32, []float32) {
-	m, k := top.Model.Latent, top.Domains()
-	cols := m + k
-	if cap(z) < n*cols {
-		z = make([]float32, n*cols)
-	}
-	z = z[:n*cols]
-	for i := 0; i < n; i++ {
-		row := z[i*cols : (i+1)*cols]
-		for j := 0; j < m; j++ {
-			row[j] = float32(rng.NormFloat64())
-		}
-		if k > 0 {
-			clear(row[m:])
+	z = setup.Latents(top, z, n, rng)
+	if k := top.Domains(); k > 0 {
+		cols, m := top.GenInDim(), top.Model.Latent
+		for i := range n {
+			row := z[i*cols : (i+1)*cols]
+			clear(row[m : m+k])
 			row[m+domain] = 1
 		}
 	}
-	out := gen.Forward(nn.Mat{Rows: n, Cols: cols, Data: z})
+	out := gen.Forward(nn.Mat{Rows: n, Cols: top.GenInDim(), Data: z})
 	return append([]float32(nil), out.Data[:n*out.Cols]...), z
 }
 
@@ -218,20 +215,25 @@ func (e *Evaluator) writeGrid(gen *nn.Sequential, name string) error {
 }
 
 // GridLatents returns n generator inputs drawn from a fixed stream (the
-// same for every run and round): N(0, I) latents and, in the LR scenario,
-// the domain code of grid row r set to r mod K.
+// same for every run and round): setup.Latents and, in the LR scenario,
+// the domain code of grid row r set to r mod K; with an FR source code,
+// grid row r uses source r mod (number of codes).
 func GridLatents(top *config.Topology, n int) []float32 {
-	m, k := top.Model.Latent, top.Domains()
-	cols := m + k
 	rng := rand.New(rand.NewPCG(0x67726964, 1)) // "grid"
-	z := make([]float32, n*cols)
+	z := setup.Latents(top, nil, n, rng)
+	m, k, s := top.Model.Latent, top.Domains(), top.SourceCodes()
+	cols := top.GenInDim()
 	for i := range n {
 		row := z[i*cols : (i+1)*cols]
-		for j := range m {
-			row[j] = float32(rng.NormFloat64())
-		}
 		if k > 0 {
+			clear(row[m : m+k])
 			row[m+(i/GridSide)%k] = 1
+		}
+		if s > 0 {
+			code := row[m+k : m+k+s]
+			scale := slices.Max(code)
+			clear(code)
+			code[(i/GridSide)%s] = scale
 		}
 	}
 	return z

@@ -167,3 +167,40 @@ communities:
 		t.Errorf("got %v, want the mixture scores of 2 modes and scatter_r0003.png", res)
 	}
 }
+
+// TestEvaluateLR checks the label-related scenario: samples are drawn
+// for every domain code, and two communities holding the same folder make
+// one source of real data.
+func TestEvaluateLR(t *testing.T) {
+	dir := t.TempDir()
+	writeStripes(t, filepath.Join(dir, "stripes"), 100)
+	lr := strings.Replace(stripes, "name: stripes", "name: stripes-lr\nscenario: lr", 1) + `  - id: b
+    data: {kind: idx, path: stripes}
+    edge: {allow_anonymous: true}
+    device_count: 1
+`
+	top, err := config.FromBytes([]byte(lr), "lr.yaml", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen, err := setup.Generator(top, rand.New(rand.NewPCG(1, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := cloud.SampleAll(top, gen, 5, rand.New(rand.NewPCG(1, 2)))
+	if len(x) != 5*16 {
+		t.Fatalf("SampleAll gave %d values, want 5 rows of 16", len(x))
+	}
+	ev, err := cloud.NewEvaluator(top, filepath.Join(dir, "out"), cloud.EvalOptions{CacheDir: filepath.Join(dir, "cache"),
+		Settings: eval.ClassifierSettings{Hidden: []int{8}, Epochs: 2}, Train: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := ev.Evaluate(gen, 1, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res["fid"] == nil || res["classes"] != 2 || res["eval_error"] != nil {
+		t.Errorf("got %v, want scores over the 2 classes of the one real source", res)
+	}
+}
