@@ -31,7 +31,7 @@ import (
 const evalUsage = `Usage:
   fedgan eval train -c CONFIG      train the scenario's evaluation classifier (once; cached) and print its test accuracy
   fedgan eval -m MODEL -c CONFIG   score a generator: FID, IS, class coverage, class KL (10,000 samples)
-  fedgan eval real -c CONFIG       score held-out real training images the same way (the floor a generator can reach)
+  fedgan eval real -c CONFIG       score real training images the same way (the floor a generator can reach)
   fedgan eval merge -c CONFIG -o DIR
                                    write the scenario's real data (all datasets, labels offset) as one IDX folder:
                                    the data of the centralized baseline (configs/centralized.yaml)
@@ -100,7 +100,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if err != nil {
 			return withTrainHint(err, f.config)
 		}
-		x, err := heldOutReal(ie, f.n, f.seed)
+		x, err := realTraining(ie, f.n, f.seed)
 		if err != nil {
 			return err
 		}
@@ -168,10 +168,10 @@ func evalTrain(top *config.Topology, f *evalFlags, stdout, stderr io.Writer) err
 	return nil
 }
 
-// heldOutReal draws n real training images (the classifier has seen
+// realTraining draws n real training images (the classifier has seen
 // them, the reference test images it has not): what a perfect generator
-// would produce.
-func heldOutReal(ie *cloud.ImageEval, n int, seed uint64) ([]float32, error) {
+// would produce, which gives the floor of FID at n samples.
+func realTraining(ie *cloud.ImageEval, n int, seed uint64) ([]float32, error) {
 	tr := ie.Real.Train
 	if n > tr.Len() {
 		return nil, fmt.Errorf("eval real: %d samples asked, %d training images", n, tr.Len())
@@ -218,8 +218,9 @@ func loadGenerator(path string, top *config.Topology) (*nn.Sequential, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if top != nil {
-		if in, want := gen.InDim(), top.Model.Latent+top.Domains(); in != want {
-			return nil, fmt.Errorf("%s: the generator takes %d inputs, %s says latent %d + %d domains", path, in, top.Source, top.Model.Latent, top.Domains())
+		if in, want := gen.InDim(), top.GenInDim(); in != want {
+			return nil, fmt.Errorf("%s: the generator takes %d inputs, %s says %d (latent %d + %d domains + %d source codes)",
+				path, in, top.Source, want, top.Model.Latent, top.Domains(), top.SourceCodes())
 		}
 		if out := gen.OutDim(); out != top.Model.DataDim {
 			return nil, fmt.Errorf("%s: the generator makes rows of %d values, %s says %d", path, out, top.Source, top.Model.DataDim)
@@ -246,7 +247,7 @@ func runSample(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := flag.NewFlagSet("fedgan sample", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	model := fs.String("m", "", "generator file (generator.nnw of a run)")
-	cfg := fs.String("c", "", "topology (needed for the LR scenario's domain codes; default: latent = the generator's input width)")
+	cfg := fs.String("c", "", "topology (needed for the LR domain codes and FR source codes; default: latent = the generator's input width)")
 	out := fs.String("o", "samples.png", "PNG file to write")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %w", ErrUsage, err)

@@ -201,11 +201,8 @@ func checkPNG(t *testing.T, path string, side int) {
 
 // TestExperimentMiniature runs the whole experiment on the miniature
 // configurations: every run in the simulator, then the synchronous i.i.d.
-// FR run over MQTT, then a re-scoring of the saved generator. (The async
-// run over MQTT is left out: an async edge whose first batch reaches no
-// device, which happens when a device announces itself before its batch
-// subscription is active, waits forever; seen under -race on a loaded
-// machine.)
+// FR run over MQTT (the path that measures wall time and bytes), then a
+// re-scoring of the saved generator.
 func TestExperimentMiniature(t *testing.T) {
 	dir := miniature(t)
 	cfgs := dir
