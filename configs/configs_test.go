@@ -1,6 +1,7 @@
 package configs_test
 
 import (
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
@@ -10,6 +11,35 @@ import (
 	"github.com/fedgan/fedgan/internal/cli"
 	"github.com/fedgan/fedgan/internal/sim"
 )
+
+// TestSourceShares checks that the global generator of the image
+// configurations draws MNIST and Fashion-MNIST half and half, as the data.
+func TestSourceShares(t *testing.T) {
+	for _, tc := range []struct {
+		file string
+		want []float64 // per code
+	}{
+		{"mnist-fmnist-iid.yaml", []float64{0.5, 0.25, 0.25}},
+		// 15 device codes: 12000 rows on each MNIST device, 6000 on each
+		// Fashion-MNIST one, of 120000.
+		{"mnist-fmnist-noniid.yaml", []float64{0.1, 0.1, 0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05}},
+	} {
+		top, err := config.Load(tc.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := top.SourceShares()
+		if len(got) != len(tc.want) {
+			t.Fatalf("%s: shares %v, want %v", tc.file, got, tc.want)
+		}
+		for i := range got {
+			if math.Abs(got[i]-tc.want[i]) > 1e-12 {
+				t.Errorf("%s: shares %v, want %v", tc.file, got, tc.want)
+				break
+			}
+		}
+	}
+}
 
 // TestMiniature runs each deployable configuration for one round of two
 // local iterations in the simulator: the real data, partitions and model
