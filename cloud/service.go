@@ -113,11 +113,11 @@ func New(top *config.Topology, opts Options) (*Service, error) {
 	s.drops.Log, s.drops.Now = log, opts.Now
 	s.out = opts.Output
 	if s.out == "" {
-		s.out = top.Path(top.Cloud.Output)
+		s.out = top.Cloud.Output
 	}
 	s.state = opts.State
 	if s.state == "" {
-		s.state = top.Path(top.Cloud.State)
+		s.state = top.Cloud.State
 	}
 	var err error
 	if s.fsm, err = setup.Cloud(top); err != nil {

@@ -33,7 +33,9 @@ type Topology struct {
 	Communities []Community `yaml:"communities"`
 
 	// Dir is the directory of the file the topology was read from; relative
-	// paths in the file are resolved against it. Empty for FromBytes.
+	// paths of inputs in the file (data, credentials, certificates) are
+	// resolved against it; output and state folders are relative to the
+	// working directory. Empty for FromBytes.
 	Dir string `yaml:"-"`
 	// Source names the file in error messages.
 	Source string `yaml:"-"`

@@ -118,7 +118,7 @@ func New(top *config.Topology, id string, opts Options) (*Service, error) {
 	s.drops.Log, s.drops.Now = log, opts.Now
 	s.state = opts.State
 	if s.state == "" {
-		s.state = top.Path(comm.Edge.State)
+		s.state = comm.Edge.State
 	}
 	if s.fsm, err = setup.Edge(top, id); err != nil {
 		return nil, err

@@ -72,7 +72,7 @@ func runAll(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	stdout = &lockedWriter{w: stdout}
 	output := *out
 	if output == "" {
-		output = top.Path(top.Cloud.Output)
+		output = top.Cloud.Output
 	}
 	state := filepath.Join(output, "state")
 	if !*resume {

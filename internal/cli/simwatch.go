@@ -36,7 +36,7 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	output := *out
 	if output == "" {
-		output = top.Path(top.Cloud.Output) + "-sim"
+		output = top.Cloud.Output + "-sim"
 	}
 	os.Remove(output + "/metrics.jsonl")
 	ev, err := cloud.NewEvaluator(top, output)
