@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -73,6 +74,8 @@ type Service struct {
 
 	events chan event
 	drops  ratelog.Limiter
+	// batchesOut counts batches handed to the broker (benchmarks read it).
+	batchesOut atomic.Int64
 
 	ready    chan struct{}
 	done     chan struct{}
@@ -456,7 +459,9 @@ func (s *Service) flush(ctx context.Context, c *mqttc.Client) error {
 				return ctx.Err()
 			}
 			s.log.Warn("batch not published", slog.Int64("iteration", b.Iter), slog.Any("error", err))
+			continue
 		}
+		s.batchesOut.Add(1)
 	}
 	for _, u := range r.Updates {
 		p, err := wire.AppendGeneratorUpdate(nil, u)
