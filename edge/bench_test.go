@@ -143,12 +143,12 @@ func (p *inProcess) iterate(tb testing.TB) {
 // overMQTT is the same community as services: the edge with its embedded
 // broker and five agents, each its own MQTT client on loopback.
 type overMQTT struct {
-	svc     *Service
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	online  atomic.Int64
-	pause   atomic.Bool
-	watch   *mqttc.Client
+	svc    *Service
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	online atomic.Int64
+	pause  atomic.Bool
+	watch  *mqttc.Client
 }
 
 func newOverMQTT(tb testing.TB, top *config.Topology) *overMQTT {
@@ -178,7 +178,7 @@ func newOverMQTT(tb testing.TB, top *config.Topology) *overMQTT {
 	}
 	w, err := mqttc.New(mqttc.Options{URL: url, ClientID: "bench-watch",
 		Subscriptions: map[string]byte{topics.PresenceFilter("c1"): 0},
-		OnMessage: func(string, []byte, bool) { o.online.Add(1) }})
+		OnMessage:     func(string, []byte, bool) { o.online.Add(1) }})
 	if err != nil {
 		tb.Fatal(err)
 	}
