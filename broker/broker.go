@@ -17,6 +17,7 @@ import (
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -162,6 +163,24 @@ func (b *Broker) addr(id string) string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.addrs[id]
+}
+
+// Subscribe delivers every message matching filter to fn, in-process
+// (mochi's inline client): no socket, no MQTT encoding, and fn runs on the
+// publisher's goroutine after the broker's checks (ACL, packet size), so
+// several publishers are handled in parallel. fn must not block long and
+// must not modify payload, which it may keep: the broker never reuses it.
+func (b *Broker) Subscribe(filter string, fn func(topic string, payload []byte)) error {
+	return b.srv.Subscribe(filter, b.nextSubID(), func(_ *mqtt.Client, _ packets.Subscription, pk packets.Packet) {
+		fn(pk.TopicName, pk.Payload)
+	})
+}
+
+// Publish publishes in-process (mochi's inline client), without the ACL:
+// subscribers get it at min(qos, their subscription's QoS), each its own
+// copy, so payload may be reused when Publish returns.
+func (b *Broker) Publish(topic string, payload []byte, retain bool, qos byte) error {
+	return b.srv.Publish(topic, payload, retain, qos)
 }
 
 // nextSubID returns a fresh inline subscription identifier.

@@ -150,6 +150,15 @@ func TestDeviceACL(t *testing.T) {
 		t.Fatalf("monitor subscribe %s: code %#x, want 1", tp.All(), code)
 	}
 
+	// The edge takes feedback in-process (Broker.Subscribe): it must see
+	// only what the ACL let through.
+	edge := make(chan msg, 10)
+	if err := b.Subscribe(tp.FeedbackFilter("c1"), func(topic string, payload []byte) {
+		edge <- msg{topic: topic, payload: string(payload)}
+	}); err != nil {
+		t.Fatal(err)
+	}
+
 	d1 := mustDial(t, b.Addr(), "d1", "d1", "pw1")
 	for _, tc := range []struct {
 		filter string
@@ -179,6 +188,9 @@ func TestDeviceACL(t *testing.T) {
 	if m := next(t, seen, "d1's feedback"); m.topic != tp.Feedback("c1", "d1") || m.payload != "mine" {
 		t.Fatalf("monitor got %+v, want d1's feedback", m)
 	}
+	if m := next(t, edge, "d1's feedback in-process"); m.topic != tp.Feedback("c1", "d1") || m.payload != "mine" {
+		t.Fatalf("inline subscriber got %+v, want d1's feedback", m)
+	}
 
 	// QoS 0 to another device's topic: dropped silently, still connected.
 	denied := b.Stats().WriteDenied
@@ -205,6 +217,10 @@ func TestDeviceACL(t *testing.T) {
 		t.Fatalf("monitor got %+v, want the marker (a forged message leaked)", m)
 	}
 	none(t, seen, "after the marker")
+	if m := next(t, edge, "marker in-process"); m.payload != "marker" {
+		t.Fatalf("inline subscriber got %+v, want the marker (a forged message leaked)", m)
+	}
+	none(t, edge, "in-process, after the marker")
 
 	// A device can't write the batch, the global model or another
 	// community's topics either.

@@ -3,6 +3,7 @@ package edge
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"sync"
@@ -242,10 +243,20 @@ func (s *Service) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// The hot path stays in-process: feedback reaches the state machine
+	// straight from the broker (decoded on each device's own connection
+	// goroutine, after the broker's ACL and size checks) and batches are
+	// published inline, so the edge's 3·B·d floats per iteration never
+	// cross a socket or a second MQTT codec. Presence, the global model
+	// and status use the edge's own MQTT client.
+	if err := s.broker.Subscribe(s.topics.FeedbackFilter(s.comm.ID), func(topic string, payload []byte) {
+		s.onMessage(topic, payload, false)
+	}); err != nil {
+		return fmt.Errorf("edge %s: subscribe to feedback: %w", s.comm.ID, err)
+	}
 	client, err := mqttc.New(mqttc.Options{
 		URL: "tcp://" + s.broker.Addr(), ClientID: s.self.User, Username: s.self.User, Password: s.self.Password,
 		Subscriptions: map[string]byte{
-			s.topics.FeedbackFilter(s.comm.ID): 1,
 			s.topics.PresenceFilter(s.comm.ID): 1,
 			s.topics.GlobalModel():             1,
 		},
@@ -454,10 +465,7 @@ func (s *Service) flush(ctx context.Context, c *mqttc.Client) error {
 			s.log.Error("batch not encodable", slog.Any("error", err))
 			continue
 		}
-		if err := c.Publish(ctx, mqttc.Message{Topic: s.topics.Batch(s.comm.ID), Payload: buf, QoS: 1}); err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
+		if err := s.broker.Publish(s.topics.Batch(s.comm.ID), buf, false, 1); err != nil {
 			s.log.Warn("batch not published", slog.Int64("iteration", b.Iter), slog.Any("error", err))
 			continue
 		}
