@@ -378,9 +378,7 @@ func (s *Service) loop(ctx context.Context, c *mqttc.Client) error {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	lastUpdates, lastAt := int64(0), s.now()
-	if err := s.flush(ctx, c); err != nil {
-		return err
-	}
+	s.flush()
 	for {
 		if dl, ok := s.fsm.Deadline(); ok {
 			timer.Reset(max(time.Until(dl), 0))
@@ -409,9 +407,7 @@ func (s *Service) loop(ctx context.Context, c *mqttc.Client) error {
 			s.publishStatus(ctx, c, &lastUpdates, &lastAt)
 		}
 		s.fsm.Tick(s.now())
-		if err := s.flush(ctx, c); err != nil {
-			return err
-		}
+		s.flush()
 		if s.fsm.Done() {
 			s.doneOnce.Do(func() {
 				s.publishStatus(ctx, c, &lastUpdates, &lastAt)
@@ -445,10 +441,12 @@ func (s *Service) apply(ev event) {
 }
 
 // flush carries out what the state machine asks: checkpoint first (so a
-// restart re-sends an update it may not have sent), then publish.
-func (s *Service) flush(ctx context.Context, c *mqttc.Client) error {
+// restart re-sends an update it may not have sent), then publish, in
+// process: the broker fans batches out to the devices and hands updates
+// to the bridge.
+func (s *Service) flush() {
 	if !s.fsm.HasReady() {
-		return nil
+		return
 	}
 	r := s.fsm.Ready()
 	s.fsm.Advance()
@@ -477,16 +475,15 @@ func (s *Service) flush(ctx context.Context, c *mqttc.Client) error {
 			s.log.Error("generator update not encodable", slog.Any("error", err))
 			continue
 		}
-		if err := c.Publish(ctx, mqttc.Message{Topic: s.topics.Generator(s.comm.ID), Payload: p, QoS: 1}); err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
+		// Inline: when Publish returns, the bridge has the update in its
+		// store-and-forward queue (on disk with a state folder), which a
+		// network publish's PUBACK does not promise.
+		if err := s.broker.Publish(s.topics.Generator(s.comm.ID), p, false, 1); err != nil {
 			s.log.Error("generator update not published (the checkpoint re-sends it on restart)", slog.Int("round", u.Round), slog.Any("error", err))
 			continue
 		}
 		s.log.Info("round done: generator uploaded", slog.Int("round", u.Round), slog.Float64("loss", u.Loss))
 	}
-	return nil
 }
 
 func (s *Service) publishStatus(ctx context.Context, c *mqttc.Client, lastUpdates *int64, lastAt *time.Time) {
