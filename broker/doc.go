@@ -16,11 +16,11 @@
 // *ConfigError) and binds nothing. Run binds the listeners, closes Ready,
 // serves until its context is done, then disconnects every client, closes
 // the listeners and waits for its goroutines before it returns. The
-// application publishes and subscribes through the inline client,
-// Server().Publish and Server().Subscribe: inline publishes skip the ACL,
-// and inline subscription handlers run on the publisher's goroutine with
-// mochi's packet, so they must return quickly and must not modify
-// pk.Payload. Stats returns mochi's counters and ours; Config.HTTPAddr
+// application in the same process publishes and subscribes through the
+// inline client, Broker.Publish and Broker.Subscribe (or Server()'s):
+// inline publishes skip the ACL, and inline subscription handlers run on
+// the publisher's goroutine after the broker's checks, so they must
+// return quickly and must not modify the payload. Stats returns mochi's counters and ours; Config.HTTPAddr
 // serves them as JSON (/stats), Prometheus text (/metrics) and a health
 // check (/healthz).
 //
@@ -162,6 +162,6 @@
 //	g, ctx := errgroup.WithContext(ctx)
 //	g.Go(func() error { return b.Run(ctx) })
 //	g.Go(func() error { return up.Run(ctx) })
-//	// The edge service publishes with b.Server().Publish once b.Ready() is closed.
+//	// The edge service publishes with b.Publish once b.Ready() is closed.
 //	return g.Wait()
 package broker
