@@ -1,6 +1,7 @@
 package cloud
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -361,7 +362,7 @@ func (s *Service) closed(sum fed.RoundSummary) {
 	var ev map[string]any
 	if every := s.top.Cloud.EvalEvery; sum.Final || every > 0 && (sum.Round+1)%every == 0 {
 		var err error
-		if ev, err = s.eval.Evaluate(s.fsm.Gen(), sum.Round+1, sum.Final); err != nil {
+		if ev, err = s.eval.Evaluate(s.fsm.EvalGen(), sum.Round+1, sum.Final); err != nil {
 			s.log.Error("evaluation failed", slog.Any("error", err))
 		}
 	}
@@ -389,30 +390,48 @@ func (s *Service) closed(sum fed.RoundSummary) {
 	}
 }
 
-// finish writes the final model.
+// finish writes the final model (and the last G when that is an average).
 func (s *Service) finish() error {
-	path := filepath.Join(s.out, "generator.nnw")
-	if err := os.MkdirAll(s.out, 0o755); err != nil {
+	var last *nn.Sequential
+	if s.fsm.EvalGen() != s.fsm.Gen() {
+		last = s.fsm.Gen()
+	}
+	if err := WriteGenerators(s.out, s.fsm.EvalGen(), last); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(s.out, ".generator-*")
-	if err != nil {
+	s.log.Info("final model written", slog.String("path", filepath.Join(s.out, GeneratorFile)))
+	return nil
+}
+
+// GeneratorFile is the result generator in a run's output folder, and
+// LastGeneratorFile the last global G when the result is its moving
+// average (cloud.ema).
+const (
+	GeneratorFile     = "generator.nnw"
+	LastGeneratorFile = "generator_last.nnw"
+)
+
+// WriteGenerators writes gen to dir/generator.nnw and, when last is not
+// nil, last to dir/generator_last.nnw, each atomically.
+func WriteGenerators(dir string, gen, last *nn.Sequential) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	if err := nn.Save(f, s.fsm.Gen()); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return err
+	for _, f := range []struct {
+		name string
+		g    *nn.Sequential
+	}{{GeneratorFile, gen}, {LastGeneratorFile, last}} {
+		if f.g == nil {
+			continue
+		}
+		var buf bytes.Buffer
+		if err := nn.Save(&buf, f.g); err != nil {
+			return err
+		}
+		if err := atomicfile.Write(filepath.Join(dir, f.name), buf.Bytes(), 0o644); err != nil {
+			return err
+		}
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	f.Close()
-	if err := os.Rename(f.Name(), path); err != nil {
-		return err
-	}
-	s.log.Info("final model written", slog.String("path", path))
 	return nil
 }
 

@@ -206,6 +206,12 @@ type Cloud struct {
 	EvalEvery int `yaml:"eval_every"`
 	// EvalSamples is how many samples that evaluation draws; default 2000.
 	EvalSamples int `yaml:"eval_samples"`
+	// EMA, in [0, 1), makes the evaluated and saved result an exponential
+	// moving average of the global G over the rounds (decay per round),
+	// as GAN research code keeps a G_ema: it smooths the round-to-round
+	// oscillation of GAN training. Training itself is unchanged. 0
+	// (default) evaluates and saves the last G.
+	EMA float64 `yaml:"ema"`
 }
 
 // Community is one edge and its devices.

@@ -227,6 +227,9 @@ func (t *Topology) validate() []string {
 	if c.EvalSamples == 0 {
 		c.EvalSamples = 2000
 	}
+	if !(c.EMA >= 0 && c.EMA < 1) {
+		bad("cloud.ema", "must be in [0, 1), got %g", c.EMA)
+	}
 	if c.EvalEvery < 0 || c.EvalSamples < 0 {
 		bad("cloud", "eval_every and eval_samples must be >= 0")
 	}

@@ -30,6 +30,13 @@ type CloudConfig struct {
 	// ServerOpt (adaptive federated optimisation, Reddi et al. 2021). With
 	// plain SGD of learning rate 1 this is exactly Eq. 1.
 	ServerOpt nn.Optimizer
+	// EMA, in [0, 1), keeps an exponential moving average of G's
+	// parameters over the rounds in EMAGen (same architecture as Gen),
+	// for evaluation and results only: edges keep training the published
+	// G. Round t mixes with decay min(EMA, (1+t)/(10+t)), so the
+	// initial weights fade fast. 0 disables it.
+	EMA    float64
+	EMAGen *nn.Sequential
 
 	// LR scenario (Domains > 0): the domain classifier C and its optimizer,
 	// how many steps C trains per round on batches of Batch rows per
@@ -118,6 +125,17 @@ func NewCloud(cfg CloudConfig) (*Cloud, error) {
 	if len(cfg.Communities) == 0 || cfg.GlobalRounds <= 0 || cfg.RoundTimeout <= 0 {
 		return nil, fmt.Errorf("fed: CloudConfig: %d communities, %d rounds, timeout %s", len(cfg.Communities), cfg.GlobalRounds, cfg.RoundTimeout)
 	}
+	if !(cfg.EMA >= 0 && cfg.EMA < 1) {
+		return nil, fmt.Errorf("fed: CloudConfig: EMA %g not in [0, 1)", cfg.EMA)
+	}
+	if cfg.EMA > 0 {
+		if cfg.EMAGen == nil {
+			return nil, errors.New("fed: CloudConfig: EMA needs EMAGen")
+		}
+		if err := copyParams(cfg.EMAGen, cfg.Gen); err != nil {
+			return nil, fmt.Errorf("fed: CloudConfig: EMAGen: %w", err)
+		}
+	}
 	if cfg.Domains > 0 && (cfg.Classifier == nil || cfg.ClassifierOpt == nil || cfg.Batch <= 0 || cfg.Latent <= 0 || cfg.FirstLayers <= 0) {
 		return nil, errors.New("fed: LR cloud needs Classifier, ClassifierOpt, Batch, Latent and FirstLayers")
 	}
@@ -132,6 +150,34 @@ func (c *Cloud) Done() bool { return c.done }
 
 // Gen is the global generator G (owned by the Cloud).
 func (c *Cloud) Gen() *nn.Sequential { return c.cfg.Gen }
+
+// EvalGen is the generator to evaluate and keep as the result: the moving
+// average of G when CloudConfig.EMA is set, else G itself.
+func (c *Cloud) EvalGen() *nn.Sequential {
+	if c.cfg.EMA > 0 {
+		return c.cfg.EMAGen
+	}
+	return c.cfg.Gen
+}
+
+// copyParams sets dst's parameters to src's.
+func copyParams(dst, src *nn.Sequential) error {
+	return nn.Unflatten(dst.Params(), nn.Flatten(nil, src.Params()))
+}
+
+// average moves EMAGen towards G after round t.
+func (c *Cloud) average(t int) {
+	if c.cfg.EMA == 0 {
+		return
+	}
+	beta := float32(min(c.cfg.EMA, float64(1+t)/float64(10+t)))
+	g := c.cfg.Gen.Params()
+	for i, p := range c.cfg.EMAGen.Params() {
+		for j, v := range g[i].Value {
+			p.Value[j] = beta*p.Value[j] + (1-beta)*v
+		}
+	}
+}
 
 // Ready returns what to do now; Advance acknowledges it.
 func (c *Cloud) Ready() CloudReady { return c.ready }
@@ -273,6 +319,9 @@ func (c *Cloud) close(now time.Time, timedOut bool) {
 	} else if err := nn.Unflatten(c.cfg.Gen.Params(), c.flat); err != nil {
 		panic(err) // lengths were checked on arrival
 	}
+	if err == nil {
+		c.average(c.round)
+	}
 	for i, id := range ids {
 		if w != nil {
 			sum.Weights[id] = w[i]
@@ -343,6 +392,8 @@ type cloudSnapshot struct {
 	Gen        wire.Tensor        `msgpack:"gen"`
 	Classifier wire.Tensor        `msgpack:"classifier"`
 	ClsOpt     []byte             `msgpack:"cls_opt"`
+	ServerOpt  []byte             `msgpack:"server_opt,omitempty"`
+	EMA        *wire.Tensor       `msgpack:"ema,omitempty"`
 	RNG        []byte             `msgpack:"rng"`
 	LInv       float64            `msgpack:"l_inv"`
 	LSpe       float64            `msgpack:"l_spe"`
@@ -362,6 +413,15 @@ func (c *Cloud) Snapshot() ([]byte, error) {
 	s := cloudSnapshot{V: snapshotVersion, Round: c.round, Done: c.done, Gen: flatTensor(c.cfg.Gen), RNG: rng, LInv: c.linv, LSpe: c.lspe, Stats: c.stats}
 	if c.last != nil {
 		s.Weights = c.last.Weights
+	}
+	if c.cfg.ServerOpt != nil {
+		if s.ServerOpt, err = c.cfg.ServerOpt.MarshalBinary(); err != nil {
+			return nil, err
+		}
+	}
+	if c.cfg.EMA > 0 {
+		t := flatTensor(c.cfg.EMAGen)
+		s.EMA = &t
 	}
 	for _, id := range c.cfg.Communities {
 		if u := c.got[id]; u != nil {
@@ -395,6 +455,21 @@ func (c *Cloud) Restore(b []byte) error {
 		}
 		if err := c.cfg.ClassifierOpt.UnmarshalBinary(s.ClsOpt); err != nil {
 			return fmt.Errorf("%w: classifier optimizer: %w", ErrSnapshot, err)
+		}
+	}
+	if c.cfg.ServerOpt != nil && s.ServerOpt != nil {
+		if err := c.cfg.ServerOpt.UnmarshalBinary(s.ServerOpt); err != nil {
+			return fmt.Errorf("%w: server optimizer: %w", ErrSnapshot, err)
+		}
+	}
+	if c.cfg.EMA > 0 {
+		// A snapshot from before EMA was enabled starts the average at G.
+		if s.EMA == nil {
+			if err := copyParams(c.cfg.EMAGen, c.cfg.Gen); err != nil {
+				return fmt.Errorf("%w: %w", ErrSnapshot, err)
+			}
+		} else if err := loadFlat(c.cfg.EMAGen, *s.EMA); err != nil {
+			return err
 		}
 	}
 	if err := c.cfg.RNG.UnmarshalBinary(s.RNG); err != nil {

@@ -75,8 +75,11 @@ type expResult struct {
 	Transport   string      `json:"transport"`
 	Classifier  string      `json:"classifier"`
 	Report      eval.Report `json:"scores"`
-	Grid        string      `json:"grid"`
-	Missing     []int       `json:"missing_classes,omitempty"`
+	// LastFID is the FID of the last global G when the scored generator
+	// is its moving average (cloud.ema); 0 otherwise.
+	LastFID float64 `json:"fid_last_g,omitempty"`
+	Grid    string  `json:"grid"`
+	Missing []int   `json:"missing_classes,omitempty"`
 }
 
 // runRecord is what a finished training run leaves in run.json, so that
@@ -190,6 +193,18 @@ func runExperiment(ctx context.Context, args []string, stdout, stderr io.Writer)
 		if err != nil {
 			return fmt.Errorf("experiment: scoring %s: %w", r.Name, err)
 		}
+		var lastFID float64
+		if _, err := os.Stat(filepath.Join(dir, cloud.LastGeneratorFile)); err == nil {
+			last, err := loadGenerator(filepath.Join(dir, cloud.LastGeneratorFile), top)
+			if err != nil {
+				return err
+			}
+			lr, err := ie.Score(cloud.SampleAll(top, last, *n, rand.New(rand.NewPCG(1, 0))))
+			if err != nil {
+				return fmt.Errorf("experiment: scoring %s's last G: %w", r.Name, err)
+			}
+			lastFID = lr.FID
+		}
 		grid := filepath.Join("grids", r.Name+".png")
 		if err := writeGridFile(filepath.Join(*out, grid), top, gen); err != nil {
 			return err
@@ -201,7 +216,7 @@ func runExperiment(ctx context.Context, args []string, stdout, stderr io.Writer)
 		res := expResult{Name: r.Name, Label: r.Label, Split: r.Split, Mode: top.Training.Mode,
 			Rounds: top.Training.GlobalRounds, LocalIters: top.Training.LocalIters, Devices: devices,
 			WallSeconds: rec.WallSeconds, Bytes: rec.Bytes, Transport: rec.Transport,
-			Classifier: ie.Cls.Key[:16], Report: rep, Grid: grid, Missing: rep.Missing(ie.Ref)}
+			Classifier: ie.Cls.Key[:16], Report: rep, LastFID: lastFID, Grid: grid, Missing: rep.Missing(ie.Ref)}
 		say("%s: %s; %s, %s moved", r.Name, rep, time.Duration(rec.WallSeconds*float64(time.Second)).Round(time.Second), bytesHuman(rec.Bytes))
 		results = append(results, res)
 		if err := writeTable(*out, results, realRep, args); err != nil {
@@ -347,11 +362,7 @@ func simRun(top *config.Topology, dir, cache string, w io.Writer) error {
 	if serr != nil {
 		return serr
 	}
-	var buf bytes.Buffer
-	if err := nn.Save(&buf, res.Gen); err != nil {
-		return err
-	}
-	return atomicfile.Write(filepath.Join(dir, "generator.nnw"), buf.Bytes(), 0o644)
+	return cloud.WriteGenerators(dir, res.Gen, res.Last)
 }
 
 var brokerLine = regexp.MustCompile(`broker in ([0-9.]+) (B|KiB|MiB|GiB) out ([0-9.]+) (B|KiB|MiB|GiB)`)
@@ -486,11 +497,12 @@ func writeTable(out string, results []expResult, real *eval.Report, args []strin
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Table 1: MNIST + Fashion-MNIST, feature-related scenario\n\n")
 	fmt.Fprintf(&b, "Reproduce with: `fedgan experiment %s`\n\n", strings.Join(args, " "))
-	fmt.Fprintf(&b, "Scores of %d samples of each final global generator against %d real test images (half MNIST, half Fashion-MNIST), "+
+	fmt.Fprintf(&b, "Scores of %d samples of each run's result generator against %d real test images (half MNIST, half Fashion-MNIST), "+
 		"from the evaluation classifier's penultimate features (FID) and class probabilities (IS, coverage, class KL); "+
-		"on this project's own scale, not the paper's.\n\n", results[0].Report.Samples, eval.ReferenceRows)
-	fmt.Fprintln(&b, "| run | split | IS ↑ | FID ↓ | classes covered | class KL ↓ | G updates | wall time | bytes moved | grid |")
-	fmt.Fprintln(&b, "|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
+		"on this project's own scale, not the paper's. With `cloud.ema` the result generator is the moving average of the "+
+		"global G over the rounds, and the FID of the last global G is shown beside it.\n\n", results[0].Report.Samples, eval.ReferenceRows)
+	fmt.Fprintln(&b, "| run | split | IS ↑ | FID ↓ | FID of the last G ↓ | classes covered | class KL ↓ | G updates | wall time | bytes moved | grid |")
+	fmt.Fprintln(&b, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 	var cent *expResult
 	for i, r := range results {
 		if r.Name == "centralized" {
@@ -504,12 +516,16 @@ func writeTable(out string, results []expResult, real *eval.Report, args []strin
 		if len(r.Missing) > 0 {
 			cov += fmt.Sprintf(" (missing %v)", r.Missing)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %.3f | %.2f | %s | %.4f | %d × %d | %s | %s | ![%s](%s) |\n",
-			r.Label, r.Split, r.Report.IS, r.Report.FID, cov, r.Report.ClassKL, r.Rounds, r.LocalIters,
+		last := "—"
+		if r.LastFID > 0 {
+			last = fmt.Sprintf("%.2f", r.LastFID)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %.3f | %.2f | %s | %s | %.4f | %d × %d | %s | %s | ![%s](%s) |\n",
+			r.Label, r.Split, r.Report.IS, r.Report.FID, last, cov, r.Report.ClassKL, r.Rounds, r.LocalIters,
 			time.Duration(r.WallSeconds*float64(time.Second)).Round(time.Second), bytesCol, r.Name, r.Grid)
 	}
 	if real != nil {
-		fmt.Fprintf(&b, "| real training images | — | %.3f | %.2f | %d/%d | %.4f | — | — | — | — |\n", real.IS, real.FID, real.Covered, real.Classes, real.ClassKL)
+		fmt.Fprintf(&b, "| real training images | — | %.3f | %.2f | — | %d/%d | %.4f | — | — | — | — |\n", real.IS, real.FID, real.Covered, real.Classes, real.ClassKL)
 	}
 	if cent != nil {
 		fmt.Fprintf(&b, "\nTargets (FID relative to the centralized baseline's %.2f):\n\n", cent.Report.FID)

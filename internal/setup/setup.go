@@ -55,6 +55,13 @@ func Cloud(top *config.Topology) (*fed.Cloud, error) {
 	if top.Training.ServerOptimizer == "adam" {
 		cfg.ServerOpt = adam(top.Training.ServerLR, top.Training)
 	}
+	if top.Cloud.EMA > 0 {
+		// NewCloud copies G's weights into it.
+		if cfg.EMAGen, err = nn.Build(top.GeneratorSpec(), rand.New(PCG(top, "cloud/ema"))); err != nil {
+			return nil, err
+		}
+		cfg.EMA = top.Cloud.EMA
+	}
 	if k := top.Domains(); k > 0 {
 		cls, err := nn.Build(top.ClassifierSpec(), rng)
 		if err != nil {

@@ -30,7 +30,10 @@ type Options struct {
 
 // Result is what a simulated run produced.
 type Result struct {
+	// Gen is the result generator (the moving average with cloud.ema),
+	// Last the last global G when that differs from Gen.
 	Gen     *nn.Sequential
+	Last    *nn.Sequential
 	Rounds  []fed.RoundSummary
 	Edges   []fed.EdgeStats
 	Virtual time.Duration // simulated time
@@ -167,7 +170,10 @@ func (s *Simulator) Run() (*Result, error) {
 	if !s.cloud.Done() {
 		return nil, errors.New("sim: nothing left to do before the final round")
 	}
-	s.res.Gen = s.cloud.Gen()
+	s.res.Gen = s.cloud.EvalGen()
+	if s.res.Gen != s.cloud.Gen() {
+		s.res.Last = s.cloud.Gen()
+	}
 	s.res.Virtual = s.now.Sub(start)
 	for _, ed := range s.edges {
 		s.res.Edges = append(s.res.Edges, ed.e.Stats())
@@ -181,7 +187,7 @@ func (s *Simulator) cloudReady() {
 	for _, sum := range r.Rounds {
 		s.res.Rounds = append(s.res.Rounds, sum)
 		if s.opt.OnRound != nil {
-			s.opt.OnRound(sum, s.cloud.Gen())
+			s.opt.OnRound(sum, s.cloud.EvalGen())
 		}
 	}
 	if r.Global == nil {
