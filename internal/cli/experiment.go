@@ -325,12 +325,24 @@ func trainRun(ctx context.Context, r expRun, top *config.Topology, cfgPath, dir 
 }
 
 // simRun trains top with the in-process simulator, evaluating as the
-// cloud does, and writes generator.nnw.
+// cloud does, and writes generator.nnw; it prints progress at evaluations.
 func simRun(top *config.Topology, dir, cache string, w io.Writer) error {
+	_, err := simulate(top, dir, cloud.EvalOptions{CacheDir: cache}, func(p cloud.Progress) {
+		if p.Eval != nil {
+			fmt.Fprintln(w, progressLine(p))
+		}
+	})
+	return err
+}
+
+// simulate runs top in the simulator as the cloud would: it evaluates
+// every cloud.eval_every rounds, appends metrics.jsonl in dir, calls
+// progress after every round, and writes the result generators.
+func simulate(top *config.Topology, dir string, opts cloud.EvalOptions, progress func(cloud.Progress)) (*sim.Result, error) {
 	os.Remove(filepath.Join(dir, "metrics.jsonl"))
-	ev, err := cloud.NewEvaluator(top, dir, cloud.EvalOptions{CacheDir: cache})
+	ev, err := cloud.NewEvaluator(top, dir, opts)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	start := time.Now()
 	var serr error
@@ -346,23 +358,23 @@ func simRun(top *config.Topology, dir, cache string, w io.Writer) error {
 		line := map[string]any{"round": sum.Round, "summary": sum, "elapsed_seconds": p.Elapsed.Seconds()}
 		if p.Eval != nil {
 			line["eval"] = p.Eval
-			fmt.Fprintln(w, progressLine(p))
 		}
 		if err := ev.AppendMetrics(line); err != nil && serr == nil {
 			serr = err
 		}
+		progress(p)
 	}})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	res, err := s.Run()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if serr != nil {
-		return serr
+		return nil, serr
 	}
-	return cloud.WriteGenerators(dir, res.Gen, res.Last)
+	return res, cloud.WriteGenerators(dir, res.Gen, res.Last)
 }
 
 var brokerLine = regexp.MustCompile(`broker in ([0-9.]+) (B|KiB|MiB|GiB) out ([0-9.]+) (B|KiB|MiB|GiB)`)

@@ -15,10 +15,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/fedgan/fedgan/cloud"
-	"github.com/fedgan/fedgan/fed"
 	"github.com/fedgan/fedgan/internal/mqttc"
-	"github.com/fedgan/fedgan/internal/sim"
-	"github.com/fedgan/fedgan/nn"
 	"github.com/fedgan/fedgan/wire"
 )
 
@@ -38,39 +35,12 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if output == "" {
 		output = top.Cloud.Output + "-sim"
 	}
-	os.Remove(output + "/metrics.jsonl")
-	ev, err := cloud.NewEvaluator(top, output)
-	if err != nil {
-		return err
-	}
 	start := time.Now()
-	var serr error
-	s, err := sim.New(top, sim.Options{OnRound: func(sum fed.RoundSummary, g *nn.Sequential) {
-		p := cloud.Progress{Round: sum.Round + 1, Rounds: top.Training.GlobalRounds, Summary: sum, Elapsed: time.Since(start)}
-		if every := top.Cloud.EvalEvery; sum.Final || every > 0 && (sum.Round+1)%every == 0 {
-			if p.Eval, serr = ev.Evaluate(g, sum.Round+1, sum.Final); serr != nil {
-				return
-			}
-		}
-		p.ETA = p.Elapsed / time.Duration(p.Round) * time.Duration(p.Rounds-p.Round)
-		line := map[string]any{"round": sum.Round, "summary": sum, "elapsed_seconds": p.Elapsed.Seconds()}
-		if p.Eval != nil {
-			line["eval"] = p.Eval
-		}
-		if err := ev.AppendMetrics(line); err != nil && serr == nil {
-			serr = err
-		}
+	res, err := simulate(top, output, cloud.EvalOptions{}, func(p cloud.Progress) {
 		fmt.Fprintln(stdout, progressLine(p))
-	}})
+	})
 	if err != nil {
 		return err
-	}
-	res, err := s.Run()
-	if err != nil {
-		return err
-	}
-	if serr != nil {
-		return serr
 	}
 	fmt.Fprintf(stdout, "simulated %s of training in %s: %d batches; results in %s\n", res.Virtual.Round(time.Millisecond), time.Since(start).Round(time.Millisecond), res.Batches, output)
 	return nil
