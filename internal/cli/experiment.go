@@ -185,25 +185,29 @@ func runExperiment(ctx context.Context, args []string, stdout, stderr io.Writer)
 		if err != nil {
 			return fmt.Errorf("experiment: run %s: %w", r.Name, err)
 		}
-		gen, err := loadGenerator(filepath.Join(dir, "generator.nnw"), top)
+		// score loads a generator file of the run and scores *n samples.
+		score := func(file string) (*nn.Sequential, eval.Report, error) {
+			g, err := loadGenerator(filepath.Join(dir, file), top)
+			if err != nil {
+				return nil, eval.Report{}, err
+			}
+			rep, err := ie.Score(cloud.SampleAll(top, g, *n, rand.New(rand.NewPCG(1, 0))))
+			if err != nil {
+				return nil, eval.Report{}, fmt.Errorf("experiment: scoring %s's %s: %w", r.Name, file, err)
+			}
+			return g, rep, nil
+		}
+		gen, rep, err := score(cloud.GeneratorFile)
 		if err != nil {
 			return err
 		}
-		rep, err := ie.Score(cloud.SampleAll(top, gen, *n, rand.New(rand.NewPCG(1, 0))))
-		if err != nil {
-			return fmt.Errorf("experiment: scoring %s: %w", r.Name, err)
-		}
 		var lastFID float64
 		if _, err := os.Stat(filepath.Join(dir, cloud.LastGeneratorFile)); err == nil {
-			last, err := loadGenerator(filepath.Join(dir, cloud.LastGeneratorFile), top)
+			_, last, err := score(cloud.LastGeneratorFile)
 			if err != nil {
 				return err
 			}
-			lr, err := ie.Score(cloud.SampleAll(top, last, *n, rand.New(rand.NewPCG(1, 0))))
-			if err != nil {
-				return fmt.Errorf("experiment: scoring %s's last G: %w", r.Name, err)
-			}
-			lastFID = lr.FID
+			lastFID = last.FID
 		}
 		grid := filepath.Join("grids", r.Name+".png")
 		if err := writeGridFile(filepath.Join(*out, grid), top, gen); err != nil {
@@ -288,7 +292,7 @@ func trainRun(ctx context.Context, r expRun, top *config.Topology, cfgPath, dir 
 		if b, err := os.ReadFile(recPath); err == nil {
 			var rec runRecord
 			if err := json.Unmarshal(b, &rec); err == nil {
-				if _, err := os.Stat(filepath.Join(dir, "generator.nnw")); err == nil {
+				if _, err := os.Stat(filepath.Join(dir, cloud.GeneratorFile)); err == nil {
 					fmt.Fprintf(stdout, "experiment: %s: reusing the generator in %s\n", r.Name, dir)
 					return rec, nil
 				}
