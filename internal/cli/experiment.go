@@ -311,7 +311,7 @@ func trainRun(ctx context.Context, r expRun, top *config.Topology, cfgPath, dir 
 	rec := runRecord{Transport: "mqtt"}
 	if useSim {
 		rec.Transport = "sim"
-		err = simRun(top, dir, cache, w)
+		err = simRun(ctx, top, dir, cache, w)
 	} else {
 		err = runAll(ctx, []string{"-c", cfgPath, "-o", dir}, w, stderr)
 	}
@@ -330,8 +330,8 @@ func trainRun(ctx context.Context, r expRun, top *config.Topology, cfgPath, dir 
 
 // simRun trains top with the in-process simulator, evaluating as the
 // cloud does, and writes generator.nnw; it prints progress at evaluations.
-func simRun(top *config.Topology, dir, cache string, w io.Writer) error {
-	_, err := simulate(top, dir, cloud.EvalOptions{CacheDir: cache}, func(p cloud.Progress) {
+func simRun(ctx context.Context, top *config.Topology, dir, cache string, w io.Writer) error {
+	_, err := simulate(ctx, top, dir, cloud.EvalOptions{CacheDir: cache}, func(p cloud.Progress) {
 		if p.Eval != nil {
 			fmt.Fprintln(w, progressLine(p))
 		}
@@ -342,7 +342,7 @@ func simRun(top *config.Topology, dir, cache string, w io.Writer) error {
 // simulate runs top in the simulator as the cloud would: it evaluates
 // every cloud.eval_every rounds, appends metrics.jsonl in dir, calls
 // progress after every round, and writes the result generators.
-func simulate(top *config.Topology, dir string, opts cloud.EvalOptions, progress func(cloud.Progress)) (*sim.Result, error) {
+func simulate(ctx context.Context, top *config.Topology, dir string, opts cloud.EvalOptions, progress func(cloud.Progress)) (*sim.Result, error) {
 	os.Remove(filepath.Join(dir, "metrics.jsonl"))
 	ev, err := cloud.NewEvaluator(top, dir, opts)
 	if err != nil {
@@ -371,7 +371,7 @@ func simulate(top *config.Topology, dir string, opts cloud.EvalOptions, progress
 	if err != nil {
 		return nil, err
 	}
-	res, err := s.Run()
+	res, err := s.RunContext(ctx)
 	if err != nil {
 		return nil, err
 	}

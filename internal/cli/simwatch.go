@@ -36,7 +36,7 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		output = top.Cloud.Output + "-sim"
 	}
 	start := time.Now()
-	res, err := simulate(top, output, cloud.EvalOptions{}, func(p cloud.Progress) {
+	res, err := simulate(ctx, top, output, cloud.EvalOptions{}, func(p cloud.Progress) {
 		fmt.Fprintln(stdout, progressLine(p))
 	})
 	if err != nil {

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"container/heap"
+	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -144,7 +145,11 @@ func (s *Simulator) at(t time.Time, fn func()) {
 }
 
 // Run simulates until the cloud publishes its final model.
-func (s *Simulator) Run() (*Result, error) {
+func (s *Simulator) Run() (*Result, error) { return s.RunContext(context.Background()) }
+
+// RunContext is Run that stops with ctx's error when ctx is done (it
+// checks every 1,024 events, a few milliseconds of work).
+func (s *Simulator) RunContext(ctx context.Context) (*Result, error) {
 	for _, ed := range s.edges {
 		for _, d := range ed.devs {
 			if err := ed.e.Presence(s.now, d.id, true); err != nil {
@@ -158,6 +163,11 @@ func (s *Simulator) Run() (*Result, error) {
 	for s.q.Len() > 0 && s.err == nil && !s.cloud.Done() {
 		if s.res.Events >= s.opt.MaxEvents {
 			return nil, fmt.Errorf("sim: stopped after %d events", s.res.Events)
+		}
+		if s.res.Events%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, fmt.Errorf("sim: stopped at round %d: %w", s.cloud.Round(), err)
+			}
 		}
 		ev := heap.Pop(&s.q).(*event)
 		s.now = ev.at
