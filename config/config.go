@@ -75,6 +75,13 @@ type Model struct {
 	// back the step size of the shared weights (and at initialisation
 	// already sends different sources to different outputs).
 	SourceCodeScale float64 `yaml:"source_code_scale"`
+	// DMinibatchStd, when ≥ 2, gives D a minibatch standard deviation
+	// column before its last layer, computed over groups of that many rows
+	// (Karras et al. 2018): D can see how varied a batch is, and G loses
+	// fewer modes. 0 (default) is the paper's plain MLP. A device's real
+	// and generated rows are stacked in one batch of Batch rows each, so
+	// the group must divide training.batch_size.
+	DMinibatchStd int `yaml:"d_minibatch_std"`
 }
 
 // Training holds the algorithm's parameters (DESIGN.md §2).

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fedgan/fedgan/nn"
 )
 
 func TestLoadShippedConfigs(t *testing.T) {
@@ -246,6 +248,54 @@ func TestParsePasswordFile(t *testing.T) {
 		}
 		if err != nil || len(u) != tt.users {
 			t.Errorf("%q: got %d users, %v; want %d", tt.in, len(u), err, tt.users)
+		}
+	}
+}
+
+func TestDMinibatchStd(t *testing.T) {
+	const base = `
+model: {latent: 4, data_dim: 2, generator: [8], discriminator: [8, 6], d_minibatch_std: %d}
+training: {global_rounds: 1, local_iters: 1, batch_size: %d}
+cloud: {allow_anonymous: true}
+communities:
+  - {id: a, data: {kind: gaussian, means: [[0, 0]], std: 1}, edge: {allow_anonymous: true}, device_count: 1}
+`
+	for _, tt := range []struct {
+		group, batch int
+		want         string // "" for valid
+	}{
+		{0, 64, ""},
+		{4, 64, ""},
+		{4, 0, ""}, // the default batch of 64
+		{1, 64, "model.d_minibatch_std: must be 0 (off) or a group of ≥ 2 rows, got 1"},
+		{-2, 64, "model.d_minibatch_std: must be 0 (off) or a group of ≥ 2 rows, got -2"},
+		{5, 64, "model.d_minibatch_std: group 5 does not divide training.batch_size 64"},
+		{8, 0, ""},
+		{3, 0, "group 3 does not divide training.batch_size 64"},
+	} {
+		top, err := FromBytes([]byte(fmt.Sprintf(base, tt.group, tt.batch)), "inline", "")
+		if tt.want != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("group %d, batch %d: got %v, want an error containing %q", tt.group, tt.batch, err, tt.want)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("group %d, batch %d: %v", tt.group, tt.batch, err)
+			continue
+		}
+		specs := top.DiscriminatorSpec()
+		want := []nn.LayerSpec{{Kind: nn.KindDense, In: 2, Out: 8}, {Kind: nn.KindLeakyReLU, Alpha: 0.2}, {Kind: nn.KindDense, In: 8, Out: 6}, {Kind: nn.KindLeakyReLU, Alpha: 0.2}}
+		if tt.group > 0 {
+			want = append(want, nn.LayerSpec{Kind: nn.KindMinibatchStd, Group: tt.group}, nn.LayerSpec{Kind: nn.KindDense, In: 7, Out: 1})
+		} else {
+			want = append(want, nn.LayerSpec{Kind: nn.KindDense, In: 6, Out: 1})
+		}
+		if !slices.Equal(specs, want) {
+			t.Errorf("group %d: D is %+v, want %+v", tt.group, specs, want)
+		}
+		if _, err := nn.Build(specs, nil); err != nil {
+			t.Errorf("group %d: %v", tt.group, err)
 		}
 	}
 }

@@ -109,7 +109,14 @@ func (t *Topology) SourceShares() []float64 {
 
 // DiscriminatorSpec is D's architecture: [x, c_k] → hidden (LeakyReLU) → 1 logit.
 func (t *Topology) DiscriminatorSpec() []nn.LayerSpec {
-	return mlp(append(append([]int{t.Model.DataDim + t.Domains()}, t.Model.Discriminator...), 1), float32(t.Model.LeakySlope), "")
+	s := mlp(append(append([]int{t.Model.DataDim + t.Domains()}, t.Model.Discriminator...), 1), float32(t.Model.LeakySlope), "")
+	if g := t.Model.DMinibatchStd; g > 0 && len(s) > 1 {
+		// [… hidden, act] + minibatch std + Dense(h+1 → 1)
+		last := s[len(s)-1]
+		last.In++
+		s = append(s[:len(s)-1], nn.LayerSpec{Kind: nn.KindMinibatchStd, Group: g}, last)
+	}
+	return s
 }
 
 // ClassifierSpec is the LR domain classifier: x → hidden → K logits; nil in FR.

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"path/filepath"
@@ -94,6 +95,11 @@ func (t *Topology) validate() []string {
 	}
 	if !(m.SourceCodeScale > 0) || math.IsInf(m.SourceCodeScale, 0) {
 		bad("model.source_code_scale", "must be a finite number > 0, got %g", m.SourceCodeScale)
+	}
+	if m.DMinibatchStd == 1 || m.DMinibatchStd < 0 {
+		bad("model.d_minibatch_std", "must be 0 (off) or a group of ≥ 2 rows, got %d", m.DMinibatchStd)
+	} else if bs := cmp.Or(t.Training.BatchSize, 64); m.DMinibatchStd > 0 && bs%m.DMinibatchStd != 0 {
+		bad("model.d_minibatch_std", "group %d does not divide training.batch_size %d: a group would mix real and generated rows", m.DMinibatchStd, bs)
 	}
 	if t.Scenario == "lr" && len(m.Classifier) == 0 {
 		m.Classifier = []int{64}

@@ -265,3 +265,53 @@ func TestDeviceSpectralNorm(t *testing.T) {
 		t.Error("SpectralNorm -1: got no error")
 	}
 }
+
+// TestDeviceFeedbackMinibatchStd checks the feedback of a discriminator
+// with a minibatch standard deviation column, where every generated row's
+// gradient depends on the other rows of its group, against central finite
+// differences of the minimax loss (D frozen by a zero learning rate).
+func TestDeviceFeedbackMinibatchStd(t *testing.T) {
+	rng := rand.New(rand.NewPCG(6, 6))
+	d, err := nn.Build([]nn.LayerSpec{
+		{Kind: nn.KindDense, In: 3, Out: 8}, {Kind: nn.KindLeakyReLU, Alpha: 0.2},
+		{Kind: nn.KindMinibatchStd, Group: 4}, {Kind: nn.KindDense, In: 9, Out: 1},
+	}, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Make the statistic matter: a large weight on the extra column.
+	last := d.Layers[3].Params()[0]
+	last.Value[8] = 3
+	dev, err := NewDevice(DeviceConfig{D: d, Opt: nn.NewSGD(0, 0), DataDim: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	real, gen := make([]float32, 8*3), make([]float32, 8*3)
+	for i := range real {
+		real[i], gen[i] = float32(rng.NormFloat64()), float32(rng.NormFloat64())
+	}
+	res, err := dev.Step(real, gen, gen, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	grad := append([]float32(nil), res.Grad...)
+	const h = 1e-2
+	for i := range gen {
+		v := gen[i]
+		gen[i] = v + h
+		up, err := dev.Step(real, gen, gen, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gen[i] = v - h
+		down, err := dev.Step(real, gen, gen, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gen[i] = v
+		want := (up.Loss - down.Loss) / (2 * h)
+		if math.Abs(float64(grad[i])-want) > 2e-3*math.Max(1, math.Abs(want)) {
+			t.Errorf("F[%d] = %.6g, finite difference %.6g", i, grad[i], want)
+		}
+	}
+}

@@ -151,6 +151,8 @@ func TestLayerGradients(t *testing.T) {
 		{"relu", func() nn.Layer { return nn.NewReLU() }, 3, 6, true},
 		{"tanh", func() nn.Layer { return nn.NewTanh() }, 3, 6, false},
 		{"sigmoid", func() nn.Layer { return nn.NewSigmoid() }, 3, 6, false},
+		{"minibatch_std 4 (6 rows: groups of 4 and 2)", func() nn.Layer { return nn.NewMinibatchStd(4) }, 6, 5, false},
+		{"minibatch_std 2 (5 rows: a last group of 1)", func() nn.Layer { return nn.NewMinibatchStd(2) }, 5, 3, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := tc.layer()

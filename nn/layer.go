@@ -33,16 +33,20 @@ const (
 	KindReLU      = "relu"
 	KindTanh      = "tanh"
 	KindSigmoid   = "sigmoid"
+	// KindMinibatchStd appends the minibatch standard deviation of groups
+	// of Group rows as one more column (see MinibatchStd).
+	KindMinibatchStd = "minibatch_std"
 )
 
 // LayerSpec describes one layer. Kind is one of "dense", "leaky_relu",
-// "relu", "tanh", "sigmoid". In/Out are used by "dense"; Alpha by
-// "leaky_relu".
+// "relu", "tanh", "sigmoid", "minibatch_std". In/Out are used by "dense";
+// Alpha by "leaky_relu"; Group by "minibatch_std".
 type LayerSpec struct {
 	Kind  string  `json:"kind"`
 	In    int     `json:"in,omitempty"`
 	Out   int     `json:"out,omitempty"`
 	Alpha float32 `json:"alpha,omitempty"`
+	Group int     `json:"group,omitempty"`
 }
 
 // paramBackwarder is implemented by layers that can accumulate their

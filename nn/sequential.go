@@ -66,6 +66,8 @@ func Build(specs []LayerSpec, rng *rand.Rand) (*Sequential, error) {
 			s.Layers[i] = NewTanh()
 		case KindSigmoid:
 			s.Layers[i] = NewSigmoid()
+		case KindMinibatchStd:
+			s.Layers[i] = NewMinibatchStd(sp.Group)
 		}
 	}
 	return s, nil
@@ -96,6 +98,14 @@ func validateSpecs(specs []LayerSpec) error {
 				return bad("alpha %v is not finite", sp.Alpha)
 			}
 		case KindReLU, KindTanh, KindSigmoid:
+		case KindMinibatchStd:
+			if sp.Group < 2 || sp.Group > maxDim {
+				return bad("group %d out of range [2, %d]", sp.Group, maxDim)
+			}
+			if prevOut == 0 {
+				return bad("needs a dense layer before it")
+			}
+			prevOut++ // one more column
 		default:
 			return bad("unknown kind")
 		}

@@ -10,8 +10,8 @@ import (
 //
 //	magic    "FGNN"
 //	version  u16 = 1
-//	layers   u32, then per layer: kind (u8 length + bytes), in u32,
-//	         out u32, alpha f32
+//	layers   u32, then per layer: kind (u8 length + bytes), in u32
+//	         (the group size for minibatch_std), out u32, alpha f32
 //	params   u32, then per param: rank u8, dims u32…, values f32…
 //	crc      u32, CRC-32 (IEEE) of every preceding byte
 const (
@@ -50,7 +50,11 @@ func (s *Sequential) MarshalBinary() ([]byte, error) {
 	e.u32(uint32(len(specs)))
 	for _, sp := range specs {
 		e.str(sp.Kind)
-		e.u32(uint32(sp.In))
+		in := sp.In
+		if sp.Kind == KindMinibatchStd {
+			in = sp.Group
+		}
+		e.u32(uint32(in))
 		e.u32(uint32(sp.Out))
 		e.f32(sp.Alpha)
 	}
@@ -97,6 +101,9 @@ func (s *Sequential) UnmarshalBinary(b []byte) error {
 	specs := make([]LayerSpec, nl)
 	for i := range specs {
 		specs[i] = LayerSpec{Kind: d.str(), In: int(d.u32()), Out: int(d.u32()), Alpha: d.f32()}
+		if specs[i].Kind == KindMinibatchStd {
+			specs[i].Group, specs[i].In = specs[i].In, 0
+		}
 	}
 	if d.err != nil {
 		return d.err
@@ -118,7 +125,7 @@ func (s *Sequential) UnmarshalBinary(b []byte) error {
 		return fmt.Errorf("%w: %w", ErrFormat, err)
 	}
 	for i, sp := range net.Specs() {
-		if got := specs[i]; got.Kind != sp.Kind || got.In != sp.In || got.Out != sp.Out || math.Float32bits(got.Alpha) != math.Float32bits(sp.Alpha) {
+		if got := specs[i]; got.Kind != sp.Kind || got.In != sp.In || got.Out != sp.Out || got.Group != sp.Group || math.Float32bits(got.Alpha) != math.Float32bits(sp.Alpha) {
 			return &FormatError{What: "network", Offset: 0, Reason: fmt.Sprintf("layer %d: non-canonical spec %+v (want %+v)", i, got, sp)}
 		}
 	}
