@@ -58,8 +58,9 @@ var table1Runs = []expRun{
 	{Name: "fr-async-noniid", Label: "FR (async)", Config: "mnist-fmnist-noniid.yaml", Split: "non-iid", Mode: "async"},
 }
 
-// plainFR turns the configurations' additions off: the paper's FR.
-var plainFR = map[string]string{"model.source_code": "none", "training.server_optimizer": "none"}
+// plainFR turns the configurations' additions off: the paper's FR (its
+// MLP discriminator, Eq. 3's minimax objective, Eq. 1's plain average).
+var plainFR = map[string]string{"model.source_code": "none", "model.d_minibatch_std": "0", "training.objective": "minimax", "training.server_optimizer": "none"}
 
 // expResult is one run's line of the table (and of table1.json).
 type expResult struct {
