@@ -1,7 +1,6 @@
 package config
 
 import (
-	"cmp"
 	"fmt"
 	"math"
 	"path/filepath"
@@ -98,8 +97,6 @@ func (t *Topology) validate() []string {
 	}
 	if m.DMinibatchStd == 1 || m.DMinibatchStd < 0 {
 		bad("model.d_minibatch_std", "must be 0 (off) or a group of ≥ 2 rows, got %d", m.DMinibatchStd)
-	} else if bs := cmp.Or(t.Training.BatchSize, 64); m.DMinibatchStd > 0 && bs%m.DMinibatchStd != 0 {
-		bad("model.d_minibatch_std", "group %d does not divide training.batch_size %d: a group would mix real and generated rows", m.DMinibatchStd, bs)
 	}
 	if t.Scenario == "lr" && len(m.Classifier) == 0 {
 		m.Classifier = []int{64}
@@ -117,6 +114,9 @@ func (t *Topology) validate() []string {
 	}
 	if tr.BatchSize < 1 || tr.BatchSize > 4096 {
 		bad("training.batch_size", "must be in 1..4096, got %d", tr.BatchSize)
+	}
+	if g := m.DMinibatchStd; g >= 2 && tr.BatchSize%g != 0 {
+		bad("model.d_minibatch_std", "group %d does not divide training.batch_size %d: a group would mix real and generated rows", g, tr.BatchSize)
 	}
 	enum("training.mode", &tr.Mode, "sync", modes)
 	if tr.SyncPeriod == 0 {
