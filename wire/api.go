@@ -21,6 +21,12 @@ type Batch struct {
 	Fake         Tensor `msgpack:"fake"`    // X_d = G_k(z_d), B×d
 	Gen          Tensor `msgpack:"gen"`     // X_g = G_k(z_g), B×d
 	SentUnixNano int64  `msgpack:"sent"`
+	// FakeLabels and GenLabels are the class of each row of Fake and Gen,
+	// one byte per row, when G is class-conditional (Spec.Classes > 0,
+	// config model.class_code); absent otherwise. A device's discriminator
+	// judges each row together with its class.
+	FakeLabels []byte `msgpack:"fake_labels,omitempty"`
+	GenLabels  []byte `msgpack:"gen_labels,omitempty"`
 }
 
 // Feedback is what a device publishes on

@@ -33,6 +33,19 @@ func lrSpec() *Spec {
 	return s
 }
 
+// classSpec is frSpec with a class-conditional generator of 3 classes.
+func classSpec() *Spec {
+	s := frSpec()
+	s.Classes = 3
+	return s
+}
+
+// labeled is batchMsg with one class label per row.
+func labeled(m *Batch) *Batch {
+	m.FakeLabels, m.GenLabels = []byte{0, 2, 1, 0}, []byte{1, 1, 2, 0}
+	return m
+}
+
 // anyRowsSpec accepts batches of any B from 1 to 8.
 func anyRowsSpec() *Spec {
 	s := frSpec()
@@ -161,6 +174,7 @@ func wireCases() []wireCase {
 		{name: "batch", topic: batchTopic, msg: batchMsg(), golden: true},
 		{name: "batch_lr_domain1", topic: batchTopic, spec: lrSpec(), msg: modB(func(m *Batch) { m.Domain = 1 })},
 		{name: "batch_any_rows", topic: batchTopic, spec: anyRowsSpec(), msg: modB(func(m *Batch) { m.Fake, m.Gen = tensor(0, 2, 3), tensor(1, 2, 3) })},
+		{name: "batch_labeled", topic: batchTopic, spec: classSpec(), msg: labeled(batchMsg()), golden: true},
 		{name: "feedback", topic: feedbackTopic, msg: feedbackMsg(), golden: true},
 		{name: "feedback_zero", topic: feedbackTopic, msg: modF(func(m *Feedback) {
 			m.Round, m.Iter, m.Version, m.Loss, m.DLoss, m.NReal, m.Timings = 0, 0, 0, 0, 0, 0, Timings{}
@@ -278,6 +292,14 @@ func wireCases() []wireCase {
 			err: "wire: batch.domain: value out of range: 2, want 0 to 1"},
 		{name: "batch_domain_negative", topic: batchTopic, spec: lrSpec(), msg: modB(func(m *Batch) { m.Domain = -1 }), code: CodeRange,
 			err: "wire: batch.domain: value out of range: -1 is negative"},
+		{name: "batch_labels_unconditional", topic: batchTopic, msg: labeled(batchMsg()), code: CodeShape,
+			err: "wire: batch.fake_labels: shape mismatch: 4 labels, want none (the generator is not class-conditional)"},
+		{name: "batch_labels_missing", topic: batchTopic, spec: classSpec(), msg: batchMsg(), code: CodeShape,
+			err: "wire: batch.fake_labels: shape mismatch: 0 labels, want one per row (4)"},
+		{name: "batch_labels_short", topic: batchTopic, spec: classSpec(), msg: modB(func(m *Batch) { labeled(m).GenLabels = []byte{1, 2} }), code: CodeShape,
+			err: "wire: batch.gen_labels: shape mismatch: 2 labels, want one per row (4)"},
+		{name: "batch_label_too_big", topic: batchTopic, spec: classSpec(), msg: modB(func(m *Batch) { labeled(m).FakeLabels[3] = 3 }), code: CodeRange,
+			err: "wire: batch.fake_labels: value out of range: row 3 has class 3, want 0 to 2"},
 		{name: "feedback_negative_n_real", topic: feedbackTopic, msg: modF(func(m *Feedback) { m.NReal = -4 }), code: CodeRange,
 			err: "wire: feedback.n_real: value out of range: -4 is negative"},
 		{name: "feedback_negative_wait", topic: feedbackTopic, msg: modF(func(m *Feedback) { m.Timings.WaitUS = -5 }), code: CodeRange,

@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"bytes"
 	"fmt"
 	"maps"
 	"slices"
@@ -68,6 +69,10 @@ func (x *encoder) float(k string, v float64) {
 	x.key(k)
 	x.do(x.e.EncodeFloat64(v))
 }
+func (x *encoder) bin(k string, v []byte) {
+	x.key(k)
+	x.do(x.e.EncodeBytes(v))
+}
 func (x *encoder) bool(k string, v bool) {
 	x.key(k)
 	x.do(x.e.EncodeBool(v))
@@ -130,13 +135,17 @@ func AppendBatch(dst []byte, m *Batch) ([]byte, error) {
 	if err := checkFinite("batch.gen", &m.Gen); err != nil {
 		return dst, err
 	}
-	x := newEncoder(dst, 192+len(m.Community)+len(m.Fake.Data)+len(m.Gen.Data))
+	x := newEncoder(dst, 224+len(m.Community)+len(m.Fake.Data)+len(m.Gen.Data)+len(m.FakeLabels)+len(m.GenLabels))
 	x.encodeBatch(m)
 	return x.finish(dst)
 }
 
 func (x *encoder) encodeBatch(m *Batch) {
-	x.mapLen(9)
+	if len(m.FakeLabels) > 0 {
+		x.mapLen(11)
+	} else {
+		x.mapLen(9)
+	}
 	x.int("v", version(m.V))
 	x.str("community", m.Community)
 	x.int("round", int64(m.Round))
@@ -148,6 +157,10 @@ func (x *encoder) encodeBatch(m *Batch) {
 	x.key("gen")
 	x.tensor(&m.Gen)
 	x.int("sent", m.SentUnixNano)
+	if len(m.FakeLabels) > 0 {
+		x.bin("fake_labels", m.FakeLabels)
+		x.bin("gen_labels", m.GenLabels)
+	}
 }
 
 // AppendFeedback appends the MessagePack encoding of m to dst; see
@@ -280,7 +293,7 @@ func DecodeBatch(p []byte, s *Spec, topic Topic) (*Batch, error) {
 		return nil, err
 	}
 	m := new(Batch)
-	err = r.message(msg, []string{"v", "community", "round", "iter", "version", "domain", "fake", "gen", "sent"}, func(i int) (err error) {
+	err = r.message(msg, []string{"v", "community", "round", "iter", "version", "domain", "fake", "gen", "sent", "fake_labels", "gen_labels"}, func(i int) (err error) {
 		switch i {
 		case 0:
 			m.V, err = r.version(msg)
@@ -300,6 +313,10 @@ func DecodeBatch(p []byte, s *Spec, topic Topic) (*Batch, error) {
 			m.Gen, err = r.tensor("batch.gen")
 		case 8:
 			m.SentUnixNano, err = r.int64()
+		case 9:
+			m.FakeLabels, err = r.labels()
+		case 10:
+			m.GenLabels, err = r.labels()
 		}
 		return err
 	})
@@ -604,6 +621,16 @@ func (r *reader) tensor(path string) (Tensor, error) {
 		return err
 	})
 	return t, err
+}
+
+// labels reads a bin of class labels as a copy (the result must not keep
+// the payload alive).
+func (r *reader) labels() ([]byte, error) {
+	b, err := r.bin()
+	if len(b) == 0 {
+		return nil, err
+	}
+	return bytes.Clone(b), err
 }
 
 // tensors reads an array of tensors. With want non-nil the count must be

@@ -44,7 +44,9 @@
 //   - Batch: an edge's generated samples for one local iteration: X_d
 //     (Fake) for the discriminator step and X_g (Gen) for the feedback,
 //     both B×d, with the round, iteration, generator version and, in the
-//     label-related scenario, the community's domain index (DESIGN.md §2.1).
+//     label-related scenario, the community's domain index (DESIGN.md §2.1);
+//     with a class-conditional generator (Spec.Classes > 0) also the class
+//     of every row of each (FakeLabels, GenLabels: bin, one byte per row).
 //   - Feedback: a device's answer: the loss L_kj of Eq. 3, its
 //     discriminator loss, the error feedback F_kj = ∂L/∂X_g (Grad, B×d),
 //     and timings.
@@ -124,12 +126,14 @@
 //  6. rounds, iterations, versions, counts, timings and timestamps are
 //     non-negative, a Batch's domain is in [0, Spec.Domains) (0 when
 //     Domains is 0), a presence state is known and a GlobalModel has at
-//     most MaxWeights weights (ErrRange);
+//     most MaxWeights weights, and a Batch's class labels are below
+//     Spec.Classes (ErrRange);
 //  7. tensors match the Spec: Batch.Fake and Batch.Gen are
 //     [Spec.Batch, Spec.DataDim] (any B ≤ Spec.MaxRows when Spec.Batch is
 //  0. and equal, Feedback.Grad likewise, parameters have exactly the
 //     shapes of Spec.GenParams and a classifier, if present, those of
-//     Spec.ClsParams (ErrShape);
+//     Spec.ClsParams, and a Batch has one class label per row of Fake and
+//     of Gen when Spec.Classes > 0 and none when it is 0 (ErrShape);
 //  8. no float is NaN or ±Inf: tensor elements, losses, weights,
 //     L_inv, L_spe, λ1, λ2 (ErrNonFinite).
 //

@@ -9,6 +9,9 @@ import (
 // 16 MiB, room for a generator of about four million parameters.
 const DefaultMaxPayload = 16 << 20
 
+// MaxClasses bounds Spec.Classes: a row's label travels as one byte.
+const MaxClasses = 256
+
 // Spec describes the configured model, which every decoder checks a message
 // against. Services build it once from the topology file and share it
 // read-only; a decoder never modifies it. A nil *Spec is the zero Spec.
@@ -36,6 +39,11 @@ type Spec struct {
 	// Domains is the number of domain codes K in LR; 0 in FR, where
 	// Batch.Domain must be 0.
 	Domains int
+	// Classes is the number of label classes of a class-conditional
+	// generator (config model.class_code, at most MaxClasses); 0 when G is
+	// not class-conditional, where Batch.FakeLabels and Batch.GenLabels
+	// must be absent.
+	Classes int
 	// MaxPayload is the largest payload accepted, in bytes, checked
 	// before parsing. 0 means DefaultMaxPayload.
 	MaxPayload int
@@ -58,10 +66,13 @@ func (s *Spec) Validate() error {
 	for _, f := range []struct {
 		name string
 		v    int
-	}{{"Batch", s.Batch}, {"DataDim", s.DataDim}, {"Domains", s.Domains}, {"MaxPayload", s.MaxPayload}, {"MaxRows", s.MaxRows}} {
+	}{{"Batch", s.Batch}, {"DataDim", s.DataDim}, {"Domains", s.Domains}, {"Classes", s.Classes}, {"MaxPayload", s.MaxPayload}, {"MaxRows", s.MaxRows}} {
 		if f.v < 0 {
 			bad("%s is %d, want ≥ 0", f.name, f.v)
 		}
+	}
+	if s.Classes > MaxClasses {
+		bad("Classes is %d, want at most %d (labels travel as bytes)", s.Classes, MaxClasses)
 	}
 	if s.Batch > 0 && s.MaxRows > 0 && s.Batch > s.MaxRows {
 		bad("Batch %d exceeds MaxRows %d", s.Batch, s.MaxRows)

@@ -140,6 +140,39 @@ func (m *Batch) check(s *Spec, topic *Topic) error {
 	if !slices.Equal(m.Fake.Shape, m.Gen.Shape) {
 		return errorf(CodeShape, "batch.gen", "got %v, want %v like batch.fake", m.Gen.Shape, m.Fake.Shape)
 	}
+	return m.checkLabels(s)
+}
+
+// checkLabels checks the class labels: none, or one per row of both
+// tensors (with a Spec: present exactly when s.Classes > 0, each below it).
+func (m *Batch) checkLabels(s *Spec) error {
+	rows := 0
+	if len(m.Fake.Shape) == 2 {
+		rows = m.Fake.Shape[0]
+	}
+	for _, l := range []struct {
+		name string
+		v    []byte
+	}{{"batch.fake_labels", m.FakeLabels}, {"batch.gen_labels", m.GenLabels}} {
+		switch {
+		case s != nil && s.Classes == 0 && len(l.v) > 0:
+			return errorf(CodeShape, l.name, "%d labels, want none (the generator is not class-conditional)", len(l.v))
+		case s != nil && s.Classes > 0 && len(l.v) != rows:
+			return errorf(CodeShape, l.name, "%d labels, want one per row (%d)", len(l.v), rows)
+		case s == nil && len(l.v) > 0 && len(l.v) != rows:
+			return errorf(CodeShape, l.name, "%d labels, want one per row (%d)", len(l.v), rows)
+		}
+		if s != nil && s.Classes > 0 {
+			for i, c := range l.v {
+				if int(c) >= s.Classes {
+					return errorf(CodeRange, l.name, "row %d has class %d, want 0 to %d", i, c, s.Classes-1)
+				}
+			}
+		}
+	}
+	if (len(m.FakeLabels) == 0) != (len(m.GenLabels) == 0) {
+		return errorf(CodeShape, "batch.gen_labels", "%d labels beside %d fake labels, want both or neither", len(m.GenLabels), len(m.FakeLabels))
+	}
 	return nil
 }
 
