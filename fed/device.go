@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/fedgan/fedgan/nn"
 )
@@ -57,6 +58,28 @@ type DeviceConfig struct {
 	// DataDim is d. Domains is K in the LR scenario (0 in FR), and Domain
 	// the community's code index c_k.
 	DataDim, Domains, Domain int
+	// Classes is the number of label classes of a class-conditional GAN
+	// (config model.class_code); every step then needs the class of every
+	// row (StepLabeled). 0 for the paper's unconditional D.
+	Classes int
+	// ClassMode says how D uses the classes (config model.d_class):
+	// ClassInput reads [x, c_k, e_y] with e_y the row's one-hot class
+	// (Mirza & Osindero 2014); ClassAux gives D Classes more outputs that
+	// predict the class (the auxiliary classifier of Odena et al. 2017,
+	// AC-GAN), trained on the real rows, and adds AuxWeight × the
+	// cross-entropy of the generated rows' predicted class against their
+	// class to the generator objective; ClassBoth does both.
+	ClassMode ClassMode
+	// AuxWeight is λ of the auxiliary class loss; 0 means 1.
+	AuxWeight float64
+	// Held marks the classes of this device's data (len Classes); nil
+	// means every class. A generated row of a class the device does not
+	// hold is left out of its discriminator step and gets no feedback
+	// from it (a zero row of F): its D has never seen that class, so its
+	// verdict on it would only push the row away from every class it
+	// knows. With label-skewed devices (a non-i.i.d. split) each row is
+	// then judged by the devices that hold its class.
+	Held []bool
 	// Noise draws the instance noise added to D's inputs (see Step); nil
 	// when no noise is used.
 	Noise *rand.Rand
@@ -66,6 +89,39 @@ type DeviceConfig struct {
 	SpectralNorm float64
 }
 
+// ClassMode is how a class-conditional D uses the row classes; see
+// DeviceConfig.ClassMode.
+type ClassMode int
+
+// Class modes.
+const (
+	ClassInput ClassMode = iota // D reads the one-hot class
+	ClassAux                    // D predicts the class (AC-GAN)
+	ClassBoth                   // both
+)
+
+var classModes = [...]string{"input", "aux", "both"}
+
+func (m ClassMode) String() string {
+	if m >= 0 && int(m) < len(classModes) {
+		return classModes[m]
+	}
+	return fmt.Sprintf("ClassMode(%d)", int(m))
+}
+
+// ParseClassMode parses "input", "aux" or "both".
+func ParseClassMode(s string) (ClassMode, error) {
+	for i, n := range classModes {
+		if s == n {
+			return ClassMode(i), nil
+		}
+	}
+	return 0, fmt.Errorf("%w: class mode %q (want input, aux or both)", ErrMode, s)
+}
+
+func (m ClassMode) input() bool { return m == ClassInput || m == ClassBoth }
+func (m ClassMode) aux() bool   { return m == ClassAux || m == ClassBoth }
+
 // Device is the pure computation of a device agent for one batch
 // (DESIGN.md §2.1 step 2): one step of D_kj on real and fake rows
 // (Eq. 2), then the loss L_kj (Eq. 3) and the error feedback
@@ -73,8 +129,13 @@ type DeviceConfig struct {
 type Device struct {
 	cfg  DeviceConfig
 	sn   spectralClip
-	in   []float32 // D's input rows, [x, c_k]
-	dl   []float32 // dLoss/dlogit
+	in   []float32 // D's input rows, [x, c_k, e_y]
+	keep []int     // the rows of the generated batch whose class is held
+	fk   []float32 // the held rows of fake, then of gen
+	fkl  []int     // their classes
+	adv  []float32 // the real/fake logit of each row
+	dl   []float32 // dLoss/dlogit, one row of D's outputs per row
+	cls  []float32 // class logits, then their gradient (aux)
 	grad []float32 // F, B×d
 }
 
@@ -83,14 +144,26 @@ func NewDevice(cfg DeviceConfig) (*Device, error) {
 	if cfg.D == nil || cfg.Opt == nil {
 		return nil, errors.New("fed: DeviceConfig needs D and Opt")
 	}
-	if cfg.DataDim <= 0 || cfg.Domains < 0 || (cfg.Domains > 0 && (cfg.Domain < 0 || cfg.Domain >= cfg.Domains)) {
-		return nil, fmt.Errorf("fed: bad device dims: d=%d, domains=%d, domain=%d", cfg.DataDim, cfg.Domains, cfg.Domain)
+	if cfg.DataDim <= 0 || cfg.Domains < 0 || cfg.Classes < 0 || (cfg.Domains > 0 && (cfg.Domain < 0 || cfg.Domain >= cfg.Domains)) {
+		return nil, fmt.Errorf("fed: bad device dims: d=%d, domains=%d, domain=%d, classes=%d", cfg.DataDim, cfg.Domains, cfg.Domain, cfg.Classes)
 	}
-	if in := cfg.D.InDim(); in != cfg.DataDim+cfg.Domains {
-		return nil, fmt.Errorf("%w: D takes %d inputs, want d+K = %d", nn.ErrShape, in, cfg.DataDim+cfg.Domains)
+	if cfg.ClassMode < ClassInput || cfg.ClassMode > ClassBoth {
+		return nil, fmt.Errorf("%w: %v", ErrMode, cfg.ClassMode)
 	}
-	if out := cfg.D.OutDim(); out != 1 {
-		return nil, fmt.Errorf("%w: D has %d outputs, want 1", nn.ErrShape, out)
+	if cfg.AuxWeight == 0 {
+		cfg.AuxWeight = 1
+	}
+	if !(cfg.AuxWeight > 0) || math.IsInf(cfg.AuxWeight, 0) {
+		return nil, fmt.Errorf("fed: AuxWeight = %g, want a finite value > 0", cfg.AuxWeight)
+	}
+	if in, want := cfg.D.InDim(), cfg.DataDim+cfg.Domains+cfg.inClasses(); in != want {
+		return nil, fmt.Errorf("%w: D takes %d inputs, want d+K+classes = %d", nn.ErrShape, in, want)
+	}
+	if cfg.Held != nil && len(cfg.Held) != cfg.Classes {
+		return nil, fmt.Errorf("fed: Held has %d entries, want one per class (%d)", len(cfg.Held), cfg.Classes)
+	}
+	if out, want := cfg.D.OutDim(), 1+cfg.auxClasses(); out != want {
+		return nil, fmt.Errorf("%w: D has %d outputs, want %d (a logit and %d class logits)", nn.ErrShape, out, want, want-1)
 	}
 	if !(cfg.SpectralNorm >= 0) || math.IsInf(cfg.SpectralNorm, 0) {
 		return nil, fmt.Errorf("fed: SpectralNorm = %g, want a finite value ≥ 0", cfg.SpectralNorm)
@@ -100,6 +173,22 @@ func NewDevice(cfg DeviceConfig) (*Device, error) {
 		d.sn.apply(cfg.D.Params()) // start inside the constraint
 	}
 	return d, nil
+}
+
+// inClasses is the number of class columns of D's input.
+func (c *DeviceConfig) inClasses() int {
+	if c.Classes > 0 && c.ClassMode.input() {
+		return c.Classes
+	}
+	return 0
+}
+
+// auxClasses is the number of class logits D outputs after its logit.
+func (c *DeviceConfig) auxClasses() int {
+	if c.Classes > 0 && c.ClassMode.aux() {
+		return c.Classes
+	}
+	return 0
 }
 
 // StepResult is what a device reports for one batch.
@@ -126,58 +215,190 @@ type StepResult struct {
 // far from them. The feedback F is the gradient with respect to X_g (the
 // noise is additive). 0 disables it.
 func (d *Device) Step(real, fake, gen []float32, noise float64) (StepResult, error) {
+	return d.StepLabeled(real, fake, gen, Labels{}, noise)
+}
+
+// Labels are the classes of the rows of a step of a class-conditional D
+// (DeviceConfig.Classes > 0): one per row of real, fake and gen, each in
+// [0, Classes). An unconditional D takes none.
+type Labels struct {
+	Real, Fake, Gen []int
+}
+
+// check returns an error unless l fits nr, nf and ng rows of D with the
+// given number of classes.
+func (l Labels) check(classes, nr, nf, ng int) error {
+	for _, s := range []struct {
+		name string
+		v    []int
+		n    int
+	}{{"real", l.Real, nr}, {"fake", l.Fake, nf}, {"gen", l.Gen, ng}} {
+		if classes == 0 {
+			if len(s.v) > 0 {
+				return fmt.Errorf("%w: %d %s labels for a discriminator that is not class-conditional", nn.ErrShape, len(s.v), s.name)
+			}
+			continue
+		}
+		if len(s.v) != s.n {
+			return fmt.Errorf("%w: %d %s labels for %d rows", nn.ErrShape, len(s.v), s.name, s.n)
+		}
+		for i, c := range s.v {
+			if c < 0 || c >= classes {
+				return fmt.Errorf("fed: %s row %d has class %d, want 0 to %d", s.name, i, c, classes-1)
+			}
+		}
+	}
+	return nil
+}
+
+// StepLabeled is Step for a class-conditional D: l gives the class of
+// every row (see Labels); D judges each row together with its class, and
+// the feedback is still ∂objective/∂X_g (the class is not G's output).
+func (d *Device) StepLabeled(real, fake, gen []float32, l Labels, noise float64) (StepResult, error) {
 	dim := d.cfg.DataDim
 	if len(real) == 0 || len(real)%dim != 0 || len(fake)%dim != 0 || len(gen)%dim != 0 || len(fake) == 0 || len(gen) == 0 {
 		return StepResult{}, fmt.Errorf("%w: real %d, fake %d, gen %d values for d = %d", nn.ErrShape, len(real), len(fake), len(gen), dim)
 	}
 	nr, nf, ng := len(real)/dim, len(fake)/dim, len(gen)/dim
+	if err := l.check(d.cfg.Classes, nr, nf, ng); err != nil {
+		return StepResult{}, err
+	}
+	if d.cfg.Held != nil {
+		fake, l.Fake = d.held(fake, l.Fake)
+		fake, l.Fake = slices.Clone(fake), slices.Clone(l.Fake) // d.fk is reused for gen below
+		nf = len(l.Fake)
+	}
 
 	// Eq. 2: ascend mean log D(x) + mean log(1 − D(X_d)), i.e. descend the
-	// two binary cross-entropies, on one stacked batch.
-	x := d.input(nr+nf, real, fake)
+	// two binary cross-entropies, on one stacked batch; with an auxiliary
+	// classifier also descend its cross-entropy on the real rows.
+	x := d.input(nr+nf, real, fake, l.Real, l.Fake)
 	d.addNoise(x, noise)
 	logits := d.cfg.D.Forward(x)
-	d.dl = grow(d.dl, nr+nf)
-	lr := nn.SigmoidBCE(d.dl[:nr], logits.Data[:nr], 1)
-	lf := nn.SigmoidBCE(d.dl[nr:nr+nf], logits.Data[nr:nr+nf], 0)
-	d.cfg.D.Backward(nn.Mat{Rows: nr + nf, Cols: 1, Data: d.dl[:nr+nf]})
+	out := logits.Cols
+	adv := d.column(logits)
+	d.dl = grow(d.dl, (nr+nf)*out)
+	clear(d.dl)
+	lr := nn.SigmoidBCE(adv[:nr], adv[:nr], 1)
+	lf := nn.SigmoidBCE(adv[nr:], adv[nr:], 0)
+	for i, g := range adv {
+		d.dl[i*out] = g
+	}
+	dloss := lr + lf
+	if out > 1 {
+		dloss += d.auxLoss(logits, nr, l.Real)
+	}
+	d.cfg.D.Backward(nn.Mat{Rows: nr + nf, Cols: out, Data: d.dl})
 	d.cfg.Opt.Step(d.cfg.D.Params())
 	d.cfg.D.ZeroGrad()
 	if d.cfg.SpectralNorm > 0 {
 		d.sn.apply(d.cfg.D.Params())
 	}
 
-	// Eq. 3 on the updated D, and the feedback F = ∂objective/∂X_g.
-	x = d.input(ng, gen, nil)
+	// Eq. 3 on the updated D, and the feedback F = ∂objective/∂X_g; with
+	// an auxiliary classifier the objective also has λ × the cross-entropy
+	// of the generated rows' predicted classes.
+	d.grad = grow(d.grad, ng*dim)
+	all := ng
+	if d.cfg.Held != nil {
+		gen, l.Gen = d.held(gen, l.Gen)
+		if ng = len(l.Gen); ng == 0 {
+			clear(d.grad)
+			return StepResult{DLoss: dloss, Grad: d.grad}, nil
+		}
+	}
+	x = d.input(ng, gen, nil, l.Gen, nil)
 	d.addNoise(x, noise)
 	logits = d.cfg.D.Forward(x)
-	d.dl = grow(d.dl, ng)
+	adv = d.column(logits)
+	d.dl = grow(d.dl, ng*out)
+	clear(d.dl)
 	var loss float64
 	if d.cfg.Objective == Minimax {
-		loss = nn.LogOneMinusSigmoid(d.dl[:ng], logits.Data[:ng])
+		loss = nn.LogOneMinusSigmoid(adv, adv)
 	} else {
-		loss = nn.LogOneMinusSigmoid(nil, logits.Data[:ng])
-		nn.NegLogSigmoid(d.dl[:ng], logits.Data[:ng])
+		loss = nn.LogOneMinusSigmoid(nil, adv)
+		nn.NegLogSigmoid(adv, adv)
 	}
-	dx := d.cfg.D.BackwardInput(nn.Mat{Rows: ng, Cols: 1, Data: d.dl[:ng]})
-	d.grad = grow(d.grad, ng*dim)
+	for i, g := range adv {
+		d.dl[i*out] = g
+	}
+	if out > 1 {
+		d.auxLoss(logits, ng, l.Gen)
+	}
+	dx := d.cfg.D.BackwardInput(nn.Mat{Rows: ng, Cols: out, Data: d.dl})
 	cols := dx.Cols
-	for i := 0; i < ng; i++ {
-		copy(d.grad[i*dim:(i+1)*dim], dx.Data[i*cols:i*cols+dim])
+	if d.cfg.Held != nil {
+		clear(d.grad)
 	}
-	res := StepResult{Loss: loss, DLoss: lr + lf, Grad: d.grad[:ng*dim]}
+	for i := 0; i < ng; i++ {
+		r := i
+		if d.cfg.Held != nil {
+			r = d.keep[i]
+		}
+		copy(d.grad[r*dim:(r+1)*dim], dx.Data[i*cols:i*cols+dim])
+	}
+	res := StepResult{Loss: loss, DLoss: dloss, Grad: d.grad[:all*dim]}
 	if !finite64(res.Loss) || !finite64(res.DLoss) || checkFinite32("grad", res.Grad) != nil {
 		return StepResult{}, ErrDiverged
 	}
 	return res, nil
 }
 
-// input builds [rows of a then b, c_k] in d.in.
-func (d *Device) input(n int, a, b []float32) nn.Mat {
+// held returns the rows of x (row-major, DataDim columns) whose class in
+// labels the device holds, and their classes, in d.fk and d.fkl; their
+// positions in x are d.keep.
+func (d *Device) held(x []float32, labels []int) ([]float32, []int) {
+	dim := d.cfg.DataDim
+	d.keep, d.fk, d.fkl = d.keep[:0], d.fk[:0], d.fkl[:0]
+	for i, y := range labels {
+		if d.cfg.Held[y] {
+			d.keep = append(d.keep, i)
+			d.fk = append(d.fk, x[i*dim:(i+1)*dim]...)
+			d.fkl = append(d.fkl, y)
+		}
+	}
+	return d.fk, d.fkl
+}
+
+// column copies the real/fake logit (column 0) of each row of D's output
+// into d.adv and returns it.
+func (d *Device) column(logits nn.Mat) []float32 {
+	d.adv = grow(d.adv, logits.Rows)
+	for i := range d.adv {
+		d.adv[i] = logits.Data[i*logits.Cols]
+	}
+	return d.adv
+}
+
+// auxLoss returns λ × the mean cross-entropy of the class logits (columns
+// 1…C of logits) of the first n rows against labels, and writes its
+// gradient into those columns of d.dl.
+func (d *Device) auxLoss(logits nn.Mat, n int, labels []int) float64 {
+	out, c := logits.Cols, logits.Cols-1
+	d.cls = grow(d.cls, n*c)
+	for i := range n {
+		copy(d.cls[i*c:(i+1)*c], logits.Data[i*out+1:(i+1)*out])
+	}
+	m := nn.Mat{Rows: n, Cols: c, Data: d.cls[:n*c]}
+	ce := nn.SoftmaxCrossEntropy(m, m, labels)
+	w := float32(d.cfg.AuxWeight)
+	for i := range n {
+		for j := range c {
+			d.dl[i*out+1+j] = w * d.cls[i*c+j]
+		}
+	}
+	return d.cfg.AuxWeight * ce
+}
+
+// input builds [rows of a then b, c_k, e_y] in d.in, with the classes
+// la of a's rows and lb of b's.
+func (d *Device) input(n int, a, b []float32, la, lb []int) nn.Mat {
 	dim, k := d.cfg.DataDim, d.cfg.Domains
-	cols := dim + k
+	nc := d.cfg.inClasses()
+	cols := dim + k + nc
 	d.in = grow(d.in, n*cols)
-	if k == 0 {
+	if cols == dim {
 		copy(d.in, a)
 		copy(d.in[len(a):], b)
 		return nn.Mat{Rows: n, Cols: cols, Data: d.in[:n*cols]}
@@ -191,7 +412,16 @@ func (d *Device) input(n int, a, b []float32) nn.Mat {
 			copy(row, b[(i-na)*dim:(i-na+1)*dim])
 		}
 		clear(row[dim:])
-		row[dim+d.cfg.Domain] = 1
+		if k > 0 {
+			row[dim+d.cfg.Domain] = 1
+		}
+		if nc > 0 {
+			if i < na {
+				row[dim+k+la[i]] = 1
+			} else {
+				row[dim+k+lb[i-na]] = 1
+			}
+		}
 	}
 	return nn.Mat{Rows: n, Cols: cols, Data: d.in[:n*cols]}
 }
