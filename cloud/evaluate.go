@@ -217,11 +217,20 @@ func (e *Evaluator) writeGrid(gen *nn.Sequential, name string) error {
 // GridLatents returns n generator inputs drawn from a fixed stream (the
 // same for every run and round): setup.Latents and, in the LR scenario,
 // the domain code of grid row r set to r mod K; with an FR source code,
-// grid row r uses source r mod (number of codes).
+// grid row r uses source r mod (number of codes); with a class-conditional
+// G, the classes that G draws (ClassShares > 0) share the n cells in
+// order, in runs of equal length (5 cells per class for 20 classes in a
+// 10×10 grid).
 func GridLatents(top *config.Topology, n int) []float32 {
 	rng := rand.New(rand.NewPCG(0x67726964, 1)) // "grid"
 	z := setup.Latents(top, nil, n, rng)
 	m, k, s := top.Model.Latent, top.Domains(), top.SourceCodes()
+	var ys []int
+	for y, p := range top.ClassShares() {
+		if p > 0 {
+			ys = append(ys, y)
+		}
+	}
 	cols := top.GenInDim()
 	for i := range n {
 		row := z[i*cols : (i+1)*cols]
@@ -234,6 +243,11 @@ func GridLatents(top *config.Topology, n int) []float32 {
 			scale := slices.Max(code)
 			clear(code)
 			code[(i/GridSide)%s] = scale
+		}
+		if len(ys) > 0 {
+			code := row[m+k+s:]
+			clear(code)
+			code[ys[i*len(ys)/n]] = 1
 		}
 	}
 	return z
@@ -255,11 +269,15 @@ func GridPNG(w io.Writer, top *config.Topology, gen *nn.Sequential, z []float32)
 // ReportMap is rep as the keys of metrics.jsonl and the status: fid, is,
 // classes, classes_covered, class_kl, samples, histogram.
 func ReportMap(rep eval.Report) map[string]any {
-	return map[string]any{
+	m := map[string]any{
 		"samples": rep.Samples, "fid": finiteOrNil(rep.FID), "is": finiteOrNil(rep.IS),
 		"classes": rep.Classes, "classes_covered": rep.Covered, "class_kl": finiteOrNil(rep.ClassKL),
 		"histogram": rep.Hist,
 	}
+	if rep.TSTR > 0 {
+		m["tstr_accuracy"] = rep.TSTR
+	}
+	return m
 }
 
 // ImageEval is an image topology's evaluation: its real data, its
@@ -343,6 +361,48 @@ func OpenImageEval(top *config.Topology, opts EvalOptions) (*ImageEval, error) {
 // Score scores generated rows against the reference.
 func (ie *ImageEval) Score(x []float32) (eval.Report, error) {
 	return ie.Cls.Score(ie.Ref, x)
+}
+
+// TSTR is the train-on-synthetic, test-on-real accuracy of a
+// class-conditional G (model.class_code): a classifier with the
+// evaluation classifier's settings is trained on n rows of gen, each
+// labelled with the class it was drawn with (setup.Latents), and scored
+// on all the real test images. It returns an error without a class code.
+// progress, if not nil, is called after every training epoch.
+func (ie *ImageEval) TSTR(top *config.Topology, gen *nn.Sequential, n int, rng *rand.Rand, progress func(epoch int, loss float64)) (float64, error) {
+	c := top.Model.ClassCode
+	if c == 0 {
+		return 0, fmt.Errorf("cloud: train-on-synthetic accuracy needs a class-conditional generator (model.class_code)")
+	}
+	if c != ie.Real.Test.Classes {
+		return 0, fmt.Errorf("cloud: model.class_code is %d, the real test images have %d classes", c, ie.Real.Test.Classes)
+	}
+	z := setup.Latents(top, nil, n, rng)
+	cols, off := top.GenInDim(), top.GenInDim()-c
+	labels := make([]int, n)
+	for i := range labels {
+		labels[i] = argmax(z[i*cols+off : (i+1)*cols])
+	}
+	out := gen.Forward(nn.Mat{Rows: n, Cols: cols, Data: z})
+	syn, err := data.NewNumeric("synthetic", top.Model.DataDim, out.Data[:n*out.Cols], labels, c)
+	if err != nil {
+		return 0, err
+	}
+	cls, err := eval.TrainClassifier(syn, ie.Cls.Settings, progress)
+	if err != nil {
+		return 0, err
+	}
+	return cls.Accuracy(ie.Real.Test)
+}
+
+func argmax(v []float32) int {
+	best := 0
+	for i, x := range v {
+		if x > v[best] {
+			best = i
+		}
+	}
+	return best
 }
 
 func finiteOrNil(v float64) any {

@@ -82,6 +82,24 @@ type Model struct {
 	// and generated rows are stacked in one batch of Batch rows each, so
 	// the group must divide training.batch_size.
 	DMinibatchStd int `yaml:"d_minibatch_std"`
+	// ClassCode, when > 0, makes G and D class-conditional (Mirza &
+	// Osindero 2014) on that many label classes: G takes [z, e_y] and D
+	// [x, e_y], e_y the one-hot class. An edge draws y uniformly from the
+	// classes of its community's data (data.label_offset up to
+	// label_offset + data.classes), every batch carries the row classes,
+	// and a device's D judges its real rows with their own labels. The
+	// global G draws y with its community's data share, spread evenly
+	// over the community's classes. A device judges only the rows of the
+	// classes its own data holds (the others get no feedback from it), so
+	// label-skewed partitions work too. FR with labelled data only.
+	// 0 (default) is the paper's unconditional G.
+	ClassCode int `yaml:"class_code"`
+	// DClass is how D uses the classes with a class code: "input" (default,
+	// D reads [x, e_y]), "aux" (D reads x and predicts its class with
+	// class_code more outputs, the auxiliary classifier of AC-GAN, Odena et
+	// al. 2017; G is also trained to make its rows of class y look like
+	// class y) or "both".
+	DClass string `yaml:"d_class"`
 }
 
 // Training holds the algorithm's parameters (DESIGN.md §2).
@@ -108,6 +126,9 @@ type Training struct {
 	Weights string `yaml:"weights"`
 	// Objective is "minimax" (Eq. 3) or "nonsaturating"; see README for the default.
 	Objective string `yaml:"objective"`
+	// AuxWeight is λ of the auxiliary class loss of model.d_class aux or
+	// both, in D's loss and in the generator objective; default 1.
+	AuxWeight float64 `yaml:"aux_weight"`
 	// InstanceNoise is the standard deviation of the noise added to every
 	// row a discriminator sees at the start of training; it decays
 	// linearly to 0 at the last round. 0 (default) disables it.
@@ -306,6 +327,11 @@ type Data struct {
 	Parts int `yaml:"parts"`
 	// LabelOffset shifts labels (e.g. 10 for Fashion-MNIST beside MNIST).
 	LabelOffset int `yaml:"label_offset"`
+	// Classes is how many label classes the data holds (labels
+	// label_offset … label_offset+classes−1); used with model.class_code.
+	// Default 10 for mnist, fashion-mnist and inverted-mnist and the
+	// number of means for gaussian; required for idx and csv.
+	Classes int `yaml:"classes"`
 	// Gaussian mixture: Means (one row per mode), Std, Weights (default
 	// uniform), Samples per device (default 2000).
 	Means   [][]float64 `yaml:"means"`

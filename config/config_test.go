@@ -299,3 +299,143 @@ communities:
 		}
 	}
 }
+
+func TestClassCode(t *testing.T) {
+	const base = `
+scenario: SCENARIO
+model: {latent: 4, data_dim: 2, generator: [8], discriminator: [8], class_code: CODE, source_code: SOURCE}
+training: {global_rounds: 1, local_iters: 1}
+cloud: {allow_anonymous: true}
+communities:
+  - {id: a, data: {kind: gaussian, means: [[0, 0], [1, 1]], std: 1, samples: 100}, partition: {kind: PART}, edge: {allow_anonymous: true}, device_count: 2}
+  - {id: b, data: {kind: gaussian, means: [[1, 0], [2, 0], [3, 0]], std: 1, samples: 300, label_offset: 2}, edge: {allow_anonymous: true}, device_count: 1}
+`
+	for _, tt := range []struct {
+		scenario, code, source, part string
+		want                         string // "" for valid
+	}{
+		{"fr", "5", "none", "iid", ""},
+		{"fr", "6", "none", "iid", ""}, // class 5 is never drawn
+		{"fr", "0", "none", "modes", ""},
+		{"fr", "4", "none", "iid", "communities[b].data: classes 2 to 4 do not fit model.class_code 4"},
+		{"fr", "-1", "none", "iid", "model.class_code: must be 0 (off) or a number of classes up to 256, got -1"},
+		{"fr", "257", "none", "iid", "up to 256, got 257"},
+		{"lr", "5", "none", "iid", "model.class_code: applies to the fr scenario only"},
+		{"fr", "5", "community", "iid", "model.class_code: replaces model.source_code"},
+		{"fr", "5", "none", "modes", ""}, // each device judges its own classes
+	} {
+		r := strings.NewReplacer("SCENARIO", tt.scenario, "CODE", tt.code, "SOURCE", tt.source, "PART", tt.part)
+		top, err := FromBytes([]byte(r.Replace(base)), "inline", "")
+		name := tt.scenario + "/" + tt.code + "/" + tt.source + "/" + tt.part
+		if tt.want != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("%s: got %v, want an error containing %q", name, err, tt.want)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		code := top.Model.ClassCode
+		if got, want := top.GenInDim(), 4+code; got != want {
+			t.Errorf("%s: G input width %d, want %d", name, got, want)
+		}
+		if got, want := top.DiscriminatorSpec()[0].In, 2+code; got != want {
+			t.Errorf("%s: D input width %d, want %d", name, got, want)
+		}
+		if got := top.Spec().Classes; got != code {
+			t.Errorf("%s: wire spec classes %d, want %d", name, got, code)
+		}
+		if code == 0 {
+			if top.ClassShares() != nil || top.CommunityClasses(&top.Communities[0]) != nil {
+				t.Errorf("%s: class shares or classes without a class code", name)
+			}
+			continue
+		}
+		if got := top.CommunityClasses(&top.Communities[1]); !slices.Equal(got, []int{2, 3, 4}) {
+			t.Errorf("%s: classes of b %v, want [2 3 4]", name, got)
+		}
+		// a: 2 devices × 100 samples over 2 classes; b: 300 over 3.
+		want := []float64{0.2, 0.2, 0.2, 0.2, 0.2, 0, 0}[:code]
+		got := top.ClassShares()
+		if len(got) != len(want) {
+			t.Fatalf("%s: class shares %v, want %v", name, got, want)
+		}
+		for i := range got {
+			if math.Abs(got[i]-want[i]) > 1e-12 {
+				t.Errorf("%s: class shares %v, want %v", name, got, want)
+				break
+			}
+		}
+	}
+}
+
+func TestClassCodeDataClasses(t *testing.T) {
+	const base = `
+model: {latent: 4, data_dim: 784, generator: [8], discriminator: [8], class_code: 20}
+training: {global_rounds: 1, local_iters: 1}
+cloud: {allow_anonymous: true}
+communities:
+  - {id: a, data: DATA, edge: {allow_anonymous: true}, device_count: 1}
+`
+	for _, tt := range []struct{ data, want string }{
+		{"{kind: mnist}", ""},
+		{"{kind: fashion-mnist, label_offset: 10}", ""},
+		{"{kind: fashion-mnist, label_offset: 11}", "classes 11 to 20 do not fit model.class_code 20"},
+		{"{kind: idx, path: x}", "communities[a].data.classes: required with model.class_code for idx data"},
+		{"{kind: idx, path: x, classes: 20}", ""},
+		{"{kind: idx, path: x, classes: -3}", "data.classes: must be > 0, got -3"},
+	} {
+		_, err := FromBytes([]byte(strings.Replace(base, "DATA", tt.data, 1)), "inline", "")
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("%s: %v", tt.data, err)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+			t.Errorf("%s: got %v, want an error containing %q", tt.data, err, tt.want)
+		}
+	}
+}
+
+func TestDClass(t *testing.T) {
+	const base = `
+model: {latent: 4, data_dim: 2, generator: [8], discriminator: [8], class_code: 3, d_class: MODE, d_minibatch_std: 2}
+training: {global_rounds: 1, local_iters: 1, aux_weight: WEIGHT}
+cloud: {allow_anonymous: true}
+communities:
+  - {id: a, data: {kind: gaussian, means: [[0, 0], [1, 1], [2, 2]], std: 1}, edge: {allow_anonymous: true}, device_count: 1}
+`
+	for _, tt := range []struct {
+		mode, weight string
+		in, out      int
+		want         string
+	}{
+		{"input", "0", 5, 1, ""},
+		{"aux", "0.5", 2, 4, ""},
+		{"both", "0", 5, 4, ""},
+		{"proj", "0", 0, 0, `model.d_class: "proj" is not one of [input aux both]`},
+		{"aux", "-1", 0, 0, "training.aux_weight: must be a finite number > 0, got -1"},
+	} {
+		top, err := FromBytes([]byte(strings.NewReplacer("MODE", tt.mode, "WEIGHT", tt.weight).Replace(base)), "inline", "")
+		if tt.want != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("%s: got %v, want an error containing %q", tt.mode, err, tt.want)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", tt.mode, err)
+			continue
+		}
+		s := top.DiscriminatorSpec()
+		if s[0].In != tt.in || s[len(s)-1].Out != tt.out || s[len(s)-1].In != 9 {
+			t.Errorf("%s: D %d → … → %d (last layer from %d), want %d → … → %d from 9 (8 + the std column)", tt.mode, s[0].In, s[len(s)-1].Out, s[len(s)-1].In, tt.in, tt.out)
+		}
+		if _, err := nn.Build(s, nil); err != nil {
+			t.Errorf("%s: %v", tt.mode, err)
+		}
+		if tt.weight == "0" && top.Training.AuxWeight != 1 {
+			t.Errorf("%s: default aux weight %g, want 1", tt.mode, top.Training.AuxWeight)
+		}
+	}
+}

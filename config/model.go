@@ -31,7 +31,56 @@ func (t *Topology) GeneratorSpec() []nn.LayerSpec {
 
 // GenInDim is the width of G's input rows: m, plus K domain columns in the
 // LR scenario, plus SourceCodes columns in FR with a source code.
-func (t *Topology) GenInDim() int { return t.Model.Latent + t.Domains() + t.SourceCodes() }
+func (t *Topology) GenInDim() int {
+	return t.Model.Latent + t.Domains() + t.SourceCodes() + t.Model.ClassCode
+}
+
+// CommunityClasses are the labels community c's data holds, which its
+// edge draws for a class-conditional G (model.class_code): label_offset
+// up to label_offset + data.classes − 1. Nil without a class code.
+func (t *Topology) CommunityClasses(c *Community) []int {
+	if t.Model.ClassCode == 0 {
+		return nil
+	}
+	ys := make([]int, c.Data.Classes)
+	for i := range ys {
+		ys[i] = c.Data.LabelOffset + i
+	}
+	return ys
+}
+
+// ClassShares are the probabilities with which the global generator
+// draws each class of a class-conditional G: each community's share of
+// the samples (as SourceShares weighs communities) spread evenly over its
+// classes. The slice has model.class_code entries; nil without a class
+// code.
+func (t *Topology) ClassShares() []float64 {
+	if t.Model.ClassCode == 0 {
+		return nil
+	}
+	counted := true
+	for _, c := range t.Communities {
+		counted = counted && c.Data.Samples > 0
+	}
+	w := make([]float64, t.Model.ClassCode)
+	var sum float64
+	for i := range t.Communities {
+		c := &t.Communities[i]
+		s := float64(len(c.Devices))
+		if counted {
+			s *= float64(c.Data.Samples)
+		}
+		ys := t.CommunityClasses(c)
+		for _, y := range ys {
+			w[y] += s / float64(len(ys))
+		}
+		sum += s
+	}
+	for i := range w {
+		w[i] /= sum
+	}
+	return w
+}
 
 // SourceCodes is the number of one-hot source-code columns of G's input
 // (model.source_code): the number of communities, of devices, or 0.
@@ -107,9 +156,20 @@ func (t *Topology) SourceShares() []float64 {
 	return w
 }
 
-// DiscriminatorSpec is D's architecture: [x, c_k] → hidden (LeakyReLU) → 1 logit.
+// DiscriminatorSpec is D's architecture: [x, c_k, e_y] → hidden (LeakyReLU)
+// → 1 logit, and class_code class logits with model.d_class aux or both
+// (e_y only with input or both).
 func (t *Topology) DiscriminatorSpec() []nn.LayerSpec {
-	s := mlp(append(append([]int{t.Model.DataDim + t.Domains()}, t.Model.Discriminator...), 1), float32(t.Model.LeakySlope), "")
+	in, out := t.Model.DataDim+t.Domains(), 1
+	if c := t.Model.ClassCode; c > 0 {
+		if t.Model.DClass != "aux" {
+			in += c
+		}
+		if t.Model.DClass != "input" {
+			out += c
+		}
+	}
+	s := mlp(append(append([]int{in}, t.Model.Discriminator...), out), float32(t.Model.LeakySlope), "")
 	if g := t.Model.DMinibatchStd; g > 0 && len(s) > 1 {
 		// [… hidden, act] + minibatch std + Dense(h+1 → 1)
 		last := s[len(s)-1]
@@ -164,6 +224,7 @@ func (t *Topology) Spec() *wire.Spec {
 		GenParams:  paramShapes(t.GeneratorSpec()),
 		ClsParams:  paramShapes(t.ClassifierSpec()),
 		Domains:    t.Domains(),
+		Classes:    t.Model.ClassCode,
 		MaxPayload: t.Limits.MaxPayload,
 	}
 }

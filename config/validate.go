@@ -20,6 +20,7 @@ var (
 	dataKinds   = []string{"gaussian", "mnist", "fashion-mnist", "inverted-mnist", "idx", "csv"}
 	partKinds   = []string{"iid", "shards", "dirichlet", "modes"}
 	sourceCodes = []string{SourceNone, SourceCommunity, SourceDevice}
+	dClasses    = []string{"input", "aux", "both"}
 )
 
 // Values of model.source_code.
@@ -98,6 +99,16 @@ func (t *Topology) validate() []string {
 	if m.DMinibatchStd == 1 || m.DMinibatchStd < 0 {
 		bad("model.d_minibatch_std", "must be 0 (off) or a group of ≥ 2 rows, got %d", m.DMinibatchStd)
 	}
+	if m.ClassCode < 0 || m.ClassCode > wire.MaxClasses {
+		bad("model.class_code", "must be 0 (off) or a number of classes up to %d, got %d", wire.MaxClasses, m.ClassCode)
+	}
+	if m.ClassCode > 0 && t.Scenario == "lr" {
+		bad("model.class_code", "applies to the fr scenario only (lr conditions G on the domain code)")
+	}
+	enum("model.d_class", &m.DClass, "input", dClasses)
+	if m.ClassCode > 0 && m.SourceCode != SourceNone {
+		bad("model.class_code", "replaces model.source_code (a class belongs to one community); set source_code: none")
+	}
 	if t.Scenario == "lr" && len(m.Classifier) == 0 {
 		m.Classifier = []int{64}
 	}
@@ -134,6 +145,12 @@ func (t *Topology) validate() []string {
 	}
 	enum("training.weights", &tr.Weights, "exact", weightsK)
 	enum("training.objective", &tr.Objective, "minimax", objectives)
+	if tr.AuxWeight == 0 {
+		tr.AuxWeight = 1
+	}
+	if !(tr.AuxWeight > 0) || math.IsInf(tr.AuxWeight, 0) {
+		bad("training.aux_weight", "must be a finite number > 0, got %g", tr.AuxWeight)
+	}
 	if tr.InstanceNoise < 0 || math.IsNaN(tr.InstanceNoise) {
 		bad("training.instance_noise", "must be >= 0, got %g", tr.InstanceNoise)
 	}
@@ -282,6 +299,9 @@ func (t *Topology) validate() []string {
 		}
 		p = append(p, t.validateData(key+".data", &cm.Data)...)
 		enum(key+".partition.kind", &cm.Partition.Kind, "iid", partKinds)
+		if m.ClassCode > 0 {
+			p = append(p, t.validateClasses(key, cm)...)
+		}
 		switch cm.Partition.Kind {
 		case "shards":
 			if cm.Partition.ClassesPerDevice <= 0 {
@@ -399,16 +419,43 @@ func (t *Topology) validateData(key string, d *Data) []string {
 		if d.Samples == 0 {
 			d.Samples = 2000
 		}
+		if d.Classes == 0 {
+			d.Classes = len(d.Means)
+		}
 		if d.Samples < 1 {
 			p = append(p, fmt.Sprintf("%s.samples: must be > 0", key))
 		}
 	case "mnist", "fashion-mnist", "inverted-mnist":
+		if d.Classes == 0 {
+			d.Classes = 10
+		}
 		if t.Model.DataDim != 784 {
 			p = append(p, fmt.Sprintf("%s: %s rows have 784 values, model.data_dim is %d", key, d.Kind, t.Model.DataDim))
 		}
 	case "idx", "csv":
 		if d.Path == "" {
 			p = append(p, fmt.Sprintf("%s.path: required for %s", key, d.Kind))
+		}
+	}
+	return p
+}
+
+// validateClasses checks that community cm can be trained with a
+// class-conditional G (model.class_code).
+func (t *Topology) validateClasses(key string, cm *Community) []string {
+	var p []string
+	d := &cm.Data
+	switch {
+	case d.Classes < 0:
+		p = append(p, fmt.Sprintf("%s.data.classes: must be > 0, got %d", key, d.Classes))
+	case d.Classes == 0:
+		p = append(p, fmt.Sprintf("%s.data.classes: required with model.class_code for %s data (how many label classes it holds)", key, d.Kind))
+	case d.LabelOffset < 0 || d.LabelOffset+d.Classes > t.Model.ClassCode:
+		p = append(p, fmt.Sprintf("%s.data: classes %d to %d do not fit model.class_code %d", key, d.LabelOffset, d.LabelOffset+d.Classes-1, t.Model.ClassCode))
+	}
+	for j, dv := range cm.Devices {
+		if dv.Data != nil {
+			p = append(p, fmt.Sprintf("%s.devices[%d].data: model.class_code needs the community's data on every device", key, j))
 		}
 	}
 	return p
@@ -437,7 +484,7 @@ func (t *Topology) defaultMaxPayload() int {
 	for _, sh := range s.ClsParams {
 		cls += 4*prod(sh) + 32
 	}
-	batch := 2*4*t.Training.BatchSize*t.Model.DataDim + 512
+	batch := 2*4*t.Training.BatchSize*t.Model.DataDim + 2*t.Training.BatchSize + 512 // tensors, labels, fields
 	largest := max(batch, gen+cls+1024)
 	return largest + largest/4 + 64<<10
 }

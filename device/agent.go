@@ -87,9 +87,6 @@ func New(top *config.Topology, id string, opts Options) (*Agent, error) {
 	a := &Agent{top: top, id: id, comm: comm, dev: dev, opts: opts, log: log,
 		topics: wire.Topics{Root: top.Root}, spec: top.Spec(), wake: make(chan struct{}, 1)}
 	a.drops.Log = log
-	if a.worker, err = setup.Device(top, id); err != nil {
-		return nil, err
-	}
 	a.local = opts.Data
 	if a.local == nil {
 		if a.local, err = setup.DeviceData(top, id); err != nil {
@@ -101,6 +98,12 @@ func New(top *config.Topology, id string, opts Options) (*Agent, error) {
 	}
 	if a.local.Len() == 0 {
 		return nil, fmt.Errorf("device %s: no local data", id)
+	}
+	if err := setup.CheckClasses(top, id, a.local); err != nil {
+		return nil, err
+	}
+	if a.worker, err = setup.Device(top, id, a.local); err != nil {
+		return nil, err
 	}
 	a.rng = setup.BatchRNG(top, id)
 	return a, nil
@@ -216,7 +219,8 @@ func (a *Agent) take() (*wire.Batch, time.Time) {
 func (a *Agent) work(ctx context.Context, c *mqttc.Client) error {
 	fbTopic := a.topics.Feedback(a.comm.ID, a.id)
 	dim := a.top.Model.DataDim
-	var real, gen []float32
+	var rows setup.Rows
+	var gen []float32
 	lastIter, lastRound := int64(-1), -1
 	var buf []byte
 	for {
@@ -246,12 +250,8 @@ func (a *Agent) work(ctx context.Context, c *mqttc.Client) error {
 			continue
 		}
 		n := len(fake) / dim
-		if cap(real) < n*dim {
-			real = make([]float32, n*dim)
-		}
-		real = real[:n*dim]
-		a.local.Sample(real, n, a.rng)
-		res, err := a.worker.Step(real, fake, gen, setup.InstanceNoise(a.top, b.Round))
+		rows.Draw(a.top, a.local, b, a.rng)
+		res, err := a.worker.StepLabeled(rows.Real, fake, gen, rows.Labels, setup.InstanceNoise(a.top, b.Round))
 		if err != nil {
 			a.diverged.Add(1)
 			a.log.Error("step failed: feedback withheld", slog.Int64("iteration", b.Iter), slog.Any("error", err))

@@ -83,7 +83,7 @@ func newInProcess(tb testing.TB, top *config.Topology) *inProcess {
 	}
 	p := &inProcess{e: e}
 	for j, d := range top.Communities[0].Devices {
-		w, err := setup.Device(top, d.ID)
+		w, err := setup.Device(top, d.ID, nil)
 		if err != nil {
 			tb.Fatal(err)
 		}

@@ -73,6 +73,10 @@ type Report struct {
 	ClassKL float64 `json:"class_kl"`
 	// Hist is the share of the samples in each class.
 	Hist []float64 `json:"histogram"`
+	// TSTR is the train-on-synthetic, test-on-real accuracy of a
+	// class-conditional generator (0 when not measured): Score leaves it
+	// to the caller, which trains a classifier on labelled samples.
+	TSTR float64 `json:"tstr_accuracy,omitempty"`
 }
 
 // String is a one-line summary.

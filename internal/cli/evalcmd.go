@@ -125,6 +125,11 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	if top.Model.ClassCode > 0 {
+		if rep.TSTR, err = ie.TSTR(top, gen, f.n, rand.New(rand.NewPCG(f.seed, 1)), nil); err != nil {
+			return err
+		}
+	}
 	if *grid != "" {
 		if err := writeGridFile(*grid, top, gen); err != nil {
 			return err
@@ -202,6 +207,9 @@ func printReport(w io.Writer, what string, rep eval.Report, ie *cloud.ImageEval,
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "  class KL  %.4f\n", rep.ClassKL)
+	if rep.TSTR > 0 {
+		fmt.Fprintf(w, "  TSTR      %.2f%% (a classifier trained on %d labelled samples, tested on the real test images)\n", 100*rep.TSTR, rep.Samples)
+	}
 	fmt.Fprintf(w, "  classes %%  %s\n", rep.HistString())
 	return nil
 }
@@ -219,8 +227,8 @@ func loadGenerator(path string, top *config.Topology) (*nn.Sequential, error) {
 	}
 	if top != nil {
 		if in, want := gen.InDim(), top.GenInDim(); in != want {
-			return nil, fmt.Errorf("%s: the generator takes %d inputs, %s says %d (latent %d + %d domains + %d source codes)",
-				path, in, top.Source, want, top.Model.Latent, top.Domains(), top.SourceCodes())
+			return nil, fmt.Errorf("%s: the generator takes %d inputs, %s says %d (latent %d + %d domains + %d source codes + %d classes)",
+				path, in, top.Source, want, top.Model.Latent, top.Domains(), top.SourceCodes(), top.Model.ClassCode)
 		}
 		if out := gen.OutDim(); out != top.Model.DataDim {
 			return nil, fmt.Errorf("%s: the generator makes rows of %d values, %s says %d", path, out, top.Source, top.Model.DataDim)

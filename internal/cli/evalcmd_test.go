@@ -216,7 +216,8 @@ func TestExperimentMiniature(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"| Cent. GAN | all data on one device |", "| FR (sync) | iid |", "| FR (async) | iid |", "| FR (sync) | non-iid |",
-		"| FR (async) | non-iid |", "| real training images |", "FID ratio", "2 × 2", "(simulated)", "grids/fr-sync-iid.png"} {
+		"| FR (async) | non-iid |", "| real training images |", "FID ratio", "2 × 2", "(simulated)", "grids/fr-sync-iid.png",
+		"| Cent. GAN, unconditional G(z) |", "TSTR ↑"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("table1.md lacks %q:\n%s", want, md)
 		}

@@ -44,12 +44,15 @@ type expRun struct {
 // table1Runs are the runs of Table 1 that this project has: the
 // centralized baseline and the FR scenario in sync and async mode on the
 // i.i.d. and the non-i.i.d. split, plus the paper's plain FR (an
-// unconditional G(z), Eq. 1 without the server optimizer) in sync mode on
-// both splits, which shows why the configurations add a source code and
-// the server optimizer. (Fed. GAN and M-D GAN are other algorithms and
-// are not implemented.)
+// unconditional G(z) and D, Eq. 3's minimax, Eq. 1 without the server
+// optimizer) in sync mode on both splits, which shows why the
+// configurations depart from it, and the centralized baseline with the
+// previous unconditional model (the paper's MLP with the minibatch-std
+// column), which shows what the class condition adds. (Fed. GAN and M-D
+// GAN are other algorithms and are not implemented.)
 var table1Runs = []expRun{
 	{Name: "centralized", Label: "Cent. GAN", Config: "centralized.yaml", Split: "all data on one device"},
+	{Name: "centralized-uncond", Label: "Cent. GAN, unconditional G(z)", Config: "centralized.yaml", Split: "all data on one device", Set: unconditional},
 	{Name: "fr-sync-iid-plain", Label: "FR (sync), plain G(z)", Config: "mnist-fmnist-iid.yaml", Split: "iid", Mode: "sync", Set: plainFR},
 	{Name: "fr-sync-iid", Label: "FR (sync)", Config: "mnist-fmnist-iid.yaml", Split: "iid", Mode: "sync"},
 	{Name: "fr-async-iid", Label: "FR (async)", Config: "mnist-fmnist-iid.yaml", Split: "iid", Mode: "async"},
@@ -60,7 +63,12 @@ var table1Runs = []expRun{
 
 // plainFR turns the configurations' additions off: the paper's FR (its
 // MLP discriminator, Eq. 3's minimax objective, Eq. 1's plain average).
-var plainFR = map[string]string{"model.source_code": "none", "model.d_minibatch_std": "0", "training.objective": "minimax", "training.server_optimizer": "none"}
+var plainFR = map[string]string{"model.class_code": "0", "model.source_code": "none", "model.d_minibatch_std": "0",
+	"training.objective": "minimax", "training.server_optimizer": "none"}
+
+// unconditional turns the class condition off (G(z), D(x) with the
+// minibatch-std column: the model of the previous Table 1).
+var unconditional = map[string]string{"model.class_code": "0"}
 
 // expResult is one run's line of the table (and of table1.json).
 type expResult struct {
@@ -180,6 +188,11 @@ func runExperiment(ctx context.Context, args []string, stdout, stderr io.Writer)
 			if err != nil {
 				return err
 			}
+			// The real images' own "TSTR": the evaluation classifier,
+			// trained on the real training images.
+			if rep.TSTR, err = ie.Cls.Accuracy(ie.Real.Test); err != nil {
+				return err
+			}
 			realRep = &rep
 		}
 		rec, err := trainRun(ctx, r, top, cfgPath, dir, *useSim, *reuse, *cache, stdout, stderr)
@@ -201,6 +214,11 @@ func runExperiment(ctx context.Context, args []string, stdout, stderr io.Writer)
 		gen, rep, err := score(cloud.GeneratorFile)
 		if err != nil {
 			return err
+		}
+		if top.Model.ClassCode > 0 {
+			if rep.TSTR, err = ie.TSTR(top, gen, *n, rand.New(rand.NewPCG(1, 1)), nil); err != nil {
+				return fmt.Errorf("experiment: %s: train on synthetic: %w", r.Name, err)
+			}
 		}
 		var lastFID float64
 		if _, err := os.Stat(filepath.Join(dir, cloud.LastGeneratorFile)); err == nil {
@@ -230,6 +248,14 @@ func runExperiment(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	say("table in %s", filepath.Join(*out, "table1.md"))
 	return nil
+}
+
+// tstr formats a train-on-synthetic accuracy; "—" when not measured.
+func tstr(acc float64) string {
+	if acc == 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.1f%%", 100*acc)
 }
 
 func runNames() string {
@@ -518,8 +544,8 @@ func writeTable(out string, results []expResult, real *eval.Report, args []strin
 		"from the evaluation classifier's penultimate features (FID) and class probabilities (IS, coverage, class KL); "+
 		"on this project's own scale, not the paper's. With `cloud.ema` the result generator is the moving average of the "+
 		"global G over the rounds, and the FID of the last global G is shown beside it.\n\n", results[0].Report.Samples, eval.ReferenceRows)
-	fmt.Fprintln(&b, "| run | split | IS ↑ | FID ↓ | FID of the last G ↓ | classes covered | class KL ↓ | G updates | wall time | bytes moved | grid |")
-	fmt.Fprintln(&b, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+	fmt.Fprintln(&b, "| run | split | IS ↑ | FID ↓ | FID of the last G ↓ | classes covered | class KL ↓ | TSTR ↑ | G updates | wall time | bytes moved | grid |")
+	fmt.Fprintln(&b, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 	var cent *expResult
 	for i, r := range results {
 		if r.Name == "centralized" {
@@ -537,12 +563,12 @@ func writeTable(out string, results []expResult, real *eval.Report, args []strin
 		if r.LastFID > 0 {
 			last = fmt.Sprintf("%.2f", r.LastFID)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %.3f | %.2f | %s | %s | %.4f | %d × %d | %s | %s | ![%s](%s) |\n",
-			r.Label, r.Split, r.Report.IS, r.Report.FID, last, cov, r.Report.ClassKL, r.Rounds, r.LocalIters,
+		fmt.Fprintf(&b, "| %s | %s | %.3f | %.2f | %s | %s | %.4f | %s | %d × %d | %s | %s | ![%s](%s) |\n",
+			r.Label, r.Split, r.Report.IS, r.Report.FID, last, cov, r.Report.ClassKL, tstr(r.Report.TSTR), r.Rounds, r.LocalIters,
 			time.Duration(r.WallSeconds*float64(time.Second)).Round(time.Second), bytesCol, r.Name, r.Grid)
 	}
 	if real != nil {
-		fmt.Fprintf(&b, "| real training images | — | %.3f | %.2f | — | %d/%d | %.4f | — | — | — | — |\n", real.IS, real.FID, real.Covered, real.Classes, real.ClassKL)
+		fmt.Fprintf(&b, "| real training images | — | %.3f | %.2f | — | %d/%d | %.4f | %s | — | — | — | — |\n", real.IS, real.FID, real.Covered, real.Classes, real.ClassKL, tstr(real.TSTR))
 	}
 	if cent != nil {
 		fmt.Fprintf(&b, "\nTargets (FID relative to the centralized baseline's %.2f):\n\n", cent.Report.FID)

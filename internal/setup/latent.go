@@ -12,16 +12,19 @@ import (
 // (model.source_code), the one-hot code (of magnitude
 // model.source_code_scale) of a source drawn with probability
 // top.SourceShares(), so that G of these rows is a sample of the mixture
-// of all the communities' data. In the LR scenario the domain columns are
-// left zero for the caller to set.
+// of all the communities' data. With a class-conditional G
+// (model.class_code) the one-hot class is drawn with top.ClassShares().
+// In the LR scenario the domain columns are left zero for the caller to
+// set.
 func Latents(top *config.Topology, dst []float32, n int, rng *rand.Rand) []float32 {
 	m, cols := top.Model.Latent, top.GenInDim()
 	if cap(dst) < n*cols {
 		dst = make([]float32, n*cols)
 	}
 	dst = dst[:n*cols]
-	shares := top.SourceShares()
+	shares, classes := top.SourceShares(), top.ClassShares()
 	off := m + top.Domains()
+	yoff := off + top.SourceCodes()
 	for i := range n {
 		row := dst[i*cols : (i+1)*cols]
 		for j := range m {
@@ -30,6 +33,9 @@ func Latents(top *config.Topology, dst []float32, n int, rng *rand.Rand) []float
 		clear(row[m:])
 		if len(shares) > 0 {
 			row[off+draw(shares, rng.Float64())] = float32(top.Model.SourceCodeScale)
+		}
+		if len(classes) > 0 {
+			row[yoff+draw(classes, rng.Float64())] = 1
 		}
 	}
 	return dst

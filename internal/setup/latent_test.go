@@ -126,7 +126,7 @@ func TestEdgeSourceRows(t *testing.T) {
 			t.Fatalf("X_g: got %v, want %v", xg, want)
 		}
 	}
-	if _, err := setup.Device(top, "a-d1"); err != nil {
+	if _, err := setup.Device(top, "a-d1", nil); err != nil {
 		t.Errorf("device with d_spectral_norm: %v", err)
 	}
 	x := setup.Sample(top, g, 10, rand.New(rand.NewPCG(3, 3)))

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/fedgan/fedgan/config"
+	"github.com/fedgan/fedgan/data"
 	"github.com/fedgan/fedgan/fed"
 	"github.com/fedgan/fedgan/nn"
 )
@@ -114,6 +115,9 @@ func Edge(top *config.Topology, id string) (*fed.Edge, error) {
 		cfg.RowCodes, cfg.PerDevice = rowCodes(top, c)
 		cfg.CodeScale = float32(top.Model.SourceCodeScale)
 	}
+	if n := top.Model.ClassCode; n > 0 {
+		cfg.Classes, cfg.ClassSet = n, top.CommunityClasses(c)
+	}
 	if k := top.Domains(); k > 0 {
 		cls, err := nn.Build(top.ClassifierSpec(), rng)
 		if err != nil {
@@ -124,8 +128,10 @@ func Edge(top *config.Topology, id string) (*fed.Edge, error) {
 	return fed.NewEdge(cfg)
 }
 
-// Device builds device id's discriminator worker.
-func Device(top *config.Topology, id string) (*fed.Device, error) {
+// Device builds device id's discriminator worker. With a class-conditional
+// G (model.class_code) ds is the device's data, whose labels say which
+// classes it judges (fed.DeviceConfig.Held); otherwise it may be nil.
+func Device(top *config.Topology, id string, ds *data.Dataset) (*fed.Device, error) {
 	_, c, _, err := top.Device(id)
 	if err != nil {
 		return nil, err
@@ -139,9 +145,25 @@ func Device(top *config.Topology, id string) (*fed.Device, error) {
 		return nil, err
 	}
 	cfg := fed.DeviceConfig{D: d, Opt: adam(top.Training.LRD, top.Training), Objective: obj, DataDim: top.Model.DataDim,
-		Noise: rand.New(PCG(top, "device/"+id+"/noise")), SpectralNorm: top.Training.DSpectralNorm}
+		Noise: rand.New(PCG(top, "device/"+id+"/noise")), SpectralNorm: top.Training.DSpectralNorm,
+		Classes: top.Model.ClassCode}
 	if k := top.Domains(); k > 0 {
 		cfg.Domains, cfg.Domain = k, *c.Domain
+	}
+	if cfg.Classes > 0 {
+		if cfg.ClassMode, err = fed.ParseClassMode(top.Model.DClass); err != nil {
+			return nil, err
+		}
+		cfg.AuxWeight = top.Training.AuxWeight
+		if ds == nil {
+			return nil, errf("device %s: a class-conditional discriminator needs the device's data", id)
+		}
+		cfg.Held = make([]bool, cfg.Classes)
+		for i := range ds.Len() {
+			if y := ds.Label(i); y >= 0 && y < cfg.Classes {
+				cfg.Held[y] = true
+			}
+		}
 	}
 	return fed.NewDevice(cfg)
 }

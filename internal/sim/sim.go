@@ -73,7 +73,7 @@ type device struct {
 	busy    bool
 	pending *wire.Batch
 	cost    time.Duration
-	real    []float32
+	rows    setup.Rows
 	rng     *rand.Rand
 }
 
@@ -123,11 +123,14 @@ func New(top *config.Topology, opt Options) (*Simulator, error) {
 		}
 		ed := &edge{id: c.ID, e: e}
 		for _, d := range c.Devices {
-			w, err := setup.Device(top, d.ID)
+			ds, err := setup.DeviceData(top, d.ID)
 			if err != nil {
 				return nil, err
 			}
-			ds, err := setup.DeviceData(top, d.ID)
+			if err := setup.CheckClasses(top, d.ID, ds); err != nil {
+				return nil, err
+			}
+			w, err := setup.Device(top, d.ID, ds)
 			if err != nil {
 				return nil, err
 			}
@@ -300,10 +303,8 @@ func (s *Simulator) work(ed *edge, d *device, b *wire.Batch) {
 		s.err = err
 		return
 	}
-	n := len(fake) / s.top.Model.DataDim
-	d.real = growF(d.real, n*s.top.Model.DataDim)
-	d.data.Sample(d.real, n, d.rng)
-	res, err := d.w.Step(d.real, fake, gen, setup.InstanceNoise(s.top, b.Round))
+	d.rows.Draw(s.top, d.data, b, d.rng)
+	res, err := d.w.StepLabeled(d.rows.Real, fake, gen, d.rows.Labels, setup.InstanceNoise(s.top, b.Round))
 	if err != nil {
 		s.err = fmt.Errorf("sim: device %s: %w", d.id, err)
 		return
