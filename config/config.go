@@ -151,6 +151,9 @@ type Training struct {
 	// ServerLR (adaptive federated optimisation).
 	ServerOptimizer string  `yaml:"server_optimizer"`
 	ServerLR        float64 `yaml:"server_lr"`
+	// ServerLRDecay, in [0, 1), lowers server_lr linearly over the rounds:
+	// round r uses server_lr·(1 − server_lr_decay·r/global_rounds).
+	ServerLRDecay float64 `yaml:"server_lr_decay"`
 	// OptimizerG is the edges' optimizer for G_k: "adam" (default) or
 	// "sgd" (with Momentum).
 	OptimizerG string  `yaml:"optimizer_g"`

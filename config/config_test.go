@@ -439,3 +439,27 @@ communities:
 		}
 	}
 }
+
+func TestServerLRDecay(t *testing.T) {
+	const base = `
+model: {latent: 4, data_dim: 2, generator: [8], discriminator: [8]}
+training: {global_rounds: 1, local_iters: 1, server_optimizer: OPT, server_lr_decay: DECAY}
+cloud: {allow_anonymous: true}
+communities:
+  - {id: a, data: {kind: gaussian, means: [[0, 0]], std: 1}, edge: {allow_anonymous: true}, device_count: 1}
+`
+	for _, tt := range []struct{ opt, decay, want string }{
+		{"adam", "0.9", ""},
+		{"none", "0", ""},
+		{"none", "0.5", "training.server_lr_decay: applies to server_optimizer: adam only"},
+		{"adam", "1", "training.server_lr_decay: must be in [0, 1), got 1"},
+	} {
+		_, err := FromBytes([]byte(strings.NewReplacer("OPT", tt.opt, "DECAY", tt.decay).Replace(base)), "inline", "")
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("%s/%s: %v", tt.opt, tt.decay, err)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+			t.Errorf("%s/%s: got %v, want an error containing %q", tt.opt, tt.decay, err, tt.want)
+		}
+	}
+}

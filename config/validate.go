@@ -161,6 +161,11 @@ func (t *Topology) validate() []string {
 		bad("training.lr_decay", "must be in [0, 1), got %g", tr.LRDecay)
 	}
 	enum("training.server_optimizer", &tr.ServerOptimizer, "none", []string{"none", "adam"})
+	if !(tr.ServerLRDecay >= 0 && tr.ServerLRDecay < 1) {
+		bad("training.server_lr_decay", "must be in [0, 1), got %g", tr.ServerLRDecay)
+	} else if tr.ServerLRDecay > 0 && tr.ServerOptimizer != "adam" {
+		bad("training.server_lr_decay", "applies to server_optimizer: adam only")
+	}
 	if tr.ServerLR == 0 {
 		tr.ServerLR = 1e-3
 	}

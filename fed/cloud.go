@@ -30,6 +30,13 @@ type CloudConfig struct {
 	// ServerOpt (adaptive federated optimisation, Reddi et al. 2021). With
 	// plain SGD of learning rate 1 this is exactly Eq. 1.
 	ServerOpt nn.Optimizer
+	// ServerLRDecay, in [0, 1), lowers ServerOpt's learning rate linearly
+	// over the rounds: round t uses lr·(1 − ServerLRDecay·t/GlobalRounds),
+	// lr being its rate when NewCloud is called (an *nn.Adam or *nn.SGD).
+	// An adaptive server step has about the same size whatever the size
+	// of the communities' updates, so late in training a constant rate
+	// keeps G moving around the optimum; decaying it lets G settle.
+	ServerLRDecay float64
 	// EMA, in [0, 1), keeps an exponential moving average of G's
 	// parameters over the rounds in EMAGen (same architecture as Gen),
 	// for evaluation and results only: edges keep training the published
@@ -115,6 +122,8 @@ type Cloud struct {
 	ready   CloudReady
 	dom     domainLoss
 	flat    []float32
+	// serverLR is ServerOpt's learning rate at NewCloud (ServerLRDecay).
+	serverLR float32
 }
 
 // NewCloud checks cfg and returns a cloud that has not started.
@@ -139,7 +148,18 @@ func NewCloud(cfg CloudConfig) (*Cloud, error) {
 	if cfg.Domains > 0 && (cfg.Classifier == nil || cfg.ClassifierOpt == nil || cfg.Batch <= 0 || cfg.Latent <= 0 || cfg.FirstLayers <= 0) {
 		return nil, errors.New("fed: LR cloud needs Classifier, ClassifierOpt, Batch, Latent and FirstLayers")
 	}
-	return &Cloud{cfg: cfg, rng: rand.New(cfg.RNG), got: map[string]*Update{}}, nil
+	c := &Cloud{cfg: cfg, rng: rand.New(cfg.RNG), got: map[string]*Update{}}
+	if cfg.ServerLRDecay != 0 {
+		if !(cfg.ServerLRDecay > 0 && cfg.ServerLRDecay < 1) || cfg.ServerOpt == nil {
+			return nil, fmt.Errorf("fed: CloudConfig: ServerLRDecay %g needs a ServerOpt and a value in [0, 1)", cfg.ServerLRDecay)
+		}
+		lr, err := learningRate(cfg.ServerOpt)
+		if err != nil {
+			return nil, err
+		}
+		c.serverLR = lr
+	}
+	return c, nil
 }
 
 // Round is the round in progress.
@@ -312,6 +332,9 @@ func (c *Cloud) close(now time.Time, timedOut bool) {
 				p.Grad[i] = p.Value[i] - c.flat[off+i]
 			}
 			off += len(p.Value)
+		}
+		if c.cfg.ServerLRDecay > 0 {
+			setLearningRate(c.cfg.ServerOpt, decayed(c.serverLR, c.cfg.ServerLRDecay, c.round, c.cfg.GlobalRounds))
 		}
 		c.cfg.ServerOpt.Step(ps)
 		c.cfg.Gen.ZeroGrad()

@@ -871,8 +871,18 @@ func (e *Edge) setLR() {
 	if e.cfg.LRDecay == 0 || e.round < 0 {
 		return
 	}
-	lr := e.baseLR * float32(1-e.cfg.LRDecay*float64(min(e.round, e.cfg.Rounds))/float64(e.cfg.Rounds))
-	switch o := e.cfg.Opt.(type) {
+	setLearningRate(e.cfg.Opt, decayed(e.baseLR, e.cfg.LRDecay, e.round, e.cfg.Rounds))
+}
+
+// decayed is base·(1 − decay·round/rounds), round capped at rounds.
+func decayed(base float32, decay float64, round, rounds int) float32 {
+	return base * float32(1-decay*float64(min(round, rounds))/float64(rounds))
+}
+
+// setLearningRate sets the learning rate of the optimizers learningRate
+// knows.
+func setLearningRate(o nn.Optimizer, lr float32) {
+	switch o := o.(type) {
 	case *nn.Adam:
 		o.LR = lr
 	case *nn.SGD:

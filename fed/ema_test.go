@@ -107,3 +107,43 @@ func TestCloudEMAConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestCloudServerLRDecay checks the server step by hand with SGD as the
+// server optimizer: G moves lr_t of the way to the Eq. 1 average, with
+// lr_t = lr·(1 − decay·t/rounds).
+func TestCloudServerLRDecay(t *testing.T) {
+	c, err := NewCloud(CloudConfig{Communities: []string{"a"}, GlobalRounds: 4, RoundTimeout: time.Minute,
+		Gen: tinyGen(t), RNG: rand.NewPCG(3, 3), ServerOpt: nn.NewSGD(1, 0), ServerLRDecay: 0.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := len(nn.Flatten(nil, c.Gen().Params()))
+	c.Start(time.Unix(0, 0))
+	c.Advance()
+	prev := float64(c.Gen().Params()[0].Value[0])
+	for round, lr := range []float64{1, 0.875, 0.75} {
+		p := make([]float32, n)
+		for i := range p {
+			p[i] = 10
+		}
+		if err := c.Update(time.Unix(int64(round), 0), &Update{Community: "a", Round: round, Params: p}); err != nil {
+			t.Fatal(err)
+		}
+		c.Advance()
+		want := prev + lr*(10-prev)
+		if got := float64(c.Gen().Params()[0].Value[0]); math.Abs(got-want) > 1e-4 {
+			t.Fatalf("round %d: G = %v, want %v (server lr %v)", round, got, want, lr)
+		}
+		prev = want
+	}
+	for _, bad := range []CloudConfig{
+		{ServerLRDecay: 0.5},                              // no server optimizer
+		{ServerLRDecay: 1, ServerOpt: nn.NewSGD(1, 0)},    // out of range
+		{ServerLRDecay: -0.1, ServerOpt: nn.NewSGD(1, 0)}, // out of range
+	} {
+		bad.Communities, bad.GlobalRounds, bad.RoundTimeout, bad.Gen, bad.RNG = []string{"a"}, 4, time.Minute, tinyGen(t), rand.NewPCG(3, 3)
+		if _, err := NewCloud(bad); err == nil {
+			t.Errorf("ServerLRDecay %g with server optimizer %T: no error", bad.ServerLRDecay, bad.ServerOpt)
+		}
+	}
+}

@@ -55,6 +55,7 @@ func Cloud(top *config.Topology) (*fed.Cloud, error) {
 	}
 	if top.Training.ServerOptimizer == "adam" {
 		cfg.ServerOpt = adam(top.Training.ServerLR, top.Training)
+		cfg.ServerLRDecay = top.Training.ServerLRDecay
 	}
 	if top.Cloud.EMA > 0 {
 		// NewCloud copies G's weights into it.
