@@ -12,30 +12,22 @@ import (
 	"github.com/fedgan/fedgan/internal/sim"
 )
 
-// TestSourceShares checks that the global generator of the image
-// configurations draws MNIST and Fashion-MNIST half and half, as the data.
-func TestSourceShares(t *testing.T) {
-	for _, tc := range []struct {
-		file string
-		want []float64 // per code
-	}{
-		{"mnist-fmnist-iid.yaml", []float64{0.5, 0.25, 0.25}},
-		// 15 device codes: 12000 rows on each MNIST device, 6000 on each
-		// Fashion-MNIST one, of 120000.
-		{"mnist-fmnist-noniid.yaml", []float64{0.1, 0.1, 0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05}},
-	} {
-		top, err := config.Load(tc.file)
+// TestClassShares checks that the global generator of the image
+// configurations draws MNIST and Fashion-MNIST half and half, as the data:
+// each of the 20 classes a twentieth of the time.
+func TestClassShares(t *testing.T) {
+	for _, file := range []string{"mnist-fmnist-iid.yaml", "mnist-fmnist-noniid.yaml", "centralized.yaml"} {
+		top, err := config.Load(file)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := top.SourceShares()
-		if len(got) != len(tc.want) {
-			t.Fatalf("%s: shares %v, want %v", tc.file, got, tc.want)
+		got := top.ClassShares()
+		if len(got) != 20 {
+			t.Fatalf("%s: class shares %v, want 20", file, got)
 		}
-		for i := range got {
-			if math.Abs(got[i]-tc.want[i]) > 1e-12 {
-				t.Errorf("%s: shares %v, want %v", tc.file, got, tc.want)
-				break
+		for y, p := range got {
+			if math.Abs(p-0.05) > 1e-12 {
+				t.Errorf("%s: class %d drawn with probability %g, want 0.05", file, y, p)
 			}
 		}
 	}
