@@ -381,7 +381,7 @@ func (ie *ImageEval) TSTR(top *config.Topology, gen *nn.Sequential, n int, rng *
 	cols, off := top.GenInDim(), top.GenInDim()-c
 	labels := make([]int, n)
 	for i := range labels {
-		labels[i] = argmax(z[i*cols+off : (i+1)*cols])
+		labels[i] = slices.Index(z[i*cols+off:(i+1)*cols], 1) // the one-hot class Latents drew
 	}
 	out := gen.Forward(nn.Mat{Rows: n, Cols: cols, Data: z})
 	syn, err := data.NewNumeric("synthetic", top.Model.DataDim, out.Data[:n*out.Cols], labels, c)
@@ -393,16 +393,6 @@ func (ie *ImageEval) TSTR(top *config.Topology, gen *nn.Sequential, n int, rng *
 		return 0, err
 	}
 	return cls.Accuracy(ie.Real.Test)
-}
-
-func argmax(v []float32) int {
-	best := 0
-	for i, x := range v {
-		if x > v[best] {
-			best = i
-		}
-	}
-	return best
 }
 
 func finiteOrNil(v float64) any {

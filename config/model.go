@@ -58,26 +58,47 @@ func (t *Topology) ClassShares() []float64 {
 	if t.Model.ClassCode == 0 {
 		return nil
 	}
-	counted := true
-	for _, c := range t.Communities {
-		counted = counted && c.Data.Samples > 0
-	}
 	w := make([]float64, t.Model.ClassCode)
-	var sum float64
-	for i := range t.Communities {
-		c := &t.Communities[i]
-		s := float64(len(c.Devices))
-		if counted {
-			s *= float64(c.Data.Samples)
+	for i, dw := range t.deviceShares() {
+		var s float64
+		for _, v := range dw {
+			s += v
 		}
-		ys := t.CommunityClasses(c)
+		ys := t.CommunityClasses(&t.Communities[i])
 		for _, y := range ys {
 			w[y] += s / float64(len(ys))
 		}
-		sum += s
+	}
+	return w
+}
+
+// deviceShares is each device's share of all the samples (data.samples),
+// indexed by community then device; every device weighs the same when
+// some device has no sample count (image data, whose partition sizes are
+// only known once loaded).
+func (t *Topology) deviceShares() [][]float64 {
+	counted := true
+	for _, c := range t.Communities {
+		for j := range c.Devices {
+			counted = counted && c.DeviceData(j).Samples > 0
+		}
+	}
+	w := make([][]float64, len(t.Communities))
+	var sum float64
+	for i, c := range t.Communities {
+		w[i] = make([]float64, len(c.Devices))
+		for j := range c.Devices {
+			w[i][j] = 1
+			if counted {
+				w[i][j] = float64(c.DeviceData(j).Samples)
+			}
+			sum += w[i][j]
+		}
 	}
 	for i := range w {
-		w[i] /= sum
+		for j := range w[i] {
+			w[i][j] /= sum
+		}
 	}
 	return w
 }
@@ -132,26 +153,11 @@ func (t *Topology) SourceShares() []float64 {
 	if n == 0 {
 		return nil
 	}
-	counted := true
-	for _, c := range t.Communities {
-		for j := range c.Devices {
-			counted = counted && c.DeviceData(j).Samples > 0
-		}
-	}
 	w := make([]float64, n)
-	var sum float64
-	for _, c := range t.Communities {
-		for j := range c.Devices {
-			s := 1.0
-			if counted {
-				s = float64(c.DeviceData(j).Samples)
-			}
-			w[t.SourceCode(c.ID, j)] += s
-			sum += s
+	for i, dw := range t.deviceShares() {
+		for j, v := range dw {
+			w[t.SourceCode(t.Communities[i].ID, j)] += v
 		}
-	}
-	for i := range w {
-		w[i] /= sum
 	}
 	return w
 }

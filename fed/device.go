@@ -130,9 +130,8 @@ type Device struct {
 	cfg  DeviceConfig
 	sn   spectralClip
 	in   []float32 // D's input rows, [x, c_k, e_y]
-	keep []int     // the rows of the generated batch whose class is held
-	fk   []float32 // the held rows of fake, then of gen
-	fkl  []int     // their classes
+	hf   heldRows  // the rows of fake whose class is held (DeviceConfig.Held)
+	hg   heldRows  // the same for gen
 	adv  []float32 // the real/fake logit of each row
 	dl   []float32 // dLoss/dlogit, one row of D's outputs per row
 	cls  []float32 // class logits, then their gradient (aux)
@@ -264,8 +263,7 @@ func (d *Device) StepLabeled(real, fake, gen []float32, l Labels, noise float64)
 		return StepResult{}, err
 	}
 	if d.cfg.Held != nil {
-		fake, l.Fake = d.held(fake, l.Fake)
-		fake, l.Fake = slices.Clone(fake), slices.Clone(l.Fake) // d.fk is reused for gen below
+		fake, l.Fake = d.hf.take(d.cfg.Held, dim, fake, l.Fake)
 		nf = len(l.Fake)
 	}
 
@@ -300,8 +298,9 @@ func (d *Device) StepLabeled(real, fake, gen []float32, l Labels, noise float64)
 	// of the generated rows' predicted classes.
 	d.grad = grow(d.grad, ng*dim)
 	all := ng
+	d.hg.all = true
 	if d.cfg.Held != nil {
-		gen, l.Gen = d.held(gen, l.Gen)
+		gen, l.Gen = d.hg.take(d.cfg.Held, dim, gen, l.Gen)
 		if ng = len(l.Gen); ng == 0 {
 			clear(d.grad)
 			return StepResult{DLoss: dloss, Grad: d.grad}, nil
@@ -328,13 +327,13 @@ func (d *Device) StepLabeled(real, fake, gen []float32, l Labels, noise float64)
 	}
 	dx := d.cfg.D.BackwardInput(nn.Mat{Rows: ng, Cols: out, Data: d.dl})
 	cols := dx.Cols
-	if d.cfg.Held != nil {
+	if !d.hg.all {
 		clear(d.grad)
 	}
 	for i := 0; i < ng; i++ {
 		r := i
-		if d.cfg.Held != nil {
-			r = d.keep[i]
+		if !d.hg.all {
+			r = d.hg.keep[i]
 		}
 		copy(d.grad[r*dim:(r+1)*dim], dx.Data[i*cols:i*cols+dim])
 	}
@@ -345,20 +344,33 @@ func (d *Device) StepLabeled(real, fake, gen []float32, l Labels, noise float64)
 	return res, nil
 }
 
-// held returns the rows of x (row-major, DataDim columns) whose class in
-// labels the device holds, and their classes, in d.fk and d.fkl; their
-// positions in x are d.keep.
-func (d *Device) held(x []float32, labels []int) ([]float32, []int) {
-	dim := d.cfg.DataDim
-	d.keep, d.fk, d.fkl = d.keep[:0], d.fk[:0], d.fkl[:0]
+// heldRows are reused buffers for the rows of a batch whose class a
+// device holds.
+type heldRows struct {
+	all  bool      // every row is held: the batch is used as it is
+	keep []int     // otherwise their positions in the batch
+	x    []float32 // the rows
+	y    []int     // their classes
+}
+
+// take returns the rows of x (row-major, dim columns) whose class in
+// labels is held, and their classes. When every row is held it returns x
+// and labels themselves (all); otherwise the result lives in h until the
+// next take.
+func (h *heldRows) take(held []bool, dim int, x []float32, labels []int) ([]float32, []int) {
+	h.all = !slices.ContainsFunc(labels, func(y int) bool { return !held[y] })
+	if h.all {
+		return x, labels
+	}
+	h.keep, h.x, h.y = h.keep[:0], h.x[:0], h.y[:0]
 	for i, y := range labels {
-		if d.cfg.Held[y] {
-			d.keep = append(d.keep, i)
-			d.fk = append(d.fk, x[i*dim:(i+1)*dim]...)
-			d.fkl = append(d.fkl, y)
+		if held[y] {
+			h.keep = append(h.keep, i)
+			h.x = append(h.x, x[i*dim:(i+1)*dim]...)
+			h.y = append(h.y, y)
 		}
 	}
-	return d.fk, d.fkl
+	return h.x, h.y
 }
 
 // column copies the real/fake logit (column 0) of each row of D's output

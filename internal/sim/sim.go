@@ -331,10 +331,3 @@ func (s *Simulator) work(ed *edge, d *device, b *wire.Batch) {
 		}
 	})
 }
-
-func growF(s []float32, n int) []float32 {
-	if cap(s) >= n {
-		return s[:n]
-	}
-	return make([]float32, n)
-}
