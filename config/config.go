@@ -146,11 +146,14 @@ type Training struct {
 	// LRG and LRD are Adam learning rates of G and D; default 2e-4.
 	LRG float64 `yaml:"lr_g"`
 	LRD float64 `yaml:"lr_d"`
-	// ServerOptimizer is "none" (default: G is the Eq. 1 average) or
+	// ServerOptimizer is "none" (default: G is the Eq. 1 average),
 	// "adam": the cloud moves G towards the average with Adam at rate
-	// ServerLR (adaptive federated optimisation).
+	// ServerLR (default 1e-3; adaptive federated optimisation), or "sgd":
+	// G moves ServerLR times the way to the average (default 1, which is
+	// Eq. 1), with heavy-ball ServerMomentum (FedAvgM).
 	ServerOptimizer string  `yaml:"server_optimizer"`
 	ServerLR        float64 `yaml:"server_lr"`
+	ServerMomentum  float64 `yaml:"server_momentum"`
 	// ServerLRDecay, in [0, 1), lowers server_lr linearly over the rounds:
 	// round r uses server_lr·(1 − server_lr_decay·r/global_rounds).
 	ServerLRDecay float64 `yaml:"server_lr_decay"`

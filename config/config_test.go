@@ -440,26 +440,41 @@ communities:
 	}
 }
 
-func TestServerLRDecay(t *testing.T) {
+func TestServerOptimizer(t *testing.T) {
 	const base = `
 model: {latent: 4, data_dim: 2, generator: [8], discriminator: [8]}
-training: {global_rounds: 1, local_iters: 1, server_optimizer: OPT, server_lr_decay: DECAY}
+training: {global_rounds: 1, local_iters: 1, server_optimizer: OPT, server_lr: LR, server_lr_decay: DECAY, server_momentum: MOM}
 cloud: {allow_anonymous: true}
 communities:
   - {id: a, data: {kind: gaussian, means: [[0, 0]], std: 1}, edge: {allow_anonymous: true}, device_count: 1}
 `
-	for _, tt := range []struct{ opt, decay, want string }{
-		{"adam", "0.9", ""},
-		{"none", "0", ""},
-		{"none", "0.5", "training.server_lr_decay: applies to server_optimizer: adam only"},
-		{"adam", "1", "training.server_lr_decay: must be in [0, 1), got 1"},
+	for _, tt := range []struct {
+		opt, lr, decay, mom string
+		wantLR              float64
+		want                string
+	}{
+		{"adam", "0", "0.9", "0", 1e-3, ""},
+		{"adam", "0.006", "0", "0", 0.006, ""},
+		{"none", "0", "0", "0", 1e-3, ""},
+		{"sgd", "0", "0", "0", 1, ""},
+		{"sgd", "2", "0.5", "0.9", 2, ""},
+		{"none", "0", "0.5", "0", 0, "training.server_lr_decay: applies to server_optimizer: adam or sgd only"},
+		{"adam", "0", "1", "0", 0, "training.server_lr_decay: must be in [0, 1), got 1"},
+		{"adam", "0", "0", "0.9", 0, "training.server_momentum: applies to server_optimizer: sgd only"},
+		{"sgd", "0", "0", "1", 0, "training.server_momentum: must be in [0, 1), got 1"},
+		{"sgd", "-1", "0", "0", 0, "training.server_lr: must be a finite number > 0, got -1"},
+		{"sgd", ".inf", "0", "0", 0, "training.server_lr: must be a finite number > 0, got +Inf"},
+		{"rmsprop", "0", "0", "0", 0, "training.server_optimizer"},
 	} {
-		_, err := FromBytes([]byte(strings.NewReplacer("OPT", tt.opt, "DECAY", tt.decay).Replace(base)), "inline", "")
+		name := tt.opt + "/" + tt.lr + "/" + tt.decay + "/" + tt.mom
+		top, err := FromBytes([]byte(strings.NewReplacer("OPT", tt.opt, "LR", tt.lr, "DECAY", tt.decay, "MOM", tt.mom).Replace(base)), "inline", "")
 		switch {
 		case tt.want == "" && err != nil:
-			t.Errorf("%s/%s: %v", tt.opt, tt.decay, err)
+			t.Errorf("%s: %v", name, err)
+		case tt.want == "" && top.Training.ServerLR != tt.wantLR:
+			t.Errorf("%s: server_lr %g, want %g", name, top.Training.ServerLR, tt.wantLR)
 		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
-			t.Errorf("%s/%s: got %v, want an error containing %q", tt.opt, tt.decay, err, tt.want)
+			t.Errorf("%s: got %v, want an error containing %q", name, err, tt.want)
 		}
 	}
 }

@@ -160,14 +160,25 @@ func (t *Topology) validate() []string {
 	if !(tr.LRDecay >= 0 && tr.LRDecay < 1) {
 		bad("training.lr_decay", "must be in [0, 1), got %g", tr.LRDecay)
 	}
-	enum("training.server_optimizer", &tr.ServerOptimizer, "none", []string{"none", "adam"})
+	enum("training.server_optimizer", &tr.ServerOptimizer, "none", []string{"none", "adam", "sgd"})
 	if !(tr.ServerLRDecay >= 0 && tr.ServerLRDecay < 1) {
 		bad("training.server_lr_decay", "must be in [0, 1), got %g", tr.ServerLRDecay)
-	} else if tr.ServerLRDecay > 0 && tr.ServerOptimizer != "adam" {
-		bad("training.server_lr_decay", "applies to server_optimizer: adam only")
+	} else if tr.ServerLRDecay > 0 && tr.ServerOptimizer == "none" {
+		bad("training.server_lr_decay", "applies to server_optimizer: adam or sgd only")
+	}
+	if !(tr.ServerMomentum >= 0 && tr.ServerMomentum < 1) {
+		bad("training.server_momentum", "must be in [0, 1), got %g", tr.ServerMomentum)
+	} else if tr.ServerMomentum > 0 && tr.ServerOptimizer != "sgd" {
+		bad("training.server_momentum", "applies to server_optimizer: sgd only")
 	}
 	if tr.ServerLR == 0 {
 		tr.ServerLR = 1e-3
+		if tr.ServerOptimizer == "sgd" {
+			tr.ServerLR = 1 // exactly Eq. 1
+		}
+	}
+	if !(tr.ServerLR > 0) || math.IsInf(tr.ServerLR, 0) {
+		bad("training.server_lr", "must be a finite number > 0, got %g", tr.ServerLR)
 	}
 	enum("training.optimizer_g", &tr.OptimizerG, "adam", []string{"adam", "sgd"})
 	if tr.Momentum < 0 || tr.Momentum >= 1 {

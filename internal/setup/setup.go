@@ -53,8 +53,13 @@ func Cloud(top *config.Topology) (*fed.Cloud, error) {
 	for _, c := range top.Communities {
 		cfg.Communities = append(cfg.Communities, c.ID)
 	}
-	if top.Training.ServerOptimizer == "adam" {
-		cfg.ServerOpt = adam(top.Training.ServerLR, top.Training)
+	switch tr := top.Training; tr.ServerOptimizer {
+	case "adam":
+		cfg.ServerOpt = adam(tr.ServerLR, tr)
+	case "sgd":
+		cfg.ServerOpt = nn.NewSGD(float32(tr.ServerLR), float32(tr.ServerMomentum))
+	}
+	if cfg.ServerOpt != nil {
 		cfg.ServerLRDecay = top.Training.ServerLRDecay
 	}
 	if top.Cloud.EMA > 0 {
