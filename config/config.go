@@ -129,6 +129,10 @@ type Training struct {
 	// AuxWeight is λ of the auxiliary class loss of model.d_class aux or
 	// both, in D's loss and in the generator objective; default 1.
 	AuxWeight float64 `yaml:"aux_weight"`
+	// ModeSeeking is λ of the mode-seeking term the edges add to G's
+	// objective (MSGAN; fed.EdgeConfig.ModeSeeking); 0 (default) disables
+	// it. It needs an even batch_size.
+	ModeSeeking float64 `yaml:"mode_seeking"`
 	// InstanceNoise is the standard deviation of the noise added to every
 	// row a discriminator sees at the start of training; it decays
 	// linearly to 0 at the last round. 0 (default) disables it.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -397,6 +398,33 @@ communities:
 	}
 }
 
+func TestModeSeeking(t *testing.T) {
+	const base = `
+model: {latent: 4, data_dim: 2, generator: [8], discriminator: [8]}
+training: {global_rounds: 1, local_iters: 1, batch_size: BATCH, mode_seeking: MS}
+cloud: {allow_anonymous: true}
+communities:
+  - {id: a, data: {kind: gaussian, means: [[0, 0]], std: 1}, edge: {allow_anonymous: true}, device_count: 1}
+`
+	for _, tt := range []struct{ batch, ms, want string }{
+		{"64", "1", ""},
+		{"63", "0", ""},
+		{"63", "1", "training.mode_seeking: pairs the rows of a batch: batch_size must be even, got 63"},
+		{"64", "-0.5", "training.mode_seeking: must be a finite number >= 0, got -0.5"},
+		{"64", ".nan", "training.mode_seeking: must be a finite number >= 0, got NaN"},
+	} {
+		top, err := FromBytes([]byte(strings.NewReplacer("BATCH", tt.batch, "MS", tt.ms).Replace(base)), "inline", "")
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("%s/%s: %v", tt.batch, tt.ms, err)
+		case tt.want == "" && top.Training.ModeSeeking != parseFloat(t, tt.ms):
+			t.Errorf("%s/%s: mode_seeking %g", tt.batch, tt.ms, top.Training.ModeSeeking)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+			t.Errorf("%s/%s: got %v, want an error containing %q", tt.batch, tt.ms, err, tt.want)
+		}
+	}
+}
+
 func TestDClass(t *testing.T) {
 	const base = `
 model: {latent: 4, data_dim: 2, generator: [8], discriminator: [8], class_code: 3, d_class: MODE, d_minibatch_std: 2}
@@ -477,4 +505,13 @@ communities:
 			t.Errorf("%s: got %v, want an error containing %q", name, err, tt.want)
 		}
 	}
+}
+
+func parseFloat(t *testing.T, s string) float64 {
+	t.Helper()
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }

@@ -151,6 +151,11 @@ func (t *Topology) validate() []string {
 	if !(tr.AuxWeight > 0) || math.IsInf(tr.AuxWeight, 0) {
 		bad("training.aux_weight", "must be a finite number > 0, got %g", tr.AuxWeight)
 	}
+	if !(tr.ModeSeeking >= 0) || math.IsInf(tr.ModeSeeking, 0) {
+		bad("training.mode_seeking", "must be a finite number >= 0, got %g", tr.ModeSeeking)
+	} else if tr.ModeSeeking > 0 && tr.BatchSize%2 != 0 {
+		bad("training.mode_seeking", "pairs the rows of a batch: batch_size must be even, got %d", tr.BatchSize)
+	}
 	if tr.InstanceNoise < 0 || math.IsNaN(tr.InstanceNoise) {
 		bad("training.instance_noise", "must be >= 0, got %g", tr.InstanceNoise)
 	}

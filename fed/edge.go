@@ -3,6 +3,7 @@ package fed
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"sort"
@@ -123,6 +124,26 @@ type EdgeConfig struct {
 	// input, each class has its own input and its own judge.
 	Classes  int
 	ClassSet []int
+
+	// ModeSeeking is λ_ms of the mode-seeking term added to G_k's
+	// objective (Mao et al. 2019, MSGAN; config training.mode_seeking;
+	// 0 disables it). Row i + B/2 of every X_g batch is drawn with row
+	// i's class, and G_k also descends
+	//
+	//	λ_ms / (mean|X_g,1 − X_g,2| / mean|z_1 − z_2| + 1e-5)
+	//
+	// over the two halves of the batch (z: the latent columns): pairs of
+	// rows of one class that come from different z must differ, in
+	// proportion to how different their z are.
+	//
+	// Why: the discriminators of a community judge its classes only, and
+	// their verdicts on a class agree on its most convincing images; the
+	// merged G then draws each class from a few prototypes (measured: FR's
+	// digits of one class look alike where the centralized GAN's do not,
+	// FID 115 against 86 at the same IS). The devices' feedback has no
+	// term against it; this term is computed at the edge from G_k's own
+	// output and costs no traffic. Batch must be even.
+	ModeSeeking float64
 }
 
 // Feedback is one device's answer, already decoded and validated by wire.
@@ -275,6 +296,9 @@ func NewEdge(cfg EdgeConfig) (*Edge, error) {
 	}
 	if err := checkClasses(&cfg); err != nil {
 		return nil, err
+	}
+	if cfg.ModeSeeking != 0 && (!(cfg.ModeSeeking > 0) || math.IsInf(cfg.ModeSeeking, 0) || cfg.Batch%2 != 0) {
+		return nil, fmt.Errorf("fed: ModeSeeking = %g with batch %d: want a finite value ≥ 0 and an even batch", cfg.ModeSeeking, cfg.Batch)
 	}
 	if cfg.CodeScale == 0 {
 		cfg.CodeScale = 1
@@ -505,6 +529,9 @@ func (e *Edge) emit(now time.Time) {
 	e.xd = append(e.xd[:0], xd.Data[:b*e.cfg.DataDim]...)
 	zg := make([]float32, b*cols)
 	e.fillZ(zg, lg)
+	if e.cfg.ModeSeeking > 0 {
+		e.pairClasses(zg, lg)
+	}
 	xg := e.cfg.Gen.Forward(nn.Mat{Rows: b, Cols: cols, Data: zg})
 	e.xg = append(e.xg[:0], xg.Data[:b*e.cfg.DataDim]...)
 	v := &version{zg: zg, produced: now}
@@ -890,10 +917,28 @@ func setLearningRate(o nn.Optimizer, lr float32) {
 	}
 }
 
-// backward accumulates ∂L/∂θ of G at input z for the output gradient dx.
+// backward accumulates ∂L/∂θ of G at input z for the output gradient dx
+// (with the mode-seeking term's gradient added to dx).
 func (e *Edge) backward(z, dx []float32) {
-	e.cfg.Gen.Forward(nn.Mat{Rows: e.cfg.Batch, Cols: e.inCols(), Data: z})
+	x := e.cfg.Gen.Forward(nn.Mat{Rows: e.cfg.Batch, Cols: e.inCols(), Data: z})
+	if e.cfg.ModeSeeking > 0 {
+		ModeSeekingGrad(dx, x.Data, z, e.cfg.Batch, e.cfg.DataDim, e.inCols(), e.cfg.Latent, e.cfg.ModeSeeking)
+	}
 	e.cfg.Gen.Backward(nn.Mat{Rows: e.cfg.Batch, Cols: e.cfg.DataDim, Data: dx})
+}
+
+// pairClasses gives row i + B/2 of z the class of row i (ModeSeeking).
+func (e *Edge) pairClasses(z []float32, labels []byte) {
+	if e.cfg.Classes == 0 {
+		return
+	}
+	cols, off, h := e.inCols(), e.cfg.Latent+e.cfg.Domains+e.cfg.SourceCodes, e.cfg.Batch/2
+	for i := range h {
+		row := z[(h+i)*cols : (h+i+1)*cols]
+		clear(row[off : off+e.cfg.Classes])
+		row[off+int(labels[i])] = 1
+		labels[h+i] = labels[i]
+	}
 }
 
 // step adds the LR terms, takes one optimizer step and moves on.

@@ -111,7 +111,7 @@ func Edge(top *config.Topology, id string) (*fed.Edge, error) {
 		Weights: wm, Staleness: sm, StalenessUnit: tr.StalenessUnit.D(), MaxStaleness: tr.MaxStaleness,
 		LocalIters: tr.LocalIters, Batch: tr.BatchSize, Latent: top.Model.Latent, DataDim: top.Model.DataDim,
 		Gen: gen, Opt: genOptimizer(tr), RNG: PCG(top, "edge/"+id),
-		LRDecay: tr.LRDecay, Rounds: tr.GlobalRounds,
+		LRDecay: tr.LRDecay, Rounds: tr.GlobalRounds, ModeSeeking: tr.ModeSeeking,
 	}
 	for _, d := range c.Devices {
 		cfg.Devices = append(cfg.Devices, d.ID)
