@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fedgan/fedgan/nn"
+	"github.com/fedgan/fedgan/wire"
 )
 
 // classGen is G: [z (1), e_y (4)] → 4, one Dense layer copying the class
@@ -48,14 +49,7 @@ func TestEdgeClassRows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t0 := time.Unix(0, 0)
-	if err := e.Presence(t0, "a", true); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Global(t0, &Global{Round: 0, Params: nn.Flatten(nil, e.cfg.Gen.Params())}); err != nil {
-		t.Fatal(err)
-	}
-	b := e.Ready().Batches[0]
+	b := firstBatch(t, e)
 	count := map[byte]int{}
 	for _, tc := range []struct {
 		name   string
@@ -80,6 +74,20 @@ func TestEdgeClassRows(t *testing.T) {
 	if slices.Equal(b.FakeLabels, b.GenLabels) {
 		t.Error("X_d and X_g have the same classes: they should be drawn independently")
 	}
+}
+
+// firstBatch brings device "a" of a classEdge online, starts round 0 with
+// G's own parameters and returns the first batch the edge emits.
+func firstBatch(t *testing.T, e *Edge) *wire.Batch {
+	t.Helper()
+	t0 := time.Unix(0, 0)
+	if err := e.Presence(t0, "a", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Global(t0, &Global{Round: 0, Params: nn.Flatten(nil, e.cfg.Gen.Params())}); err != nil {
+		t.Fatal(err)
+	}
+	return e.Ready().Batches[0]
 }
 
 func must[T any](v T, err error) T {

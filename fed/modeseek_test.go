@@ -82,27 +82,18 @@ func TestEdgeModeSeekingPairs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t0 := time.Unix(0, 0)
-		if err := e.Presence(t0, "a", true); err != nil {
-			t.Fatal(err)
-		}
-		if err := e.Global(t0, &Global{Round: 0, Params: nn.Flatten(nil, e.cfg.Gen.Params())}); err != nil {
-			t.Fatal(err)
-		}
-		b := e.Ready().Batches[0]
+		b := firstBatch(t, e)
 		e.Advance()
-		{
-			for i := range 32 {
-				if b.GenLabels[i] != b.GenLabels[32+i] {
-					t.Fatalf("gen rows %d and %d have classes %d and %d, want a pair of one class", i, 32+i, b.GenLabels[i], b.GenLabels[32+i])
-				}
+		for i := range 32 {
+			if b.GenLabels[i] != b.GenLabels[32+i] {
+				t.Fatalf("gen rows %d and %d have classes %d and %d, want a pair of one class", i, 32+i, b.GenLabels[i], b.GenLabels[32+i])
 			}
 		}
 		grad := make([]float32, 64*4)
 		for i := range grad {
 			grad[i] = 0.01
 		}
-		if err := e.Feedback(t0, &Feedback{Device: "a", Round: 0, Iter: b.Iter, Version: b.Version, Loss: -0.5, Grad: grad}); err != nil {
+		if err := e.Feedback(time.Unix(0, 0), &Feedback{Device: "a", Round: 0, Iter: b.Iter, Version: b.Version, Loss: -0.5, Grad: grad}); err != nil {
 			t.Fatal(err)
 		}
 		return e, nn.Flatten(nil, e.cfg.Gen.Params())

@@ -65,7 +65,7 @@ var table1Runs = []expRun{
 // MLP discriminator, Eq. 3's minimax objective, Eq. 1's plain average).
 var plainFR = map[string]string{"model.class_code": "0", "model.source_code": "none", "model.d_minibatch_std": "0",
 	"training.objective": "minimax", "training.server_optimizer": "none", "training.server_lr_decay": "0",
-	"training.server_momentum": "0", "training.aux_weight": "1", "training.mode_seeking": "0"}
+	"training.server_momentum": "0", "training.mode_seeking": "0"}
 
 // unconditional turns the class condition off (G(z), D(x) with the
 // minibatch-std column: the model of the previous Table 1).

@@ -59,9 +59,7 @@ func Cloud(top *config.Topology) (*fed.Cloud, error) {
 	case "sgd":
 		cfg.ServerOpt = nn.NewSGD(float32(tr.ServerLR), float32(tr.ServerMomentum))
 	}
-	if cfg.ServerOpt != nil {
-		cfg.ServerLRDecay = top.Training.ServerLRDecay
-	}
+	cfg.ServerLRDecay = top.Training.ServerLRDecay // config allows it only with a server optimizer
 	if top.Cloud.EMA > 0 {
 		// NewCloud copies G's weights into it.
 		if cfg.EMAGen, err = nn.Build(top.GeneratorSpec(), rand.New(PCG(top, "cloud/ema"))); err != nil {
