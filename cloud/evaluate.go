@@ -17,7 +17,7 @@ import (
 	"github.com/fedgan/fedgan/data"
 	"github.com/fedgan/fedgan/eval"
 	"github.com/fedgan/fedgan/internal/atomicfile"
-	"github.com/fedgan/fedgan/internal/setup"
+	"github.com/fedgan/fedgan/deploy"
 	"github.com/fedgan/fedgan/nn"
 )
 
@@ -70,7 +70,7 @@ type Evaluator struct {
 // one EvalOptions may be given. Loading the real data and the classifier
 // of an image topology is deferred to the first Evaluate.
 func NewEvaluator(top *config.Topology, out string, opts ...EvalOptions) (*Evaluator, error) {
-	e := &Evaluator{top: top, out: out, mixture: setup.GlobalMixture(top), rng: rand.New(setup.PCG(top, "cloud/eval"))}
+	e := &Evaluator{top: top, out: out, mixture: deploy.GlobalMixture(top), rng: rand.New(deploy.PCG(top, "cloud/eval"))}
 	if len(opts) > 1 {
 		return nil, errors.New("cloud: NewEvaluator takes at most one EvalOptions")
 	}
@@ -94,10 +94,10 @@ func NewEvaluator(top *config.Topology, out string, opts ...EvalOptions) (*Evalu
 
 // Sample draws n rows from gen: G(z) in the FR scenario (with a source
 // code drawn by data share when the topology has one, see
-// setup.Latents), G(z, c_domain) in the LR scenario. z is scratch space,
+// deploy.Latents), G(z, c_domain) in the LR scenario. z is scratch space,
 // returned for reuse.
 func Sample(top *config.Topology, gen *nn.Sequential, n, domain int, rng *rand.Rand, z []float32) ([]float32, []float32) {
-	z = setup.Latents(top, z, n, rng)
+	z = deploy.Latents(top, z, n, rng)
 	if k := top.Domains(); k > 0 {
 		cols, m := top.GenInDim(), top.Model.Latent
 		for i := range n {
@@ -215,7 +215,7 @@ func (e *Evaluator) writeGrid(gen *nn.Sequential, name string) error {
 }
 
 // GridLatents returns n generator inputs drawn from a fixed stream (the
-// same for every run and round): setup.Latents and, in the LR scenario,
+// same for every run and round): deploy.Latents and, in the LR scenario,
 // the domain code of grid row r set to r mod K; with an FR source code,
 // grid row r uses source r mod (number of codes); with a class-conditional
 // G, the classes that G draws (ClassShares > 0) share the n cells in
@@ -223,7 +223,7 @@ func (e *Evaluator) writeGrid(gen *nn.Sequential, name string) error {
 // 10×10 grid).
 func GridLatents(top *config.Topology, n int) []float32 {
 	rng := rand.New(rand.NewPCG(0x67726964, 1)) // "grid"
-	z := setup.Latents(top, nil, n, rng)
+	z := deploy.Latents(top, nil, n, rng)
 	m, k, s := top.Model.Latent, top.Domains(), top.SourceCodes()
 	var ys []int
 	for y, p := range top.ClassShares() {
@@ -284,7 +284,7 @@ func ReportMap(rep eval.Report) map[string]any {
 // evaluation classifier and the reference statistics of
 // eval.ReferenceRows real test images.
 type ImageEval struct {
-	Real *setup.RealData
+	Real *deploy.RealData
 	Cls  *eval.Classifier
 	Info *eval.ClassifierInfo
 	Ref  *eval.Reference
@@ -312,7 +312,7 @@ func OpenImageEval(top *config.Topology, opts EvalOptions) (*ImageEval, error) {
 			return nil, err
 		}
 	}
-	rd, err := setup.Real(top)
+	rd, err := deploy.Real(top)
 	if err != nil {
 		return nil, err
 	}
@@ -366,7 +366,7 @@ func (ie *ImageEval) Score(x []float32) (eval.Report, error) {
 // TSTR is the train-on-synthetic, test-on-real accuracy of a
 // class-conditional G (model.class_code): a classifier with the
 // evaluation classifier's settings is trained on n rows of gen, each
-// labelled with the class it was drawn with (setup.Latents), and scored
+// labelled with the class it was drawn with (deploy.Latents), and scored
 // on all the real test images. It returns an error without a class code.
 // progress, if not nil, is called after every training epoch.
 func (ie *ImageEval) TSTR(top *config.Topology, gen *nn.Sequential, n int, rng *rand.Rand, progress func(epoch int, loss float64)) (float64, error) {
@@ -377,7 +377,7 @@ func (ie *ImageEval) TSTR(top *config.Topology, gen *nn.Sequential, n int, rng *
 	if c != ie.Real.Test.Classes {
 		return 0, fmt.Errorf("cloud: model.class_code is %d, the real test images have %d classes", c, ie.Real.Test.Classes)
 	}
-	z := setup.Latents(top, nil, n, rng)
+	z := deploy.Latents(top, nil, n, rng)
 	cols, off := top.GenInDim(), top.GenInDim()-c
 	labels := make([]int, n)
 	for i := range labels {

@@ -12,7 +12,7 @@ import (
 	"github.com/fedgan/fedgan/cloud"
 	"github.com/fedgan/fedgan/config"
 	"github.com/fedgan/fedgan/eval"
-	"github.com/fedgan/fedgan/internal/setup"
+	"github.com/fedgan/fedgan/deploy"
 )
 
 // writeStripes writes an IDX folder of n 4×4 images of two classes:
@@ -70,7 +70,7 @@ func TestEvaluateImages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gen, err := setup.Generator(top, rand.New(rand.NewPCG(1, 1)))
+	gen, err := deploy.Generator(top, rand.New(rand.NewPCG(1, 1)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +150,7 @@ communities:
 	if err != nil {
 		t.Fatal(err)
 	}
-	gen, err := setup.Generator(top, rand.New(rand.NewPCG(1, 1)))
+	gen, err := deploy.Generator(top, rand.New(rand.NewPCG(1, 1)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +183,7 @@ func TestEvaluateLR(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gen, err := setup.Generator(top, rand.New(rand.NewPCG(1, 1)))
+	gen, err := deploy.Generator(top, rand.New(rand.NewPCG(1, 1)))
 	if err != nil {
 		t.Fatal(err)
 	}

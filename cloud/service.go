@@ -17,10 +17,10 @@ import (
 	"github.com/fedgan/fedgan/config"
 	"github.com/fedgan/fedgan/fed"
 	"github.com/fedgan/fedgan/internal/atomicfile"
-	"github.com/fedgan/fedgan/internal/brokercfg"
+	"github.com/fedgan/fedgan/deploy/brokercfg"
 	"github.com/fedgan/fedgan/internal/mqttc"
 	"github.com/fedgan/fedgan/internal/ratelog"
-	"github.com/fedgan/fedgan/internal/setup"
+	"github.com/fedgan/fedgan/deploy"
 	"github.com/fedgan/fedgan/nn"
 	"github.com/fedgan/fedgan/wire"
 )
@@ -121,7 +121,7 @@ func New(top *config.Topology, opts Options) (*Service, error) {
 		s.state = top.Cloud.State
 	}
 	var err error
-	if s.fsm, err = setup.Cloud(top); err != nil {
+	if s.fsm, err = deploy.Cloud(top); err != nil {
 		return nil, err
 	}
 	if s.eval, err = NewEvaluator(top, s.out); err != nil {

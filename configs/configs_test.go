@@ -8,8 +8,8 @@ import (
 
 	"github.com/fedgan/fedgan/config"
 	"github.com/fedgan/fedgan/data"
-	"github.com/fedgan/fedgan/internal/cli"
-	"github.com/fedgan/fedgan/internal/sim"
+	"github.com/fedgan/fedgan/cli"
+	"github.com/fedgan/fedgan/sim"
 )
 
 // TestClassShares checks that the global generator of the image

@@ -16,7 +16,7 @@ import (
 	"github.com/fedgan/fedgan/internal/buildinfo"
 	"github.com/fedgan/fedgan/internal/mqttc"
 	"github.com/fedgan/fedgan/internal/ratelog"
-	"github.com/fedgan/fedgan/internal/setup"
+	"github.com/fedgan/fedgan/deploy"
 	"github.com/fedgan/fedgan/wire"
 )
 
@@ -89,7 +89,7 @@ func New(top *config.Topology, id string, opts Options) (*Agent, error) {
 	a.drops.Log = log
 	a.local = opts.Data
 	if a.local == nil {
-		if a.local, err = setup.DeviceData(top, id); err != nil {
+		if a.local, err = deploy.DeviceData(top, id); err != nil {
 			return nil, fmt.Errorf("device %s: %w", id, err)
 		}
 	}
@@ -99,13 +99,13 @@ func New(top *config.Topology, id string, opts Options) (*Agent, error) {
 	if a.local.Len() == 0 {
 		return nil, fmt.Errorf("device %s: no local data", id)
 	}
-	if err := setup.CheckClasses(top, id, a.local); err != nil {
+	if err := deploy.CheckClasses(top, id, a.local); err != nil {
 		return nil, err
 	}
-	if a.worker, err = setup.Device(top, id, a.local); err != nil {
+	if a.worker, err = deploy.Device(top, id, a.local); err != nil {
 		return nil, err
 	}
-	a.rng = setup.BatchRNG(top, id)
+	a.rng = deploy.BatchRNG(top, id)
 	return a, nil
 }
 
@@ -219,7 +219,7 @@ func (a *Agent) take() (*wire.Batch, time.Time) {
 func (a *Agent) work(ctx context.Context, c *mqttc.Client) error {
 	fbTopic := a.topics.Feedback(a.comm.ID, a.id)
 	dim := a.top.Model.DataDim
-	var rows setup.Rows
+	var rows deploy.Rows
 	var gen []float32
 	lastIter, lastRound := int64(-1), -1
 	var buf []byte
@@ -251,7 +251,7 @@ func (a *Agent) work(ctx context.Context, c *mqttc.Client) error {
 		}
 		n := len(fake) / dim
 		rows.Draw(a.top, a.local, b, a.rng)
-		res, err := a.worker.StepLabeled(rows.Real, fake, gen, rows.Labels, setup.InstanceNoise(a.top, b.Round))
+		res, err := a.worker.StepLabeled(rows.Real, fake, gen, rows.Labels, deploy.InstanceNoise(a.top, b.Round))
 		if err != nil {
 			a.diverged.Add(1)
 			a.log.Error("step failed: feedback withheld", slog.Int64("iteration", b.Iter), slog.Any("error", err))

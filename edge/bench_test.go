@@ -16,7 +16,7 @@ import (
 	"github.com/fedgan/fedgan/device"
 	"github.com/fedgan/fedgan/fed"
 	"github.com/fedgan/fedgan/internal/mqttc"
-	"github.com/fedgan/fedgan/internal/setup"
+	"github.com/fedgan/fedgan/deploy"
 	"github.com/fedgan/fedgan/wire"
 )
 
@@ -58,7 +58,7 @@ func syntheticData(tb testing.TB, seed uint64) *data.Dataset {
 }
 
 func initialGlobal(tb testing.TB, top *config.Topology) *wire.GlobalModel {
-	g, err := setup.Generator(top, rand.New(rand.NewPCG(1, 2)))
+	g, err := deploy.Generator(top, rand.New(rand.NewPCG(1, 2)))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -77,19 +77,19 @@ type inProcess struct {
 }
 
 func newInProcess(tb testing.TB, top *config.Topology) *inProcess {
-	e, err := setup.Edge(top, "c1")
+	e, err := deploy.Edge(top, "c1")
 	if err != nil {
 		tb.Fatal(err)
 	}
 	p := &inProcess{e: e}
 	for j, d := range top.Communities[0].Devices {
-		w, err := setup.Device(top, d.ID, nil)
+		w, err := deploy.Device(top, d.ID, nil)
 		if err != nil {
 			tb.Fatal(err)
 		}
 		p.devs = append(p.devs, w)
 		p.data = append(p.data, syntheticData(tb, uint64(j)))
-		p.rngs = append(p.rngs, setup.BatchRNG(top, d.ID))
+		p.rngs = append(p.rngs, deploy.BatchRNG(top, d.ID))
 		p.real = append(p.real, make([]float32, 64*784))
 		if err := e.Presence(time.Now(), d.ID, true); err != nil {
 			tb.Fatal(err)

@@ -16,10 +16,10 @@ import (
 	"github.com/fedgan/fedgan/config"
 	"github.com/fedgan/fedgan/fed"
 	"github.com/fedgan/fedgan/internal/atomicfile"
-	"github.com/fedgan/fedgan/internal/brokercfg"
+	"github.com/fedgan/fedgan/deploy/brokercfg"
 	"github.com/fedgan/fedgan/internal/mqttc"
 	"github.com/fedgan/fedgan/internal/ratelog"
-	"github.com/fedgan/fedgan/internal/setup"
+	"github.com/fedgan/fedgan/deploy"
 	"github.com/fedgan/fedgan/wire"
 )
 
@@ -124,7 +124,7 @@ func New(top *config.Topology, id string, opts Options) (*Service, error) {
 	if s.state == "" {
 		s.state = comm.Edge.State
 	}
-	if s.fsm, err = setup.Edge(top, id); err != nil {
+	if s.fsm, err = deploy.Edge(top, id); err != nil {
 		return nil, err
 	}
 	bcfg, err := s.brokerConfig()

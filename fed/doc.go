@@ -2,7 +2,7 @@
 // functions, and the device's, the edge's and the cloud's round logic as
 // state machines fed with events and the time. It does no I/O, starts no
 // goroutine, reads no clock and writes no log; the services in device,
-// edge and cloud are the I/O shells around it, and internal/sim drives the
+// edge and cloud are the I/O shells around it, and sim drives the
 // very same state machines in one goroutine on a virtual clock.
 //
 // The paper is Xiong, Li and Cai, "Federated Generative Model on

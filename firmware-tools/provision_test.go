@@ -16,7 +16,7 @@ import (
 
 	"github.com/fedgan/fedgan/config"
 	"github.com/fedgan/fedgan/internal/mqttc"
-	"github.com/fedgan/fedgan/internal/setup"
+	"github.com/fedgan/fedgan/deploy"
 )
 
 // mode returns the permission bits of path.
@@ -195,11 +195,11 @@ func TestSliceIsTheDevicesView(t *testing.T) {
 		if s.Training != orig.Training {
 			t.Errorf("%s: training %+v, want %+v", id, s.Training, orig.Training)
 		}
-		got, err := setup.DeviceData(s, id)
+		got, err := deploy.DeviceData(s, id)
 		if err != nil {
 			t.Fatal(err)
 		}
-		want, err := setup.DeviceData(orig, id)
+		want, err := deploy.DeviceData(orig, id)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -8,7 +8,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/fedgan/fedgan/internal/agentcli"
+	"github.com/fedgan/fedgan/cli/agentcli"
 )
 
 func main() {

@@ -7,7 +7,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/fedgan/fedgan/internal/cli"
+	"github.com/fedgan/fedgan/cli"
 )
 
 func main() {

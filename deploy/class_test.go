@@ -1,4 +1,4 @@
-package setup_test
+package deploy_test
 
 import (
 	"math"
@@ -9,7 +9,7 @@ import (
 
 	"github.com/fedgan/fedgan/config"
 	"github.com/fedgan/fedgan/data"
-	"github.com/fedgan/fedgan/internal/setup"
+	"github.com/fedgan/fedgan/deploy"
 	"github.com/fedgan/fedgan/wire"
 )
 
@@ -37,7 +37,7 @@ communities:
 func TestLatentsClasses(t *testing.T) {
 	top := classTop(t)
 	const n = 20000
-	z := setup.Latents(top, nil, n, rand.New(rand.NewPCG(1, 2)))
+	z := deploy.Latents(top, nil, n, rand.New(rand.NewPCG(1, 2)))
 	cols := 3 + 6
 	counts := make([]float64, 6)
 	for i := range n {
@@ -69,15 +69,15 @@ func TestLatentsClasses(t *testing.T) {
 // labels and the batch's row classes, and none without a class code.
 func TestRowsDraw(t *testing.T) {
 	top := classTop(t)
-	ds, err := setup.DeviceData(top, "b-d1")
+	ds, err := deploy.DeviceData(top, "b-d1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := setup.CheckClasses(top, "b-d1", ds); err != nil {
+	if err := deploy.CheckClasses(top, "b-d1", ds); err != nil {
 		t.Fatal(err)
 	}
 	b := &wire.Batch{Fake: wire.NewTensor([]int{4, 2}, make([]float32, 8)), FakeLabels: []byte{2, 3, 4, 2}, GenLabels: []byte{4, 4, 3, 2}}
-	var r setup.Rows
+	var r deploy.Rows
 	r.Draw(top, ds, b, rand.New(rand.NewPCG(1, 1)))
 	if len(r.Real) != 8 || len(r.Labels.Real) != 4 {
 		t.Fatalf("drew %d values and %d labels, want 8 and 4", len(r.Real), len(r.Labels.Real))
@@ -90,7 +90,7 @@ func TestRowsDraw(t *testing.T) {
 	if !slices.Equal(r.Labels.Fake, []int{2, 3, 4, 2}) || !slices.Equal(r.Labels.Gen, []int{4, 4, 3, 2}) {
 		t.Errorf("batch classes %v, %v; want the batch's", r.Labels.Fake, r.Labels.Gen)
 	}
-	w, err := setup.Device(top, "b-d1", ds)
+	w, err := deploy.Device(top, "b-d1", ds)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,11 +112,11 @@ func TestCheckClasses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = setup.CheckClasses(top, "b-d1", ds)
+	err = deploy.CheckClasses(top, "b-d1", ds)
 	if want := "device b-d1: row 1 has label 5, but model.class_code and community b's data (label_offset 2, classes 3) allow 2 to 4"; err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("got %v, want an error containing %q", err, want)
 	}
-	if err := setup.CheckClasses(top, "a-d1", ds); err == nil {
+	if err := deploy.CheckClasses(top, "a-d1", ds); err == nil {
 		t.Error("labels 2–5 on a device of community a (classes 0–1): no error")
 	}
 }

@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	"github.com/fedgan/fedgan/config"
-	"github.com/fedgan/fedgan/internal/agentcli"
+	"github.com/fedgan/fedgan/cli/agentcli"
 	"github.com/fedgan/fedgan/internal/buildinfo"
 )
 

@@ -1,4 +1,4 @@
-package setup_test
+package deploy_test
 
 import (
 	"math"
@@ -9,7 +9,7 @@ import (
 
 	"github.com/fedgan/fedgan/config"
 	"github.com/fedgan/fedgan/fed"
-	"github.com/fedgan/fedgan/internal/setup"
+	"github.com/fedgan/fedgan/deploy"
 	"github.com/fedgan/fedgan/nn"
 )
 
@@ -43,7 +43,7 @@ func TestLatents(t *testing.T) {
 	} {
 		top := twoCommunities(t, tt.code)
 		const n = 20000
-		z := setup.Latents(top, nil, n, rand.New(rand.NewPCG(1, 2)))
+		z := deploy.Latents(top, nil, n, rand.New(rand.NewPCG(1, 2)))
 		cols := 3 + len(tt.shares)
 		if len(z) != n*cols {
 			t.Fatalf("%s: %d values, want %d", tt.code, len(z), n*cols)
@@ -87,7 +87,7 @@ func TestLatents(t *testing.T) {
 // its own code on its rows (source_code: device).
 func TestEdgeSourceRows(t *testing.T) {
 	top := twoCommunities(t, "device")
-	e, err := setup.Edge(top, "a")
+	e, err := deploy.Edge(top, "a")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,10 +126,10 @@ func TestEdgeSourceRows(t *testing.T) {
 			t.Fatalf("X_g: got %v, want %v", xg, want)
 		}
 	}
-	if _, err := setup.Device(top, "a-d1", nil); err != nil {
+	if _, err := deploy.Device(top, "a-d1", nil); err != nil {
 		t.Errorf("device with d_spectral_norm: %v", err)
 	}
-	x := setup.Sample(top, g, 10, rand.New(rand.NewPCG(3, 3)))
+	x := deploy.Sample(top, g, 10, rand.New(rand.NewPCG(3, 3)))
 	if len(x) != 20 {
 		t.Errorf("Sample: %d values, want 20", len(x))
 	}

@@ -15,7 +15,7 @@ import (
 
 	"github.com/fedgan/fedgan/config"
 	"github.com/fedgan/fedgan/eval"
-	"github.com/fedgan/fedgan/internal/setup"
+	"github.com/fedgan/fedgan/deploy"
 	"github.com/fedgan/fedgan/nn"
 )
 
@@ -106,7 +106,7 @@ func TestEvalCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gen, err := setup.Generator(top, rand.New(rand.NewPCG(1, 1)))
+	gen, err := deploy.Generator(top, rand.New(rand.NewPCG(1, 1)))
 	if err != nil {
 		t.Fatal(err)
 	}

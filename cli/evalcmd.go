@@ -22,7 +22,7 @@ import (
 	"github.com/fedgan/fedgan/data"
 	"github.com/fedgan/fedgan/eval"
 	"github.com/fedgan/fedgan/internal/atomicfile"
-	"github.com/fedgan/fedgan/internal/setup"
+	"github.com/fedgan/fedgan/deploy"
 	"github.com/fedgan/fedgan/nn"
 )
 
@@ -287,16 +287,16 @@ func runSample(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return nil
 }
 
-// MergeRealData writes top's real data (setup.Real: every image dataset,
+// MergeRealData writes top's real data (deploy.Real: every image dataset,
 // whole, labels offset) as an IDX folder in dir: train-images-idx3-ubyte.gz,
 // train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz,
 // t10k-labels-idx1-ubyte.gz. For the paper's split it is MNIST followed by
 // Fashion-MNIST (labels 10–19): 120,000 training images of 20 classes,
 // the data of the centralized baseline. Its rows and labels are those of
-// setup.Real, so the evaluation classifier's key, and so the classifier,
+// deploy.Real, so the evaluation classifier's key, and so the classifier,
 // is the same for both topologies.
 func MergeRealData(top *config.Topology, dir string, stdout io.Writer) error {
-	rd, err := setup.Real(top)
+	rd, err := deploy.Real(top)
 	if err != nil {
 		return err
 	}

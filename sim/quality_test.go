@@ -12,7 +12,7 @@ import (
 	"github.com/fedgan/fedgan/config"
 	"github.com/fedgan/fedgan/eval"
 	"github.com/fedgan/fedgan/fed"
-	"github.com/fedgan/fedgan/internal/setup"
+	"github.com/fedgan/fedgan/deploy"
 	"github.com/fedgan/fedgan/nn"
 )
 
@@ -32,8 +32,8 @@ const evalSamples = 2500
 // them against the global mixture of top (eval.ScoreMixture).
 func score(t testing.TB, top *config.Topology, gen *nn.Sequential) eval.MixtureReport {
 	t.Helper()
-	x := setup.Sample(top, gen, evalSamples, rand.New(rand.NewPCG(0x5eed, 9)))
-	r, err := eval.ScoreMixture(setup.GlobalMixture(top), x)
+	x := deploy.Sample(top, gen, evalSamples, rand.New(rand.NewPCG(0x5eed, 9)))
+	r, err := eval.ScoreMixture(deploy.GlobalMixture(top), x)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +124,7 @@ func TestQualitySmall(t *testing.T) {
 // community and the virtual time, then the mean and minimum over seeds.
 // It asserts nothing: it measures. Run it with
 //
-//	go test ./internal/sim -run TestQualityLong -long -v -timeout 2h \
+//	go test ./sim -run TestQualityLong -long -v -timeout 2h \
 //	    [-configs ../../configs/gaussian.yaml] [-modes sync,async] [-seeds 1,2,3] \
 //	    [-set key=value,…] [-progress 10]
 func TestQualityLong(t *testing.T) {

@@ -1,4 +1,4 @@
-package setup_test
+package deploy_test
 
 import (
 	"encoding/binary"
@@ -10,7 +10,7 @@ import (
 
 	"github.com/fedgan/fedgan/config"
 	"github.com/fedgan/fedgan/data"
-	"github.com/fedgan/fedgan/internal/setup"
+	"github.com/fedgan/fedgan/deploy"
 )
 
 // writeIDXFolder writes n images of 2×2 pixels as an IDX folder (train
@@ -82,7 +82,7 @@ func TestDeviceDataIDX(t *testing.T) {
 	var all []int
 	for _, c := range top.Communities {
 		for _, d := range c.Devices {
-			idx, err := setup.DeviceRows(top, d.ID)
+			idx, err := deploy.DeviceRows(top, d.ID)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -92,11 +92,11 @@ func TestDeviceDataIDX(t *testing.T) {
 			if !slices.IsSorted(idx) {
 				t.Errorf("%s: rows %v not ascending", d.ID, idx)
 			}
-			again, _ := setup.DeviceRows(top, d.ID)
+			again, _ := deploy.DeviceRows(top, d.ID)
 			if !slices.Equal(idx, again) {
 				t.Errorf("%s: rows %v then %v: not deterministic", d.ID, idx, again)
 			}
-			ds, err := setup.DeviceData(top, d.ID)
+			ds, err := deploy.DeviceData(top, d.ID)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -146,7 +146,7 @@ func TestDeviceDataSeed(t *testing.T) {
     edge: {allow_anonymous: true}
     device_count: 4
 `)
-		idx, err := setup.DeviceRows(top, "a-d1")
+		idx, err := deploy.DeviceRows(top, "a-d1")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -171,7 +171,7 @@ func TestDeviceDataShards(t *testing.T) {
 `)
 	seen := map[int]string{}
 	for _, d := range top.Communities[0].Devices {
-		ds, err := setup.DeviceData(top, d.ID)
+		ds, err := deploy.DeviceData(top, d.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -210,7 +210,7 @@ func TestDeviceDataOverride(t *testing.T) {
 		id   string
 		rows int
 	}{{"x", 15}, {"y", 7}, {"z", 15}} {
-		ds, err := setup.DeviceData(top, tc.id)
+		ds, err := deploy.DeviceData(top, tc.id)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -248,7 +248,7 @@ func TestDeviceDataSources(t *testing.T) {
 		id            string
 		rows, classes int
 	}{{"file-d1", 4, 3}, {"test-d2", 6, 3}, {"csv-d1", 2, 0}} {
-		ds, err := setup.DeviceData(top, tc.id)
+		ds, err := deploy.DeviceData(top, tc.id)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.id, err)
 		}
@@ -280,7 +280,7 @@ func TestDeviceDataErrors(t *testing.T) {
     edge: {allow_anonymous: true}
     device_count: 5
 `)
-			_, err := setup.DeviceData(top, "a-d5")
+			_, err := deploy.DeviceData(top, "a-d5")
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("got error %v, want one containing %q", err, tc.want)
 			}
@@ -293,7 +293,7 @@ func TestOffsetLabels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := setup.OffsetLabels(ds, 10)
+	got, err := deploy.OffsetLabels(ds, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,10 +305,10 @@ func TestOffsetLabels(t *testing.T) {
 	if row[0] != 3 {
 		t.Errorf("row 2 is %v, want [3]", row)
 	}
-	if same, _ := setup.OffsetLabels(ds, 0); same != ds {
+	if same, _ := deploy.OffsetLabels(ds, 0); same != ds {
 		t.Errorf("offset 0 made a copy")
 	}
-	if _, err := setup.OffsetLabels(ds, -1); err == nil {
+	if _, err := deploy.OffsetLabels(ds, -1); err == nil {
 		t.Errorf("offset -1: no error")
 	}
 }
@@ -333,7 +333,7 @@ func TestReal(t *testing.T) {
     edge: {allow_anonymous: true}
     device_count: 1
 `)
-	rd, err := setup.Real(top)
+	rd, err := deploy.Real(top)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -353,7 +353,7 @@ func TestReal(t *testing.T) {
     edge: {allow_anonymous: true}
     device_count: 1
 `)
-	if rd, err := setup.Real(gauss); err != nil || rd.Train != nil {
+	if rd, err := deploy.Real(gauss); err != nil || rd.Train != nil {
 		t.Errorf("gaussian topology: got %v, %v; want no image data and no error", rd, err)
 	}
 }
@@ -387,7 +387,7 @@ func TestPaperSplit(t *testing.T) {
 					t.Fatalf("community %s holds %s, want %s", c.ID, c.Data.Kind, ds)
 				}
 				for _, d := range c.Devices {
-					idx, err := setup.DeviceRows(top, d.ID)
+					idx, err := deploy.DeviceRows(top, d.ID)
 					if err != nil {
 						t.Fatal(err)
 					}

@@ -11,7 +11,7 @@ import (
 	"github.com/fedgan/fedgan/config"
 	"github.com/fedgan/fedgan/data"
 	"github.com/fedgan/fedgan/fed"
-	"github.com/fedgan/fedgan/internal/setup"
+	"github.com/fedgan/fedgan/deploy"
 	"github.com/fedgan/fedgan/nn"
 	"github.com/fedgan/fedgan/wire"
 )
@@ -73,7 +73,7 @@ type device struct {
 	busy    bool
 	pending *wire.Batch
 	cost    time.Duration
-	rows    setup.Rows
+	rows    deploy.Rows
 	rng     *rand.Rand
 }
 
@@ -113,29 +113,29 @@ func New(top *config.Topology, opt Options) (*Simulator, error) {
 	}
 	s := &Simulator{top: top, opt: opt, now: time.Unix(1_700_000_000, 0)}
 	var err error
-	if s.cloud, err = setup.Cloud(top); err != nil {
+	if s.cloud, err = deploy.Cloud(top); err != nil {
 		return nil, err
 	}
 	for _, c := range top.Communities {
-		e, err := setup.Edge(top, c.ID)
+		e, err := deploy.Edge(top, c.ID)
 		if err != nil {
 			return nil, err
 		}
 		ed := &edge{id: c.ID, e: e}
 		for _, d := range c.Devices {
-			ds, err := setup.DeviceData(top, d.ID)
+			ds, err := deploy.DeviceData(top, d.ID)
 			if err != nil {
 				return nil, err
 			}
-			if err := setup.CheckClasses(top, d.ID, ds); err != nil {
+			if err := deploy.CheckClasses(top, d.ID, ds); err != nil {
 				return nil, err
 			}
-			w, err := setup.Device(top, d.ID, ds)
+			w, err := deploy.Device(top, d.ID, ds)
 			if err != nil {
 				return nil, err
 			}
 			cost := time.Duration(float64(opt.Compute)*d.Slowdown) + d.Delay.D()
-			ed.devs = append(ed.devs, &device{id: d.ID, w: w, data: ds, cost: cost, rng: setup.BatchRNG(top, d.ID)})
+			ed.devs = append(ed.devs, &device{id: d.ID, w: w, data: ds, cost: cost, rng: deploy.BatchRNG(top, d.ID)})
 		}
 		s.edges = append(s.edges, ed)
 	}
@@ -304,7 +304,7 @@ func (s *Simulator) work(ed *edge, d *device, b *wire.Batch) {
 		return
 	}
 	d.rows.Draw(s.top, d.data, b, d.rng)
-	res, err := d.w.StepLabeled(d.rows.Real, fake, gen, d.rows.Labels, setup.InstanceNoise(s.top, b.Round))
+	res, err := d.w.StepLabeled(d.rows.Real, fake, gen, d.rows.Labels, deploy.InstanceNoise(s.top, b.Round))
 	if err != nil {
 		s.err = fmt.Errorf("sim: device %s: %w", d.id, err)
 		return

@@ -26,7 +26,7 @@ import (
 	"github.com/fedgan/fedgan/eval"
 	"github.com/fedgan/fedgan/fed"
 	"github.com/fedgan/fedgan/internal/atomicfile"
-	"github.com/fedgan/fedgan/internal/sim"
+	"github.com/fedgan/fedgan/sim"
 	"github.com/fedgan/fedgan/nn"
 )
 
