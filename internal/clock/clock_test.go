@@ -1,0 +1,98 @@
+package clock
+
+import (
+	"testing"
+	"time"
+)
+
+var t0 = time.Unix(1_700_000_000, 0)
+
+func fired(c <-chan time.Time) (time.Time, bool) {
+	select {
+	case t := <-c:
+		return t, true
+	default:
+		return time.Time{}, false
+	}
+}
+
+func TestFakeTimer(t *testing.T) {
+	f := NewFake(t0)
+	tm := f.NewTimer(10 * time.Second)
+	f.Advance(9 * time.Second)
+	if _, ok := fired(tm.C()); ok {
+		t.Fatal("fired early")
+	}
+	f.Advance(time.Second)
+	if at, ok := fired(tm.C()); !ok || !at.Equal(t0.Add(10*time.Second)) {
+		t.Fatalf("fired %v at %v, want at +10s", ok, at)
+	}
+	if f.Pending() != 0 {
+		t.Fatalf("pending %d after firing", f.Pending())
+	}
+	tm.Reset(time.Second)
+	tm.Stop()
+	f.Advance(time.Hour)
+	if _, ok := fired(tm.C()); ok {
+		t.Fatal("a stopped timer fired")
+	}
+	tm.Reset(0)
+	if _, ok := fired(tm.C()); !ok {
+		t.Fatal("Reset(0) did not fire at once")
+	}
+}
+
+func TestFakeResetDropsStaleValue(t *testing.T) {
+	f := NewFake(t0)
+	tm := f.NewTimer(time.Second)
+	f.Advance(time.Second) // fired, value not read
+	tm.Reset(time.Minute)
+	if _, ok := fired(tm.C()); ok {
+		t.Fatal("a stale value survived Reset")
+	}
+}
+
+func TestFakeTickerFiresInOrder(t *testing.T) {
+	f := NewFake(t0)
+	tk := f.NewTicker(time.Second)
+	tm := f.NewTimer(1500 * time.Millisecond)
+	var order []string
+	f.Advance(time.Second)
+	if _, ok := fired(tk.C()); ok {
+		order = append(order, "tick")
+	}
+	f.Advance(time.Second) // timer at 1.5s, tick at 2s
+	if _, ok := fired(tm.C()); ok {
+		order = append(order, "timer")
+	}
+	if _, ok := fired(tk.C()); ok {
+		order = append(order, "tick")
+	}
+	if got := len(order); got != 3 {
+		t.Fatalf("events %v, want tick, timer, tick", order)
+	}
+	if next, ok := f.Next(); !ok || !next.Equal(t0.Add(3*time.Second)) {
+		t.Fatalf("next %v %v, want +3s", next, ok)
+	}
+	tk.Stop()
+	if f.Pending() != 0 {
+		t.Fatalf("pending %d after Stop", f.Pending())
+	}
+}
+
+func TestFakeArmed(t *testing.T) {
+	f := NewFake(t0)
+	armed := f.Armed()
+	go f.NewTimer(time.Second)
+	select {
+	case <-armed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Armed not closed when a timer was armed")
+	}
+	if Since(f, t0) != 0 || Until(f, t0.Add(time.Second)) != time.Second {
+		t.Fatal("Since/Until do not read the fake clock")
+	}
+	if Or(nil) != Real || Or(f) != f {
+		t.Fatal("Or")
+	}
+}
