@@ -47,9 +47,13 @@ type EdgeConfig struct {
 	Community string
 	// Devices are the configured devices J_k; feedback from others is dropped.
 	Devices []string
-	// Domains is K (LR) or 0 (FR); Domain is c_k's index.
-	Domains, Domain int
-	Mode            Mode
+	// Layout is the layout of G_k's input rows: Latent is m, Domains is K
+	// (LR) or 0 (FR), SourceCodes and Classes are described at RowCodes
+	// and ClassSet.
+	Layout Layout
+	// Domain is c_k's index (LR).
+	Domain int
+	Mode   Mode
 	// SyncPeriod bounds a sync iteration's wait for feedback.
 	SyncPeriod time.Duration
 	// DeviceTimeout: a device silent this long is not waited for until it
@@ -62,8 +66,8 @@ type EdgeConfig struct {
 	StalenessUnit time.Duration
 	// MaxStaleness is how many past generator versions an async edge keeps.
 	MaxStaleness int
-	// LocalIters is I_lo; Batch is B; Latent is m; DataDim is d.
-	LocalIters, Batch, Latent, DataDim int
+	// LocalIters is I_lo; Batch is B; DataDim is d.
+	LocalIters, Batch, DataDim int
 	// Gen is G_k and Opt its optimizer. The Edge owns both.
 	Gen *nn.Sequential
 	Opt nn.Optimizer
@@ -83,8 +87,8 @@ type EdgeConfig struct {
 	// each GlobalModel; nil in FR.
 	Classifier *nn.Sequential
 
-	// SourceCodes is the width of the one-hot source code appended to every
-	// latent row in FR (config model.source_code; 0: the paper's
+	// Layout.SourceCodes is the width of the one-hot source code appended
+	// to every latent row in FR (config model.source_code; 0: the paper's
 	// unconditional G(z)). Row i of a batch carries the code
 	// RowCodes[i mod len(RowCodes)]: one entry, the community's code, or
 	// with PerDevice one entry per device of Devices, in order.
@@ -96,8 +100,7 @@ type EdgeConfig struct {
 	// LR scenario conditions it on c_k) turns the federated objective into
 	// a sum of per-source GAN objectives on disjoint inputs, whose optimum
 	// is G(z, e_s) ~ p_s: drawing s by data share then gives the mixture.
-	SourceCodes int
-	RowCodes    []int
+	RowCodes []int
 	// CodeScale is the value of the code's one entry; 0 means 1. Eq. 1
 	// averages K generators of which only community s (or its device)
 	// trains the input weights of code s, which divides their update by
@@ -111,7 +114,7 @@ type EdgeConfig struct {
 	// the devices of a community hold different data.
 	PerDevice bool
 
-	// Classes is the number of label classes of a class-conditional G
+	// Layout.Classes is the number of label classes of a class-conditional G
 	// (config model.class_code; 0: not conditional): every latent row
 	// ends with the one-hot class e_y, y drawn uniformly from ClassSet
 	// (the classes this community's data holds), and each batch carries
@@ -122,7 +125,6 @@ type EdgeConfig struct {
 	// class of its community from D's feedback and drops some (measured:
 	// the MNIST community loses two or three digits); with the class as
 	// input, each class has its own input and its own judge.
-	Classes  int
 	ClassSet []int
 
 	// ModeSeeking is λ_ms of the mode-seeking term added to G_k's
@@ -290,10 +292,11 @@ func NewEdge(cfg EdgeConfig) (*Edge, error) {
 	if err := wire.ValidID(cfg.Community); err != nil {
 		return nil, err
 	}
-	if cfg.LocalIters <= 0 || cfg.Batch <= 0 || cfg.Latent <= 0 || cfg.DataDim <= 0 {
-		return nil, fmt.Errorf("fed: EdgeConfig: local iters %d, batch %d, latent %d, data dim %d must be > 0", cfg.LocalIters, cfg.Batch, cfg.Latent, cfg.DataDim)
+	l := cfg.Layout
+	if cfg.LocalIters <= 0 || cfg.Batch <= 0 || l.Latent <= 0 || cfg.DataDim <= 0 {
+		return nil, fmt.Errorf("fed: EdgeConfig: local iters %d, batch %d, latent %d, data dim %d must be > 0", cfg.LocalIters, cfg.Batch, l.Latent, cfg.DataDim)
 	}
-	if in := cfg.Latent + cfg.Domains + cfg.SourceCodes + cfg.Classes; cfg.Gen.InDim() != in || cfg.Gen.OutDim() != cfg.DataDim {
+	if in := l.Width(); cfg.Gen.InDim() != in || cfg.Gen.OutDim() != cfg.DataDim {
 		return nil, fmt.Errorf("%w: G maps %d→%d, want %d→%d", nn.ErrShape, cfg.Gen.InDim(), cfg.Gen.OutDim(), in, cfg.DataDim)
 	}
 	if err := checkClasses(&cfg); err != nil {
@@ -319,7 +322,7 @@ func NewEdge(cfg EdgeConfig) (*Edge, error) {
 			return nil, err
 		}
 	}
-	if cfg.Domains > 0 && (cfg.Classifier == nil || cfg.FirstLayers <= 0 || cfg.Domain < 0 || cfg.Domain >= cfg.Domains) {
+	if l.Domains > 0 && (cfg.Classifier == nil || cfg.FirstLayers <= 0 || cfg.Domain < 0 || cfg.Domain >= l.Domains) {
 		return nil, errors.New("fed: LR edge needs Classifier, FirstLayers and a domain in range")
 	}
 	if cfg.SyncPeriod <= 0 {
@@ -457,7 +460,7 @@ func (e *Edge) Global(now time.Time, g *Global) error {
 	if err := nn.Unflatten(e.cfg.Gen.Params(), g.Params); err != nil {
 		return fmt.Errorf("fed: global model: %w", err)
 	}
-	if e.cfg.Domains > 0 {
+	if e.cfg.Layout.Domains > 0 {
 		if err := nn.Unflatten(e.cfg.Classifier.Params(), g.Classifier); err != nil {
 			return fmt.Errorf("fed: global classifier: %w", err)
 		}
@@ -519,11 +522,11 @@ func (e *Edge) emit(now time.Time) {
 		e.deadline = now.Add(e.cfg.SyncPeriod)
 	}
 	b := e.cfg.Batch
-	cols := e.inCols()
+	cols := e.cfg.Layout.Width()
 	e.zIn = grow(e.zIn, b*cols)
 	zd := e.zIn
 	var ld, lg []byte
-	if e.cfg.Classes > 0 {
+	if e.cfg.Layout.Classes > 0 {
 		ld, lg = make([]byte, b), make([]byte, b)
 	}
 	e.fillZ(zd, ld)
@@ -558,50 +561,47 @@ func (e *Edge) emit(now time.Time) {
 	e.ready.Batches = append(e.ready.Batches, e.last)
 }
 
-// inCols is the width of G's input rows: [z, c_k] or [z, e_s], with the
-// class e_y at the end when G is class-conditional.
-func (e *Edge) inCols() int { return e.cfg.Latent + e.cfg.Domains + e.cfg.SourceCodes + e.cfg.Classes }
-
-// fillZ draws a batch of G's input rows into z; with a class-conditional G
-// it writes each row's class to labels (len Batch).
+// fillZ draws a batch of G's input rows into z: [z, c_k] or [z, e_s],
+// with the class e_y at the end when G is class-conditional, whose class
+// it writes to labels (len Batch). Each row's z is drawn before its class.
 func (e *Edge) fillZ(z []float32, labels []byte) {
-	m, k := e.cfg.Latent, e.cfg.Domains
-	cols := e.inCols()
+	l := e.cfg.Layout
+	cols := l.Width()
 	for i := 0; i < e.cfg.Batch; i++ {
 		row := z[i*cols : (i+1)*cols]
-		fillNormal(row[:m], e.rng)
-		clear(row[m:])
-		if k > 0 {
-			row[m+e.cfg.Domain] = 1
+		l.Fill(row, e.rng, NoCodes)
+		c := Codes{Domain: -1, Source: -1, Class: -1, SourceScale: e.cfg.CodeScale}
+		if l.Domains > 0 {
+			c.Domain = e.cfg.Domain
 		}
-		if e.cfg.SourceCodes > 0 {
-			row[m+e.cfg.RowCodes[i%len(e.cfg.RowCodes)]] = e.cfg.CodeScale
+		if l.SourceCodes > 0 {
+			c.Source = e.cfg.RowCodes[i%len(e.cfg.RowCodes)]
 		}
-		if e.cfg.Classes > 0 {
-			y := e.cfg.ClassSet[e.rng.IntN(len(e.cfg.ClassSet))]
-			row[m+k+e.cfg.SourceCodes+y] = 1
-			labels[i] = byte(y)
+		if l.Classes > 0 {
+			c.Class = e.cfg.ClassSet[e.rng.IntN(len(e.cfg.ClassSet))]
+			labels[i] = byte(c.Class)
 		}
+		l.SetCodes(row, c)
 	}
 }
 
 // checkClasses validates the class-code fields of cfg.
 func checkClasses(cfg *EdgeConfig) error {
 	switch {
-	case cfg.Classes == 0 && len(cfg.ClassSet) == 0:
+	case cfg.Layout.Classes == 0 && len(cfg.ClassSet) == 0:
 		return nil
-	case cfg.Classes < 0 || cfg.Classes > wire.MaxClasses:
-		return fmt.Errorf("fed: Classes = %d, want 0 to %d", cfg.Classes, wire.MaxClasses)
-	case cfg.Classes == 0:
+	case cfg.Layout.Classes < 0 || cfg.Layout.Classes > wire.MaxClasses:
+		return fmt.Errorf("fed: Classes = %d, want 0 to %d", cfg.Layout.Classes, wire.MaxClasses)
+	case cfg.Layout.Classes == 0:
 		return errors.New("fed: ClassSet needs Classes > 0")
-	case cfg.Domains > 0:
+	case cfg.Layout.Domains > 0:
 		return errors.New("fed: class codes are for FR; an LR edge is conditioned on its domain code")
 	case len(cfg.ClassSet) == 0:
 		return errors.New("fed: Classes > 0 needs the classes of the community's data (ClassSet)")
 	}
 	for i, c := range cfg.ClassSet {
-		if c < 0 || c >= cfg.Classes {
-			return fmt.Errorf("fed: ClassSet[%d] = %d, want a class in [0, %d)", i, c, cfg.Classes)
+		if c < 0 || c >= cfg.Layout.Classes {
+			return fmt.Errorf("fed: ClassSet[%d] = %d, want a class in [0, %d)", i, c, cfg.Layout.Classes)
 		}
 	}
 	return nil
@@ -858,16 +858,17 @@ func OwnRows(dst, src []float32, d, pos, n int) {
 
 // checkSourceCodes validates the source-code fields of cfg.
 func checkSourceCodes(cfg *EdgeConfig) error {
-	if cfg.SourceCodes == 0 {
+	n := cfg.Layout.SourceCodes
+	if n == 0 {
 		if len(cfg.RowCodes) > 0 || cfg.PerDevice {
 			return errors.New("fed: RowCodes and PerDevice need SourceCodes > 0")
 		}
 		return nil
 	}
 	switch {
-	case cfg.SourceCodes < 0:
-		return fmt.Errorf("fed: SourceCodes = %d, want ≥ 0", cfg.SourceCodes)
-	case cfg.Domains > 0:
+	case n < 0:
+		return fmt.Errorf("fed: SourceCodes = %d, want ≥ 0", n)
+	case cfg.Layout.Domains > 0:
 		return errors.New("fed: source codes are for FR; an LR edge is conditioned on its domain code")
 	case !(cfg.CodeScale > 0) || !finite32(cfg.CodeScale):
 		return fmt.Errorf("fed: CodeScale = %g, want a finite value > 0", cfg.CodeScale)
@@ -877,8 +878,8 @@ func checkSourceCodes(cfg *EdgeConfig) error {
 		return fmt.Errorf("fed: PerDevice needs one row code per device: %d codes, %d devices", len(cfg.RowCodes), len(cfg.Devices))
 	}
 	for i, c := range cfg.RowCodes {
-		if c < 0 || c >= cfg.SourceCodes {
-			return fmt.Errorf("fed: RowCodes[%d] = %d, want a code in [0, %d)", i, c, cfg.SourceCodes)
+		if c < 0 || c >= n {
+			return fmt.Errorf("fed: RowCodes[%d] = %d, want a code in [0, %d)", i, c, n)
 		}
 	}
 	return nil
@@ -922,22 +923,24 @@ func setLearningRate(o nn.Optimizer, lr float32) {
 // backward accumulates ∂L/∂θ of G at input z for the output gradient dx
 // (with the mode-seeking term's gradient added to dx).
 func (e *Edge) backward(z, dx []float32) {
-	x := e.cfg.Gen.Forward(nn.Mat{Rows: e.cfg.Batch, Cols: e.inCols(), Data: z})
+	l := e.cfg.Layout
+	x := e.cfg.Gen.Forward(nn.Mat{Rows: e.cfg.Batch, Cols: l.Width(), Data: z})
 	if e.cfg.ModeSeeking > 0 {
-		ModeSeekingGrad(dx, x.Data, z, e.cfg.Batch, e.cfg.DataDim, e.inCols(), e.cfg.Latent, e.cfg.ModeSeeking)
+		ModeSeekingGrad(dx, x.Data, z, e.cfg.Batch, e.cfg.DataDim, l.Width(), l.Latent, e.cfg.ModeSeeking)
 	}
 	e.cfg.Gen.Backward(nn.Mat{Rows: e.cfg.Batch, Cols: e.cfg.DataDim, Data: dx})
 }
 
 // pairClasses gives row i + B/2 of z the class of row i (ModeSeeking).
 func (e *Edge) pairClasses(z []float32, labels []byte) {
-	if e.cfg.Classes == 0 {
+	l := e.cfg.Layout
+	if l.Classes == 0 {
 		return
 	}
-	cols, off, h := e.inCols(), e.cfg.Latent+e.cfg.Domains+e.cfg.SourceCodes, e.cfg.Batch/2
+	cols, off, h := l.Width(), l.ClassOff(), e.cfg.Batch/2
 	for i := range h {
 		row := z[(h+i)*cols : (h+i+1)*cols]
-		clear(row[off : off+e.cfg.Classes])
+		clear(row[off : off+l.Classes])
 		row[off+int(labels[i])] = 1
 		labels[h+i] = labels[i]
 	}
@@ -945,7 +948,7 @@ func (e *Edge) pairClasses(z []float32, labels []byte) {
 
 // step adds the LR terms, takes one optimizer step and moves on.
 func (e *Edge) step(now time.Time, loss float64) {
-	if e.cfg.Domains > 0 {
+	if e.cfg.Layout.Domains > 0 {
 		e.domainTerms()
 	}
 	for _, p := range e.cfg.Gen.Params() {
