@@ -45,8 +45,9 @@ type CloudConfig struct {
 	EMA    float64
 	EMAGen *nn.Sequential
 
-	// Layout is the layout of G's input rows; the LR scenario is
-	// Layout.Domains > 0 (K), with the latent size m = Layout.Latent.
+	// Layout is the layout of G's input rows (checked against Gen unless
+	// zero); the LR scenario is Layout.Domains > 0 (K), with the latent
+	// size m = Layout.Latent.
 	Layout Layout
 	// LR scenario: the domain classifier C and its optimizer, how many
 	// steps C trains per round on batches of Batch rows per domain, G¹'s
@@ -147,6 +148,9 @@ func NewCloud(cfg CloudConfig) (*Cloud, error) {
 		if err := copyParams(cfg.EMAGen, cfg.Gen); err != nil {
 			return nil, fmt.Errorf("fed: CloudConfig: EMAGen: %w", err)
 		}
+	}
+	if w := cfg.Layout.Width(); w > 0 && cfg.Gen.InDim() != w {
+		return nil, fmt.Errorf("%w: G takes %d inputs, the layout %d", nn.ErrShape, cfg.Gen.InDim(), w)
 	}
 	if cfg.Layout.Domains > 0 && (cfg.Classifier == nil || cfg.ClassifierOpt == nil || cfg.Batch <= 0 || cfg.Layout.Latent <= 0 || cfg.FirstLayers <= 0) {
 		return nil, errors.New("fed: LR cloud needs Classifier, ClassifierOpt, Batch, Latent and FirstLayers")
