@@ -206,10 +206,16 @@ func (c *Cloud) average(t int) {
 	}
 }
 
-// Ready returns what to do now; Advance acknowledges it.
+// Ready returns what the cloud wants done since the last Advance. The
+// cloud never changes a model or a summary once it is in Ready (a
+// re-announcement queues the same GlobalModel again) and Advance only
+// forgets it, so the value stays valid after Advance and after later
+// events: a caller may take it, Advance at once and then publish, as the
+// cloud service and the simulator do.
 func (c *Cloud) Ready() CloudReady { return c.ready }
 
-// Advance acknowledges the last Ready.
+// Advance acknowledges the last Ready: what it returned is not returned
+// again.
 func (c *Cloud) Advance() { c.ready = CloudReady{} }
 
 // Stats returns a copy of the counters.

@@ -360,7 +360,14 @@ func (e *Edge) Round() int { return e.round }
 // Done reports whether the final global model has arrived.
 func (e *Edge) Done() bool { return e.state == finished }
 
-// Ready returns what to do now. The caller publishes, then calls Advance.
+// Ready returns what the edge wants done since the last Advance, in
+// order. The edge never changes a message once it is in Ready (a re-send
+// queues the same one again) and Advance only forgets it, so the value
+// stays valid after Advance and after later events: a caller may take it,
+// Advance at once and then publish, as the edge service and the simulator
+// do. With Checkpoint set, save a Snapshot before publishing Updates, so
+// that a restarted edge re-sends an update that may have been lost
+// (Resume).
 func (e *Edge) Ready() EdgeReady { return e.ready }
 
 // HasReady reports whether Ready holds anything.
@@ -369,7 +376,8 @@ func (e *Edge) HasReady() bool {
 	return len(r.Batches)+len(r.Updates)+len(r.Notes) > 0 || r.Checkpoint
 }
 
-// Advance acknowledges the last Ready.
+// Advance acknowledges the last Ready: what it returned is not returned
+// again.
 func (e *Edge) Advance() { e.ready = EdgeReady{} }
 
 func (e *Edge) note(msg string, attrs ...any) {
@@ -380,12 +388,14 @@ func (e *Edge) note(msg string, attrs ...any) {
 func (e *Edge) Stats() EdgeStats {
 	s := e.stats
 	s.Round, s.Iter, s.RoundIter, s.Version, s.State = e.round, e.iter, e.rIters, e.version, e.state.String()
-	s.Weights = maps(e.stats.Weights)
+	s.Weights = copyWeights(e.stats.Weights)
 	s.Live = e.live(time.Time{})
 	return s
 }
 
-func maps(m map[string]float64) map[string]float64 {
+// copyWeights copies m; unlike maps.Clone it returns an empty map, not
+// nil, for a nil m (the status shows {} before the first update).
+func copyWeights(m map[string]float64) map[string]float64 {
 	c := make(map[string]float64, len(m))
 	for k, v := range m {
 		c[k] = v
@@ -628,24 +638,34 @@ func (e *Edge) Feedback(now time.Time, fb *Feedback) error {
 		return fmt.Errorf("fed: feedback from %s for round %d, iteration %d arrived after it closed (now round %d, %s)", fb.Device, fb.Round, fb.Iter, e.round, e.state)
 	}
 	if e.cfg.Mode == Sync {
-		if e.cur == nil || fb.Iter != e.curIter {
-			e.stats.Late++
-			return fmt.Errorf("fed: feedback from %s for iteration %d arrived after it closed (now %d)", fb.Device, fb.Iter, e.curIter)
-		}
-		if _, dup := e.received[fb.Device]; dup {
-			e.stats.Duplicate++
-			return fmt.Errorf("fed: duplicate feedback from %s for iteration %d", fb.Device, fb.Iter)
-		}
-		if fb.Iter <= d.lastIter {
-			e.stats.Duplicate++
-			return fmt.Errorf("fed: duplicate feedback from %s for iteration %d", fb.Device, fb.Iter)
-		}
-		d.lastIter = fb.Iter
-		e.received[fb.Device] = fb
-		e.expected[fb.Device] = true
-		e.maybeComplete(now)
-		return nil
+		return e.syncFeedback(now, d, fb)
 	}
+	return e.asyncFeedback(now, d, fb)
+}
+
+// syncFeedback takes fb, from device d, into the open iteration.
+func (e *Edge) syncFeedback(now time.Time, d *device, fb *Feedback) error {
+	if e.cur == nil || fb.Iter != e.curIter {
+		e.stats.Late++
+		return fmt.Errorf("fed: feedback from %s for iteration %d arrived after it closed (now %d)", fb.Device, fb.Iter, e.curIter)
+	}
+	if _, dup := e.received[fb.Device]; dup {
+		e.stats.Duplicate++
+		return fmt.Errorf("fed: duplicate feedback from %s for iteration %d", fb.Device, fb.Iter)
+	}
+	if fb.Iter <= d.lastIter {
+		e.stats.Duplicate++
+		return fmt.Errorf("fed: duplicate feedback from %s for iteration %d", fb.Device, fb.Iter)
+	}
+	d.lastIter = fb.Iter
+	e.received[fb.Device] = fb
+	e.expected[fb.Device] = true
+	e.maybeComplete(now)
+	return nil
+}
+
+// asyncFeedback queues fb, from device d, for the next Tick.
+func (e *Edge) asyncFeedback(now time.Time, d *device, fb *Feedback) error {
 	if _, ok := e.versions[fb.Version]; !ok {
 		e.stats.Stale++
 		return fmt.Errorf("fed: feedback from %s for generator version %d is older than the %d kept (now %d)", fb.Device, fb.Version, e.cfg.MaxStaleness, e.version)
@@ -700,26 +720,38 @@ func (e *Edge) Tick(now time.Time) {
 		return
 	}
 	if e.cfg.Mode == Sync {
-		if e.cur != nil && !now.Before(e.deadline) {
-			if len(e.received) < len(e.expected) {
-				var missing []string
-				for d := range e.expected {
-					if e.received[d] == nil {
-						missing = append(missing, d)
-					}
-				}
-				sort.Strings(missing)
-				e.note("sync period ended without every live device", "iteration", e.curIter, "received", len(e.received), "missing", missing)
-				if len(e.received) > 0 {
-					e.stats.Partial++
+		e.syncTick(now)
+	} else {
+		e.asyncTick(now)
+	}
+}
+
+// syncTick closes the open iteration when its period has ended, or opens
+// one when a live device is waiting for it.
+func (e *Edge) syncTick(now time.Time) {
+	if e.cur != nil && !now.Before(e.deadline) {
+		if len(e.received) < len(e.expected) {
+			var missing []string
+			for d := range e.expected {
+				if e.received[d] == nil {
+					missing = append(missing, d)
 				}
 			}
-			e.syncUpdate(now)
-		} else if e.cur == nil && len(e.live(now)) > 0 {
-			e.emit(now)
+			sort.Strings(missing)
+			e.note("sync period ended without every live device", "iteration", e.curIter, "received", len(e.received), "missing", missing)
+			if len(e.received) > 0 {
+				e.stats.Partial++
+			}
 		}
-		return
+		e.syncUpdate(now)
+	} else if e.cur == nil && len(e.live(now)) > 0 {
+		e.emit(now)
 	}
+}
+
+// asyncTick applies the feedback that has arrived, or re-sends the newest
+// batch when none has for a sync period.
+func (e *Edge) asyncTick(now time.Time) {
 	if len(e.inbox) > 0 {
 		e.asyncUpdate(now)
 	} else if e.last != nil && !now.Before(e.lastSent.Add(e.cfg.SyncPeriod)) {
