@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/fedgan/fedgan/fed"
 	"github.com/fedgan/fedgan/nn"
 	"github.com/fedgan/fedgan/wire"
 )
@@ -29,11 +30,15 @@ func (t *Topology) GeneratorSpec() []nn.LayerSpec {
 	return mlp(append(append([]int{t.GenInDim()}, t.Model.Generator...), t.Model.DataDim), float32(t.Model.LeakySlope), out)
 }
 
-// GenInDim is the width of G's input rows: m, plus K domain columns in the
-// LR scenario, plus SourceCodes columns in FR with a source code.
-func (t *Topology) GenInDim() int {
-	return t.Model.Latent + t.Domains() + t.SourceCodes() + t.Model.ClassCode
+// GenLayout is the layout of G's input rows: m latent columns, then K
+// domain columns in the LR scenario, SourceCodes columns in FR with a
+// source code and model.class_code columns with a class-conditional G.
+func (t *Topology) GenLayout() fed.Layout {
+	return fed.Layout{Latent: t.Model.Latent, Domains: t.Domains(), SourceCodes: t.SourceCodes(), Classes: t.Model.ClassCode}
 }
+
+// GenInDim is the width of G's input rows: GenLayout().Width().
+func (t *Topology) GenInDim() int { return t.GenLayout().Width() }
 
 // CommunityClasses are the labels community c's data holds, which its
 // edge draws for a class-conditional G (model.class_code): label_offset

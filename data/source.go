@@ -294,23 +294,33 @@ func loadIDXImages(name, imagesPath, labelsPath string, idx []int, invert bool, 
 		}
 	}
 	rows := n
-	var lab []int32
 	if idx != nil {
 		rows = len(idx)
 	}
-	if labels != nil {
-		lab = make([]int32, rows)
-		for k := range lab {
-			i := k
-			if idx != nil {
-				i = idx[k]
-			}
-			lab[k] = int32(labels[i])
-		}
-	}
-	d := newImages(name, rows, height, width, pix, lab, classes)
+	d := newImages(name, rows, height, width, pix, keptLabels(labels, idx), classes)
 	d.Dim = dim
 	return d, nil
+}
+
+// keptLabels returns the labels of the rows loadIDXImages keeps: all of
+// them with idx nil, otherwise those of rows idx, in that order; nil
+// without labels.
+func keptLabels(labels []byte, idx []int) []int32 {
+	if labels == nil {
+		return nil
+	}
+	if idx == nil {
+		lab := make([]int32, len(labels))
+		for i, l := range labels {
+			lab[i] = int32(l)
+		}
+		return lab
+	}
+	lab := make([]int32, len(idx))
+	for k, i := range idx {
+		lab[k] = int32(labels[i])
+	}
+	return lab
 }
 
 // readAll reads the whole payload, growing the buffer as data arrives.

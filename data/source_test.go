@@ -301,3 +301,21 @@ func TestSourceOverride(t *testing.T) {
 		t.Errorf("a user's dataset without a path: got %v, want ErrNotFound", err)
 	}
 }
+
+func TestKeptLabels(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		labels []byte
+		idx    []int
+		want   []int32
+	}{
+		{"no labels", nil, []int{1}, nil},
+		{"every row", []byte{3, 0, 7}, nil, []int32{3, 0, 7}},
+		{"rows in idx order", []byte{3, 0, 7}, []int{2, 0, 2}, []int32{7, 3, 7}},
+		{"no row kept", []byte{3, 0, 7}, []int{}, []int32{}},
+	} {
+		if got := keptLabels(tt.labels, tt.idx); !slices.Equal(got, tt.want) || (got == nil) != (tt.want == nil) {
+			t.Errorf("%s: got %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}

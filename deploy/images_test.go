@@ -373,7 +373,7 @@ func TestPaperSplit(t *testing.T) {
 	}
 	for _, file := range []string{"mnist-fmnist-iid.yaml", "mnist-fmnist-noniid.yaml"} {
 		t.Run(file, func(t *testing.T) {
-			top, err := config.Load(filepath.Join("..", "..", "configs", file))
+			top, err := config.Load(filepath.Join("..", "configs", file))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/fedgan/fedgan/config"
+	"github.com/fedgan/fedgan/fed"
 	"github.com/fedgan/fedgan/nn"
 )
 
@@ -16,27 +17,27 @@ import (
 // (model.class_code) the one-hot class is drawn with top.ClassShares().
 // In the LR scenario the domain columns are left zero for the caller to
 // set.
+//
+// Each row's z is drawn before its codes, source before class.
 func Latents(top *config.Topology, dst []float32, n int, rng *rand.Rand) []float32 {
-	m, cols := top.Model.Latent, top.GenInDim()
+	l := top.GenLayout()
+	cols := l.Width()
 	if cap(dst) < n*cols {
 		dst = make([]float32, n*cols)
 	}
 	dst = dst[:n*cols]
 	shares, classes := top.SourceShares(), top.ClassShares()
-	off := m + top.Domains()
-	yoff := off + top.SourceCodes()
 	for i := range n {
 		row := dst[i*cols : (i+1)*cols]
-		for j := range m {
-			row[j] = float32(rng.NormFloat64())
-		}
-		clear(row[m:])
+		l.Fill(row, rng, fed.NoCodes)
+		c := fed.NoCodes
 		if len(shares) > 0 {
-			row[off+draw(shares, rng.Float64())] = float32(top.Model.SourceCodeScale)
+			c.Source, c.SourceScale = draw(shares, rng.Float64()), float32(top.Model.SourceCodeScale)
 		}
 		if len(classes) > 0 {
-			row[yoff+draw(classes, rng.Float64())] = 1
+			c.Class = draw(classes, rng.Float64())
 		}
+		l.SetCodes(row, c)
 	}
 	return dst
 }
@@ -56,7 +57,7 @@ func draw(shares []float64, u float64) int {
 // Latents. The result is a new slice of n rows of top.Model.DataDim.
 func Sample(top *config.Topology, gen *nn.Sequential, n int, rng *rand.Rand) []float32 {
 	z := Latents(top, nil, n, rng)
-	out := gen.Forward(nn.Mat{Rows: n, Cols: top.GenInDim(), Data: z})
+	out := gen.Forward(nn.Mat{Rows: n, Cols: top.GenLayout().Width(), Data: z})
 	return append([]float32(nil), out.Data[:n*out.Cols]...)
 }
 

@@ -3,13 +3,14 @@ package deploy_test
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/fedgan/fedgan/config"
-	"github.com/fedgan/fedgan/fed"
 	"github.com/fedgan/fedgan/deploy"
+	"github.com/fedgan/fedgan/fed"
 	"github.com/fedgan/fedgan/nn"
 )
 
@@ -132,5 +133,28 @@ func TestEdgeSourceRows(t *testing.T) {
 	x := deploy.Sample(top, g, 10, rand.New(rand.NewPCG(3, 3)))
 	if len(x) != 20 {
 		t.Errorf("Sample: %d values, want 20", len(x))
+	}
+}
+
+// TestLatentsDrawOrder pins the order in which Latents draws from rng:
+// each row's z, then its source code (shares 0.4 and 0.6: code 0 for a
+// uniform draw below 0.4), so that evaluations reproduce.
+func TestLatentsDrawOrder(t *testing.T) {
+	top := twoCommunities(t, "community")
+	z := deploy.Latents(top, nil, 50, rand.New(rand.NewPCG(7, 8)))
+	rng := rand.New(rand.NewPCG(7, 8))
+	for i := range 50 {
+		want := make([]float32, 5)
+		for j := range 3 {
+			want[j] = float32(rng.NormFloat64())
+		}
+		if rng.Float64() < 0.4 {
+			want[3] = 4
+		} else {
+			want[4] = 4
+		}
+		if got := z[i*5 : (i+1)*5]; !slices.Equal(got, want) {
+			t.Fatalf("row %d: %v, want %v", i, got, want)
+		}
 	}
 }

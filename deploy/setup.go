@@ -49,6 +49,7 @@ func Cloud(top *config.Topology) (*fed.Cloud, error) {
 		RoundTimeout: top.Training.RoundTimeout.D(),
 		Gen:          gen,
 		RNG:          pcg,
+		Layout:       top.GenLayout(),
 	}
 	for _, c := range top.Communities {
 		cfg.Communities = append(cfg.Communities, c.ID)
@@ -67,12 +68,12 @@ func Cloud(top *config.Topology) (*fed.Cloud, error) {
 		}
 		cfg.EMA = top.Cloud.EMA
 	}
-	if k := top.Domains(); k > 0 {
+	if top.Domains() > 0 {
 		cls, err := nn.Build(top.ClassifierSpec(), rng)
 		if err != nil {
 			return nil, err
 		}
-		cfg.Domains, cfg.Batch, cfg.Latent, cfg.FirstLayers = k, top.Training.BatchSize, top.Model.Latent, top.FirstLayers()
+		cfg.Batch, cfg.FirstLayers = top.Training.BatchSize, top.FirstLayers()
 		cfg.Classifier, cfg.ClassifierOpt = cls, adam(top.Training.LRD, top.Training)
 		cfg.ClassifierSteps = top.Training.ClassifierSteps
 		cfg.Lambda1, cfg.Lambda2 = top.Training.Lambda1, top.Training.Lambda2
@@ -107,27 +108,24 @@ func Edge(top *config.Topology, id string) (*fed.Edge, error) {
 	cfg := fed.EdgeConfig{
 		Community: id, Mode: mode, SyncPeriod: tr.SyncPeriod.D(), DeviceTimeout: tr.DeviceTimeout.D(),
 		Weights: wm, Staleness: sm, StalenessUnit: tr.StalenessUnit.D(), MaxStaleness: tr.MaxStaleness,
-		LocalIters: tr.LocalIters, Batch: tr.BatchSize, Latent: top.Model.Latent, DataDim: top.Model.DataDim,
+		LocalIters: tr.LocalIters, Batch: tr.BatchSize, Layout: top.GenLayout(), DataDim: top.Model.DataDim,
 		Gen: gen, Opt: genOptimizer(tr), RNG: PCG(top, "edge/"+id),
 		LRDecay: tr.LRDecay, Rounds: tr.GlobalRounds, ModeSeeking: tr.ModeSeeking,
 	}
 	for _, d := range c.Devices {
 		cfg.Devices = append(cfg.Devices, d.ID)
 	}
-	if n := top.SourceCodes(); n > 0 {
-		cfg.SourceCodes = n
+	if top.SourceCodes() > 0 {
 		cfg.RowCodes, cfg.PerDevice = rowCodes(top, c)
 		cfg.CodeScale = float32(top.Model.SourceCodeScale)
 	}
-	if n := top.Model.ClassCode; n > 0 {
-		cfg.Classes, cfg.ClassSet = n, top.CommunityClasses(c)
-	}
-	if k := top.Domains(); k > 0 {
+	cfg.ClassSet = top.CommunityClasses(c) // nil without a class code
+	if top.Domains() > 0 {
 		cls, err := nn.Build(top.ClassifierSpec(), rng)
 		if err != nil {
 			return nil, err
 		}
-		cfg.Domains, cfg.Domain, cfg.Classifier, cfg.FirstLayers = k, *c.Domain, cls, top.FirstLayers()
+		cfg.Domain, cfg.Classifier, cfg.FirstLayers = *c.Domain, cls, top.FirstLayers()
 	}
 	return fed.NewEdge(cfg)
 }

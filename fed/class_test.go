@@ -32,8 +32,8 @@ func classGen(t *testing.T) *nn.Sequential {
 func classEdge(t *testing.T, mutate func(*EdgeConfig)) (*Edge, error) {
 	cfg := EdgeConfig{
 		Community: "c", Devices: []string{"a"}, Mode: Sync, SyncPeriod: time.Second, Weights: WeightsConstant,
-		LocalIters: 5, Batch: 64, Latent: 1, DataDim: 4, Gen: classGen(t), Opt: nn.NewSGD(0.1, 0), RNG: rand.NewPCG(3, 3),
-		Classes: 4, ClassSet: []int{1, 3},
+		LocalIters: 5, Batch: 64, DataDim: 4, Gen: classGen(t), Opt: nn.NewSGD(0.1, 0), RNG: rand.NewPCG(3, 3),
+		Layout: Layout{Latent: 1, Classes: 4}, ClassSet: []int{1, 3},
 	}
 	if mutate != nil {
 		mutate(&cfg)
@@ -103,12 +103,12 @@ func TestEdgeClassErrors(t *testing.T) {
 		mutate func(*EdgeConfig)
 		want   string
 	}{
-		{"no class columns", func(c *EdgeConfig) { c.Classes = 0 }, "G maps 5→4, want 1→4"},
-		{"class set without classes", func(c *EdgeConfig) { c.Classes, c.Latent = 0, 5 }, "ClassSet needs Classes > 0"},
+		{"no class columns", func(c *EdgeConfig) { c.Layout.Classes = 0 }, "G maps 5→4, want 1→4"},
+		{"class set without classes", func(c *EdgeConfig) { c.Layout.Classes, c.Layout.Latent = 0, 5 }, "ClassSet needs Classes > 0"},
 		{"no class set", func(c *EdgeConfig) { c.ClassSet = nil }, "needs the classes of the community's data"},
 		{"class out of range", func(c *EdgeConfig) { c.ClassSet = []int{1, 4} }, "ClassSet[1] = 4, want a class in [0, 4)"},
 		{"too many classes", func(c *EdgeConfig) {
-			c.Classes, c.Gen = 300, must(nn.Build([]nn.LayerSpec{{Kind: nn.KindDense, In: 301, Out: 4}}, nil))
+			c.Layout.Classes, c.Gen = 300, must(nn.Build([]nn.LayerSpec{{Kind: nn.KindDense, In: 301, Out: 4}}, nil))
 		}, "Classes = 300, want 0 to 256"},
 	} {
 		_, err := classEdge(t, tc.mutate)
@@ -341,5 +341,33 @@ func TestDeviceHeldClasses(t *testing.T) {
 	}
 	if _, err := NewDevice(DeviceConfig{D: classD(t), Opt: nn.NewSGD(0, 0), DataDim: 2, Classes: 3, Held: []bool{true}}); err == nil || !strings.Contains(err.Error(), "Held has 1 entries, want one per class (3)") {
 		t.Errorf("short Held: got %v", err)
+	}
+}
+
+// TestEdgeClassDrawOrder pins the order in which an edge draws its input
+// rows from its random stream: X_d's rows, then X_g's, each row's z
+// before its class (a snapshot's stream, and so every reproduced run,
+// depends on it).
+func TestEdgeClassDrawOrder(t *testing.T) {
+	e, err := classEdge(t, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := firstBatch(t, e)
+	rng := rand.New(rand.NewPCG(3, 3))
+	for _, tc := range []struct {
+		name   string
+		z      []float32
+		labels []byte
+	}{{"X_d", e.zIn, b.FakeLabels}, {"X_g", e.cur.zg, b.GenLabels}} {
+		for i := range 64 {
+			want := make([]float32, 5)
+			want[0] = float32(rng.NormFloat64())
+			y := []int{1, 3}[rng.IntN(2)]
+			want[1+y] = 1
+			if got := tc.z[i*5 : (i+1)*5]; !slices.Equal(got, want) || int(tc.labels[i]) != y {
+				t.Fatalf("%s row %d: %v with class %d, want %v with class %d", tc.name, i, got, tc.labels[i], want, y)
+			}
+		}
 	}
 }

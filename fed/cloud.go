@@ -45,14 +45,18 @@ type CloudConfig struct {
 	EMA    float64
 	EMAGen *nn.Sequential
 
-	// LR scenario (Domains > 0): the domain classifier C and its optimizer,
-	// how many steps C trains per round on batches of Batch rows per
-	// domain, the latent size m, G¹'s layer count and λ1, λ2.
-	Domains, Batch, Latent, FirstLayers int
-	Classifier                          *nn.Sequential
-	ClassifierOpt                       nn.Optimizer
-	ClassifierSteps                     int
-	Lambda1, Lambda2                    float64
+	// Layout is the layout of G's input rows (checked against Gen unless
+	// zero); the LR scenario is Layout.Domains > 0 (K), with the latent
+	// size m = Layout.Latent.
+	Layout Layout
+	// LR scenario: the domain classifier C and its optimizer, how many
+	// steps C trains per round on batches of Batch rows per domain, G¹'s
+	// layer count and λ1, λ2.
+	Batch, FirstLayers int
+	Classifier         *nn.Sequential
+	ClassifierOpt      nn.Optimizer
+	ClassifierSteps    int
+	Lambda1, Lambda2   float64
 }
 
 // Update is a decoded GeneratorUpdate.
@@ -145,7 +149,10 @@ func NewCloud(cfg CloudConfig) (*Cloud, error) {
 			return nil, fmt.Errorf("fed: CloudConfig: EMAGen: %w", err)
 		}
 	}
-	if cfg.Domains > 0 && (cfg.Classifier == nil || cfg.ClassifierOpt == nil || cfg.Batch <= 0 || cfg.Latent <= 0 || cfg.FirstLayers <= 0) {
+	if w := cfg.Layout.Width(); w > 0 && cfg.Gen.InDim() != w {
+		return nil, fmt.Errorf("%w: G takes %d inputs, the layout %d", nn.ErrShape, cfg.Gen.InDim(), w)
+	}
+	if cfg.Layout.Domains > 0 && (cfg.Classifier == nil || cfg.ClassifierOpt == nil || cfg.Batch <= 0 || cfg.Layout.Latent <= 0 || cfg.FirstLayers <= 0) {
 		return nil, errors.New("fed: LR cloud needs Classifier, ClassifierOpt, Batch, Latent and FirstLayers")
 	}
 	c := &Cloud{cfg: cfg, rng: rand.New(cfg.RNG), got: map[string]*Update{}}
@@ -199,10 +206,16 @@ func (c *Cloud) average(t int) {
 	}
 }
 
-// Ready returns what to do now; Advance acknowledges it.
+// Ready returns what the cloud wants done since the last Advance. The
+// cloud never changes a model or a summary once it is in Ready (a
+// re-announcement queues the same GlobalModel again) and Advance only
+// forgets it, so the value stays valid after Advance and after later
+// events: a caller may take it, Advance at once and then publish, as the
+// cloud service and the simulator do.
 func (c *Cloud) Ready() CloudReady { return c.ready }
 
-// Advance acknowledges the last Ready.
+// Advance acknowledges the last Ready: what it returned is not returned
+// again.
 func (c *Cloud) Advance() { c.ready = CloudReady{} }
 
 // Stats returns a copy of the counters.
@@ -234,7 +247,7 @@ func (c *Cloud) globalModel() *wire.GlobalModel {
 		V: wire.Version, Round: c.round, Final: c.round >= c.cfg.GlobalRounds,
 		Params: ParamTensors(c.cfg.Gen.Params()), Weights: map[string]float64{},
 	}
-	if c.cfg.Domains > 0 {
+	if c.cfg.Layout.Domains > 0 {
 		g.Classifier = ParamTensors(c.cfg.Classifier.Params())
 		g.LInv, g.LSpe, g.Lambda1, g.Lambda2 = c.linv, c.lspe, c.cfg.Lambda1, c.cfg.Lambda2
 	}
@@ -356,7 +369,7 @@ func (c *Cloud) close(now time.Time, timedOut bool) {
 			sum.Missing = append(sum.Missing, id)
 		}
 	}
-	if c.cfg.Domains > 0 {
+	if c.cfg.Layout.Domains > 0 {
 		sum.ClsLoss = c.trainClassifier()
 		sum.LInv, sum.LSpe = c.linv, c.lspe
 	}
@@ -376,8 +389,8 @@ func (c *Cloud) close(now time.Time, timedOut bool) {
 // trainClassifier trains C on {G(z, c_k), k} and evaluates L_inv, L_spe
 // (DESIGN.md §2.6). It returns C's last training loss.
 func (c *Cloud) trainClassifier() float64 {
-	k, b, m := c.cfg.Domains, c.cfg.Batch, c.cfg.Latent
-	cols := m + k
+	l, b := c.cfg.Layout, c.cfg.Batch
+	k, m, cols := l.Domains, l.Latent, l.Width()
 	in := make([]float32, k*b*cols)
 	labels := make([]int, k*b)
 	var x []float32
@@ -385,10 +398,7 @@ func (c *Cloud) trainClassifier() float64 {
 	grad := nn.Mat{Rows: k * b, Cols: k, Data: make([]float32, k*b*k)}
 	for step := 0; step < c.cfg.ClassifierSteps; step++ {
 		for i := 0; i < k*b; i++ {
-			row := in[i*cols : (i+1)*cols]
-			fillNormal(row[:m], c.rng)
-			clear(row[m:])
-			row[m+i/b] = 1
+			l.Fill(in[i*cols:(i+1)*cols], c.rng, Codes{Domain: i / b, Source: -1, Class: -1})
 			labels[i] = i / b
 		}
 		out := c.cfg.Gen.Forward(nn.Mat{Rows: k * b, Cols: cols, Data: in})
@@ -401,7 +411,7 @@ func (c *Cloud) trainClassifier() float64 {
 	}
 	z := make([]float32, b*m)
 	fillNormal(z, c.rng)
-	linv, lspe, err := c.dom.eval(c.cfg.Gen, c.cfg.Classifier, c.cfg.FirstLayers, z, b, m, k, 0, 0, false)
+	linv, lspe, err := c.dom.eval(c.cfg.Gen, c.cfg.Classifier, c.cfg.FirstLayers, z, b, l, 0, 0, false)
 	if err == nil {
 		c.linv, c.lspe = linv, lspe
 	}
@@ -451,7 +461,7 @@ func (c *Cloud) Snapshot() ([]byte, error) {
 			s.Got = append(s.Got, u)
 		}
 	}
-	if c.cfg.Domains > 0 {
+	if c.cfg.Layout.Domains > 0 {
 		s.Classifier = flatTensor(c.cfg.Classifier)
 		if s.ClsOpt, err = c.cfg.ClassifierOpt.MarshalBinary(); err != nil {
 			return nil, err
@@ -472,7 +482,7 @@ func (c *Cloud) Restore(b []byte) error {
 	if err := loadFlat(c.cfg.Gen, s.Gen); err != nil {
 		return err
 	}
-	if c.cfg.Domains > 0 {
+	if c.cfg.Layout.Domains > 0 {
 		if err := loadFlat(c.cfg.Classifier, s.Classifier); err != nil {
 			return err
 		}

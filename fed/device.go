@@ -266,7 +266,32 @@ func (d *Device) StepLabeled(real, fake, gen []float32, l Labels, noise float64)
 		fake, l.Fake = d.hf.take(d.cfg.Held, dim, fake, l.Fake)
 		nf = len(l.Fake)
 	}
+	dloss := d.stepD(real, fake, l, nr, nf, noise)
 
+	// Eq. 3 on the updated D, and the feedback F = ∂objective/∂X_g; with
+	// an auxiliary classifier the objective also has λ × the cross-entropy
+	// of the generated rows' predicted classes.
+	d.grad = grow(d.grad, ng*dim)
+	all := ng
+	d.hg.all = true
+	if d.cfg.Held != nil {
+		gen, l.Gen = d.hg.take(d.cfg.Held, dim, gen, l.Gen)
+		if ng = len(l.Gen); ng == 0 {
+			clear(d.grad)
+			return StepResult{DLoss: dloss, Grad: d.grad}, nil
+		}
+	}
+	loss := d.feedback(gen, l.Gen, ng, noise)
+	res := StepResult{Loss: loss, DLoss: dloss, Grad: d.grad[:all*dim]}
+	if !finite64(res.Loss) || !finite64(res.DLoss) || checkFinite32("grad", res.Grad) != nil {
+		return StepResult{}, ErrDiverged
+	}
+	return res, nil
+}
+
+// stepD takes D's step of Eq. 2 on the nr rows of real and the nf rows of
+// fake, with their classes in l, and returns D's loss before the step.
+func (d *Device) stepD(real, fake []float32, l Labels, nr, nf int, noise float64) float64 {
 	// Eq. 2: ascend mean log D(x) + mean log(1 − D(X_d)), i.e. descend the
 	// two binary cross-entropies, on one stacked batch; with an auxiliary
 	// classifier also descend its cross-entropy on the real rows.
@@ -292,24 +317,19 @@ func (d *Device) StepLabeled(real, fake, gen []float32, l Labels, noise float64)
 	if d.cfg.SpectralNorm > 0 {
 		d.sn.apply(d.cfg.D.Params())
 	}
+	return dloss
+}
 
-	// Eq. 3 on the updated D, and the feedback F = ∂objective/∂X_g; with
-	// an auxiliary classifier the objective also has λ × the cross-entropy
-	// of the generated rows' predicted classes.
-	d.grad = grow(d.grad, ng*dim)
-	all := ng
-	d.hg.all = true
-	if d.cfg.Held != nil {
-		gen, l.Gen = d.hg.take(d.cfg.Held, dim, gen, l.Gen)
-		if ng = len(l.Gen); ng == 0 {
-			clear(d.grad)
-			return StepResult{DLoss: dloss, Grad: d.grad}, nil
-		}
-	}
-	x = d.input(ng, gen, nil, l.Gen, nil)
+// feedback evaluates Eq. 3 on the ng rows of gen, of classes labels,
+// writes F into d.grad (each row at its place in the batch when d.hg kept
+// only some; the other rows zero) and returns the loss.
+func (d *Device) feedback(gen []float32, labels []int, ng int, noise float64) float64 {
+	dim := d.cfg.DataDim
+	x := d.input(ng, gen, nil, labels, nil)
 	d.addNoise(x, noise)
-	logits = d.cfg.D.Forward(x)
-	adv = d.column(logits)
+	logits := d.cfg.D.Forward(x)
+	out := logits.Cols
+	adv := d.column(logits)
 	d.dl = grow(d.dl, ng*out)
 	clear(d.dl)
 	var loss float64
@@ -323,7 +343,7 @@ func (d *Device) StepLabeled(real, fake, gen []float32, l Labels, noise float64)
 		d.dl[i*out] = g
 	}
 	if out > 1 {
-		d.auxLoss(logits, ng, l.Gen)
+		d.auxLoss(logits, ng, labels)
 	}
 	dx := d.cfg.D.BackwardInput(nn.Mat{Rows: ng, Cols: out, Data: d.dl})
 	cols := dx.Cols
@@ -337,11 +357,7 @@ func (d *Device) StepLabeled(real, fake, gen []float32, l Labels, noise float64)
 		}
 		copy(d.grad[r*dim:(r+1)*dim], dx.Data[i*cols:i*cols+dim])
 	}
-	res := StepResult{Loss: loss, DLoss: dloss, Grad: d.grad[:all*dim]}
-	if !finite64(res.Loss) || !finite64(res.DLoss) || checkFinite32("grad", res.Grad) != nil {
-		return StepResult{}, ErrDiverged
-	}
-	return res, nil
+	return loss
 }
 
 // heldRows are reused buffers for the rows of a batch whose class a

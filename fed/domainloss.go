@@ -7,7 +7,8 @@ import (
 )
 
 // domainLoss evaluates λ1·L_inv(G) + λ2·L_spe(G) (Eq. 8 and 9) on rows
-// latent vectors z (rows×m) over all K domain codes, with C frozen. When
+// latent vectors z (rows×m) over all K domain codes of layout l (m =
+// l.Latent, K = l.Domains), with C frozen. When
 // backprop is true it accumulates the gradient of that sum into G's
 // parameter gradients. It returns the two unweighted losses.
 type domainLoss struct {
@@ -16,16 +17,15 @@ type domainLoss struct {
 	lg, dl [][]float32
 }
 
-func (d *domainLoss) eval(gen, cls *nn.Sequential, firstLayers int, z []float32, rows, m, k int, l1, l2 float64, backprop bool) (linv, lspe float64, err error) {
-	cols := m + k
+func (d *domainLoss) eval(gen, cls *nn.Sequential, firstLayers int, z []float32, rows int, l Layout, l1, l2 float64, backprop bool) (linv, lspe float64, err error) {
+	m, k, cols := l.Latent, l.Domains, l.Width()
 	d.in = growMats(d.in, k, rows*cols)
 	for c := 0; c < k; c++ {
 		in := d.in[c]
 		for i := 0; i < rows; i++ {
 			row := in[i*cols : (i+1)*cols]
 			copy(row, z[i*m:(i+1)*m])
-			clear(row[m:])
-			row[m+c] = 1
+			l.SetCodes(row, Codes{Domain: c, Source: -1, Class: -1})
 		}
 	}
 	first := gen.Slice(0, firstLayers)
@@ -90,13 +90,13 @@ func scale(x []float32, a float32) {
 // domainTerms adds the LR objective's gradient to G_k's (DESIGN.md §2.6),
 // on fresh latent rows, with the received C frozen.
 func (e *Edge) domainTerms() {
-	b, m := e.cfg.Batch, e.cfg.Latent
-	z := make([]float32, b*m)
+	b := e.cfg.Batch
+	z := make([]float32, b*e.cfg.Layout.Latent)
 	fillNormal(z, e.rng)
 	if e.dom == nil {
 		e.dom = &domainLoss{}
 	}
-	linv, lspe, err := e.dom.eval(e.cfg.Gen, e.cfg.Classifier, e.cfg.FirstLayers, z, b, m, e.cfg.Domains, e.lambda1, e.lambda2, true)
+	linv, lspe, err := e.dom.eval(e.cfg.Gen, e.cfg.Classifier, e.cfg.FirstLayers, z, b, e.cfg.Layout, e.lambda1, e.lambda2, true)
 	if err != nil {
 		e.note("domain losses failed: LR terms skipped", "error", err)
 		return

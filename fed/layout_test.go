@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"time"
 )
 
 func TestLayoutColumns(t *testing.T) {
@@ -27,5 +28,26 @@ func TestLayoutColumns(t *testing.T) {
 	l.Fill(row, rand.New(rand.NewPCG(1, 2)), Codes{Domain: -1, Source: 0, Class: -1})
 	if row[0] == 7 || row[5] != 1 {
 		t.Fatalf("Fill: z not drawn or source scale not defaulted to 1: %v", row)
+	}
+}
+
+// TestCloudLayoutWidth checks that NewCloud refuses a G whose input width
+// is not the layout's (tinyGen takes 2 inputs); a zero layout is not
+// checked.
+func TestCloudLayoutWidth(t *testing.T) {
+	for _, tt := range []struct {
+		l  Layout
+		ok bool
+	}{
+		{Layout{}, true},
+		{Layout{Latent: 2}, true},
+		{Layout{Latent: 1, SourceCodes: 1}, true},
+		{Layout{Latent: 3}, false},
+		{Layout{Latent: 2, Classes: 1}, false},
+	} {
+		_, err := NewCloud(CloudConfig{Communities: []string{"a"}, GlobalRounds: 1, RoundTimeout: time.Minute, Gen: tinyGen(t), RNG: rand.NewPCG(3, 3), Layout: tt.l})
+		if (err == nil) != tt.ok {
+			t.Errorf("layout %+v: error %v, want ok = %v", tt.l, err, tt.ok)
+		}
 	}
 }

@@ -199,7 +199,7 @@ func TestEdgeScenarios(t *testing.T) {
 			mode, _ := ParseMode(s.args["mode"])
 			period, _ := time.ParseDuration(s.args["period"])
 			cfg := EdgeConfig{Community: "c", Devices: strings.Split(s.args["devices"], ","), Mode: mode, SyncPeriod: period,
-				LocalIters: atoi(t, s.args["iters"]), Batch: 2, Latent: 2, DataDim: 2, RNG: rand.NewPCG(2, 2)}
+				LocalIters: atoi(t, s.args["iters"]), Batch: 2, Layout: Layout{Latent: 2}, DataDim: 2, RNG: rand.NewPCG(2, 2)}
 			gen = tinyGen(t)
 			cfg.Gen, cfg.Opt = gen, nn.NewAdam(1e-3, 0.5, 0.999, 1e-8)
 			if v, ok := s.args["staleness"]; ok {

@@ -50,8 +50,8 @@ func codeGen(t *testing.T) *nn.Sequential {
 func sourceEdge(t *testing.T, mutate func(*EdgeConfig)) (*Edge, error) {
 	cfg := EdgeConfig{
 		Community: "c", Devices: []string{"a", "b"}, Mode: Sync, SyncPeriod: time.Second, Weights: WeightsConstant,
-		LocalIters: 5, Batch: 4, Latent: 2, DataDim: 2, Gen: codeGen(t), Opt: nn.NewSGD(0.1, 0), RNG: rand.NewPCG(3, 3),
-		SourceCodes: 3, RowCodes: []int{1, 2}, PerDevice: true, CodeScale: 3,
+		LocalIters: 5, Batch: 4, DataDim: 2, Gen: codeGen(t), Opt: nn.NewSGD(0.1, 0), RNG: rand.NewPCG(3, 3),
+		Layout: Layout{Latent: 2, SourceCodes: 3}, RowCodes: []int{1, 2}, PerDevice: true, CodeScale: 3,
 	}
 	if mutate != nil {
 		mutate(&cfg)
@@ -133,8 +133,8 @@ func TestEdgeSourceCodeErrors(t *testing.T) {
 		mutate func(*EdgeConfig)
 		want   string
 	}{
-		{"codes without width", func(c *EdgeConfig) { c.SourceCodes = 0 }, "G maps 5→2, want 2→2"},
-		{"row codes without width", func(c *EdgeConfig) { c.SourceCodes, c.Gen = 0, tinyGen(t) }, "need SourceCodes > 0"},
+		{"codes without width", func(c *EdgeConfig) { c.Layout.SourceCodes = 0 }, "G maps 5→2, want 2→2"},
+		{"row codes without width", func(c *EdgeConfig) { c.Layout.SourceCodes, c.Gen = 0, tinyGen(t) }, "need SourceCodes > 0"},
 		{"code out of range", func(c *EdgeConfig) { c.RowCodes = []int{1, 3} }, "RowCodes[1] = 3"},
 		{"per device count", func(c *EdgeConfig) { c.RowCodes = []int{1} }, "1 codes, 2 devices"},
 		{"no row codes", func(c *EdgeConfig) { c.RowCodes, c.PerDevice = nil, false }, "needs RowCodes"},
