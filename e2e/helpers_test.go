@@ -36,7 +36,7 @@ func binaries(t *testing.T) (fedgan, agent string) {
 		if buildErr != nil {
 			return
 		}
-		cmd := exec.Command("go", "build", "-o", binDir+"/", "../../cmd/fedgan", "../../cmd/fedgan-agent")
+		cmd := exec.Command("go", "build", "-o", binDir+"/", "../cmd/fedgan", "../cmd/fedgan-agent")
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		out, err := cmd.CombinedOutput()
 		if err != nil {

@@ -18,7 +18,7 @@ import (
 
 var (
 	long     = flag.Bool("long", false, "run TestQualityLong: the shipped Gaussian configs end to end (minutes)")
-	configs  = flag.String("configs", "../../configs/gaussian.yaml,../../configs/grid25.yaml", "TestQualityLong: comma-separated topology files")
+	configs  = flag.String("configs", "../configs/gaussian.yaml,../configs/grid25.yaml", "TestQualityLong: comma-separated topology files")
 	modes    = flag.String("modes", "", "TestQualityLong: comma-separated training modes to run each config in (default: the file's)")
 	seeds    = flag.String("seeds", "1,2,3", "TestQualityLong: comma-separated seeds")
 	set      = flag.String("set", "", "TestQualityLong: overrides key=value,… (see applySet)")
@@ -125,7 +125,7 @@ func TestQualitySmall(t *testing.T) {
 // It asserts nothing: it measures. Run it with
 //
 //	go test ./sim -run TestQualityLong -long -v -timeout 2h \
-//	    [-configs ../../configs/gaussian.yaml] [-modes sync,async] [-seeds 1,2,3] \
+//	    [-configs ../configs/gaussian.yaml] [-modes sync,async] [-seeds 1,2,3] \
 //	    [-set key=value,…] [-progress 10]
 func TestQualityLong(t *testing.T) {
 	if !*long {
