@@ -268,14 +268,10 @@ func (s *Service) onMessage(topic string, payload []byte, _ bool) {
 		s.drops.Drop(t.Community, wire.CodeOf(err).String(), err)
 		return
 	}
-	u := &fed.Update{Community: m.Community, Round: m.Round, Loss: m.Loss}
-	for _, p := range m.Params {
-		v, err := p.Values()
-		if err != nil {
-			s.drops.Drop(t.Community, wire.CodeOf(err).String(), err)
-			return
-		}
-		u.Params = append(u.Params, v...)
+	u, err := fed.UpdateOf(m)
+	if err != nil {
+		s.drops.Drop(t.Community, wire.CodeOf(err).String(), err)
+		return
 	}
 	select {
 	case s.updates <- update{at: now, u: u}:

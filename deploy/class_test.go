@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fedgan/fedgan/config"
 	"github.com/fedgan/fedgan/data"
@@ -65,44 +66,58 @@ func TestLatentsClasses(t *testing.T) {
 	}
 }
 
-// TestRowsDraw checks that a device's step input has its real rows'
-// labels and the batch's row classes, and none without a class code.
-func TestRowsDraw(t *testing.T) {
+// TestAgentClasses checks that a device's agent steps on its real rows'
+// labels and the batch's row classes, and on unlabeled rows without a
+// class code. (fed's TestAgentDraw checks what it draws.)
+func TestAgentClasses(t *testing.T) {
 	top := classTop(t)
 	ds, err := deploy.DeviceData(top, "b-d1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := deploy.CheckClasses(top, "b-d1", ds); err != nil {
-		t.Fatal(err)
-	}
-	b := &wire.Batch{Fake: wire.NewTensor([]int{4, 2}, make([]float32, 8)), FakeLabels: []byte{2, 3, 4, 2}, GenLabels: []byte{4, 4, 3, 2}}
-	var r deploy.Rows
-	r.Draw(top, ds, b, rand.New(rand.NewPCG(1, 1)))
-	if len(r.Real) != 8 || len(r.Labels.Real) != 4 {
-		t.Fatalf("drew %d values and %d labels, want 8 and 4", len(r.Real), len(r.Labels.Real))
-	}
-	for _, y := range r.Labels.Real {
-		if y < 2 || y > 4 {
-			t.Errorf("real label %d, want one of b's classes 2–4", y)
-		}
-	}
-	if !slices.Equal(r.Labels.Fake, []int{2, 3, 4, 2}) || !slices.Equal(r.Labels.Gen, []int{4, 4, 3, 2}) {
-		t.Errorf("batch classes %v, %v; want the batch's", r.Labels.Fake, r.Labels.Gen)
-	}
-	w, err := deploy.Device(top, "b-d1", ds)
+	x := wire.NewTensor([]int{4, 2}, make([]float32, 8))
+	b := &wire.Batch{Round: 1, Iter: 3, Fake: x, Gen: x, FakeLabels: []byte{2, 3, 4, 2}, GenLabels: []byte{4, 4, 3, 2}}
+	a, err := deploy.Agent(top, "b-d1", ds)
 	if err != nil {
 		t.Fatal(err)
 	}
-	x := make([]float32, 8)
-	if _, err := w.StepLabeled(r.Real, x, x, r.Labels, 0); err != nil {
-		t.Errorf("step with the drawn rows: %v", err)
+	if err := a.Work(time.Unix(0, 0), b, time.Unix(0, 0)); err != nil {
+		t.Fatalf("step with the drawn rows: %v", err)
+	}
+	if fb := a.Ready().Feedback; fb == nil || fb.Device != "b-d1" || fb.Community != "b" || fb.NReal != 4 || !slices.Equal(fb.Grad.Shape, []int{4, 2}) {
+		t.Errorf("feedback %+v", fb)
 	}
 
 	top.Model.ClassCode = 0
-	r.Draw(top, ds, &wire.Batch{Fake: b.Fake}, rand.New(rand.NewPCG(1, 1)))
-	if r.Labels.Real != nil || r.Labels.Fake != nil || len(r.Real) != 8 {
-		t.Errorf("without a class code: labels %+v, %d values", r.Labels, len(r.Real))
+	if a, err = deploy.Agent(top, "b-d1", ds); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Work(time.Unix(0, 0), &wire.Batch{Fake: x, Gen: x}, time.Unix(0, 0)); err != nil {
+		t.Errorf("without a class code: %v", err)
+	}
+}
+
+// TestAgentData checks that an agent is built only on local data that
+// fits the model and the community.
+func TestAgentData(t *testing.T) {
+	top := classTop(t)
+	wide, _ := data.NewNumeric("x", 3, []float32{0, 0, 0}, []int{2}, 6)
+	empty, _ := data.NewNumeric("x", 2, nil, []int{}, 6)
+	other, _ := data.NewNumeric("x", 2, []float32{0, 0}, []int{0}, 6)
+	for _, c := range []struct {
+		ds   *data.Dataset
+		want string
+	}{
+		{wide, "device b-d1: local data has 3 columns, model.data_dim is 2"},
+		{empty, "device b-d1: no local data"},
+		{other, "device b-d1: row 0 has label 0"},
+	} {
+		if _, err := deploy.Agent(top, "b-d1", c.ds); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("got %v, want an error containing %q", err, c.want)
+		}
+	}
+	if _, err := deploy.Agent(top, "nope", other); err == nil {
+		t.Error("unknown device: no error")
 	}
 }
 

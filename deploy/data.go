@@ -1,13 +1,8 @@
 package deploy
 
 import (
-	"math/rand/v2"
-	"slices"
-
 	"github.com/fedgan/fedgan/config"
 	"github.com/fedgan/fedgan/data"
-	"github.com/fedgan/fedgan/fed"
-	"github.com/fedgan/fedgan/wire"
 )
 
 // Mixture is a Gaussian data source's mixture.
@@ -134,38 +129,4 @@ func CheckClasses(top *config.Topology, id string, ds *data.Dataset) error {
 		}
 	}
 	return nil
-}
-
-// Rows are a device's buffers for one step, reused from batch to batch:
-// the real rows it draws and, with a class-conditional G
-// (model.class_code), the classes of the real, fake and generated rows.
-type Rows struct {
-	Real   []float32
-	Labels fed.Labels
-}
-
-// Draw fills r for batch b: as many real rows of ds as b has rows, drawn
-// with rng, and with a class code their labels and b's row classes. b
-// must have been validated against top.Spec().
-func (r *Rows) Draw(top *config.Topology, ds *data.Dataset, b *wire.Batch, rng *rand.Rand) {
-	n, dim := b.Fake.Shape[0], top.Model.DataDim
-	if cap(r.Real) < n*dim {
-		r.Real = make([]float32, n*dim)
-	}
-	r.Real = r.Real[:n*dim]
-	if top.Model.ClassCode == 0 {
-		ds.Sample(r.Real, n, rng)
-		r.Labels = fed.Labels{}
-		return
-	}
-	l := &r.Labels
-	l.Real = slices.Grow(l.Real[:0], n)[:n]
-	ds.SampleLabeled(r.Real, l.Real, n, rng)
-	l.Fake, l.Gen = l.Fake[:0], l.Gen[:0]
-	for _, y := range b.FakeLabels {
-		l.Fake = append(l.Fake, int(y))
-	}
-	for _, y := range b.GenLabels {
-		l.Gen = append(l.Gen, int(y))
-	}
 }

@@ -175,18 +175,38 @@ func DeviceRNG(top *config.Topology, id string) *rand.Rand {
 	return rand.New(PCG(top, "device/"+id+"/data"))
 }
 
-// InstanceNoise is the instance-noise σ for a batch of the given round.
-func InstanceNoise(top *config.Topology, round int) float64 {
-	tr := top.Training
-	if tr.InstanceNoise == 0 || round >= tr.GlobalRounds {
-		return 0
-	}
-	return tr.InstanceNoise * (1 - float64(round)/float64(tr.GlobalRounds))
-}
-
 // BatchRNG is the stream a device draws its real batches with.
 func BatchRNG(top *config.Topology, id string) *rand.Rand {
 	return rand.New(PCG(top, "device/"+id+"/batch"))
+}
+
+// Agent builds device id's protocol state machine on its local data ds
+// (DeviceData, or data given instead): its discriminator worker, the
+// stream it draws real batches with, and the instance-noise schedule. It
+// checks ds first: model.data_dim columns, at least one row, and with a
+// class code only its community's classes (CheckClasses).
+func Agent(top *config.Topology, id string, ds *data.Dataset) (*fed.Agent, error) {
+	_, c, _, err := top.Device(id)
+	if err != nil {
+		return nil, err
+	}
+	if ds.Dim != top.Model.DataDim {
+		return nil, fmt.Errorf("device %s: local data has %d columns, model.data_dim is %d", id, ds.Dim, top.Model.DataDim)
+	}
+	if ds.Len() == 0 {
+		return nil, fmt.Errorf("device %s: no local data", id)
+	}
+	if err := CheckClasses(top, id, ds); err != nil {
+		return nil, err
+	}
+	w, err := Device(top, id, ds)
+	if err != nil {
+		return nil, err
+	}
+	return fed.NewAgent(fed.AgentConfig{
+		Community: c.ID, Device: id, Worker: w, Data: ds, Dim: ds.Dim, RNG: BatchRNG(top, id),
+		InstanceNoise: top.Training.InstanceNoise, Rounds: top.Training.GlobalRounds,
+	})
 }
 
 func errf(format string, args ...any) error { return fmt.Errorf("setup: "+format, args...) }

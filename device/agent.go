@@ -5,18 +5,19 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/fedgan/fedgan/config"
 	"github.com/fedgan/fedgan/data"
+	"github.com/fedgan/fedgan/deploy"
 	"github.com/fedgan/fedgan/fed"
 	"github.com/fedgan/fedgan/internal/buildinfo"
+	"github.com/fedgan/fedgan/internal/clock"
 	"github.com/fedgan/fedgan/internal/mqttc"
 	"github.com/fedgan/fedgan/internal/ratelog"
-	"github.com/fedgan/fedgan/deploy"
 	"github.com/fedgan/fedgan/wire"
 )
 
@@ -33,6 +34,9 @@ type Options struct {
 	// agent waits for it to return: a way to pause agents in benchmarks
 	// and straggler experiments. An error stops the agent.
 	Gate func(context.Context) error
+	// Clock is the time the agent reads and waits on (the batches' wait
+	// and compute times, the straggler delay); nil is the real clock.
+	Clock clock.Clock
 }
 
 // Stats are the agent's counters.
@@ -46,28 +50,32 @@ type Stats struct {
 	LastDLoss float64          `json:"last_d_loss"`
 }
 
-// Agent is a device: it holds D_kj and its local data, answers each batch
-// of its community with one Feedback, and announces its presence.
+// Agent is a device: the I/O shell around its protocol, a fed.Agent that
+// holds D_kj and its local data. It receives its community's batches,
+// answers each one it works on with one Feedback, and announces its
+// presence.
 type Agent struct {
 	top    *config.Topology
 	id     string
 	comm   *config.Community
 	dev    *config.Device
 	opts   Options
+	clk    clock.Clock
 	log    *slog.Logger
 	topics wire.Topics
 	spec   *wire.Spec
 	drops  ratelog.Limiter
+	rows   int // local rows, for the log
 
-	worker *fed.Device
-	local  *data.Dataset
-	rng    *rand.Rand
+	// fsm is used by the worker goroutine only (work).
+	fsm *fed.Agent
+	buf []byte
 
-	// mailbox holds at most one batch: the newest received.
-	mu      sync.Mutex
-	pending *wire.Batch
-	arrived time.Time
-	wake    chan struct{}
+	// box is the fsm's mailbox, kept here under mu: batches arrive on
+	// paho's goroutine, which must not wait for a step.
+	mu   sync.Mutex
+	box  fed.Mailbox
+	wake chan struct{}
 
 	batches, skipped, failed, diverged atomic.Int64
 	lastLoss, lastDLoss                atomic.Uint64
@@ -84,28 +92,19 @@ func New(top *config.Topology, id string, opts Options) (*Agent, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	log = log.With(slog.String("device_id", id), slog.String("community", comm.ID))
-	a := &Agent{top: top, id: id, comm: comm, dev: dev, opts: opts, log: log,
+	a := &Agent{top: top, id: id, comm: comm, dev: dev, opts: opts, clk: clock.Or(opts.Clock), log: log,
 		topics: wire.Topics{Root: top.Root}, spec: top.Spec(), wake: make(chan struct{}, 1)}
 	a.drops.Log = log
-	a.local = opts.Data
-	if a.local == nil {
-		if a.local, err = deploy.DeviceData(top, id); err != nil {
+	local := opts.Data
+	if local == nil {
+		if local, err = deploy.DeviceData(top, id); err != nil {
 			return nil, fmt.Errorf("device %s: %w", id, err)
 		}
 	}
-	if a.local.Dim != top.Model.DataDim {
-		return nil, fmt.Errorf("device %s: local data has %d columns, model.data_dim is %d", id, a.local.Dim, top.Model.DataDim)
-	}
-	if a.local.Len() == 0 {
-		return nil, fmt.Errorf("device %s: no local data", id)
-	}
-	if err := deploy.CheckClasses(top, id, a.local); err != nil {
+	if a.fsm, err = deploy.Agent(top, id, local); err != nil {
 		return nil, err
 	}
-	if a.worker, err = deploy.Device(top, id, a.local); err != nil {
-		return nil, err
-	}
-	a.rng = deploy.BatchRNG(top, id)
+	a.rows = local.Len()
 	return a, nil
 }
 
@@ -114,7 +113,7 @@ func (a *Agent) Stats() Stats {
 	return Stats{
 		Batches: a.batches.Load(), Skipped: a.skipped.Load(), Invalid: a.drops.Counts(),
 		Failed: a.failed.Load(), Diverged: a.diverged.Load(),
-		LastLoss: float64frombits(a.lastLoss.Load()), LastDLoss: float64frombits(a.lastDLoss.Load()),
+		LastLoss: math.Float64frombits(a.lastLoss.Load()), LastDLoss: math.Float64frombits(a.lastDLoss.Load()),
 	}
 }
 
@@ -160,12 +159,12 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	a.log.Info("agent started", slog.String("edge", url), slog.Int("local_rows", a.local.Len()), slog.String("version", buildinfo.String()))
+	a.log.Info("agent started", slog.String("edge", url), slog.Int("local_rows", a.rows), slog.String("version", buildinfo.String()))
 	err = a.work(ctx, client)
 	// Graceful exit: say offline ourselves (the will fires only on a lost
 	// connection), then disconnect.
 	if client.IsConnected() {
-		pctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		pctx, cancel := a.within(context.Background(), 2*time.Second)
 		if perr := client.Publish(pctx, mqttc.Message{Topic: presTopic, Payload: a.presence("offline"), QoS: 1, Retain: true}); perr != nil {
 			a.log.Warn("offline presence not published", slog.Any("error", perr))
 		}
@@ -192,14 +191,10 @@ func (a *Agent) onMessage(topic string, payload []byte, _ bool) {
 		a.drops.Drop(t.Community, wire.CodeOf(err).String(), err)
 		return
 	}
-	// One publisher on one connection: what arrives last is the newest.
-	// (Iteration ids are not compared: an edge restarted from its
-	// checkpoint replays ids it had already sent.)
 	a.mu.Lock()
-	if a.pending != nil {
+	if a.box.Put(a.clk.Now(), b) {
 		a.skipped.Add(1)
 	}
-	a.pending, a.arrived = b, time.Now()
 	a.mu.Unlock()
 	select {
 	case a.wake <- struct{}{}:
@@ -210,19 +205,11 @@ func (a *Agent) onMessage(topic string, payload []byte, _ bool) {
 func (a *Agent) take() (*wire.Batch, time.Time) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	b, t := a.pending, a.arrived
-	a.pending = nil
-	return b, t
+	return a.box.Take()
 }
 
 // work answers batches one at a time: the newest one waiting.
 func (a *Agent) work(ctx context.Context, c *mqttc.Client) error {
-	fbTopic := a.topics.Feedback(a.comm.ID, a.id)
-	dim := a.top.Model.DataDim
-	var rows deploy.Rows
-	var gen []float32
-	lastIter, lastRound := int64(-1), -1
-	var buf []byte
 	for {
 		select {
 		case <-ctx.Done():
@@ -235,54 +222,53 @@ func (a *Agent) work(ctx context.Context, c *mqttc.Client) error {
 			}
 		}
 		b, arrived := a.take()
-		if b == nil || b.Iter == lastIter && b.Round == lastRound {
-			continue // a redelivered duplicate
+		if b == nil {
+			continue // none, or a redelivered duplicate
 		}
-		lastIter, lastRound = b.Iter, b.Round
-		start := time.Now()
-		// Values shares the decoded message's own buffer: no copy.
-		fake, err := b.Fake.Values()
-		if err == nil {
-			gen, err = b.Gen.Values()
-		}
-		if err != nil { // validated on arrival; cannot happen
-			a.drops.Drop(b.Community, wire.CodeOf(err).String(), err)
-			continue
-		}
-		n := len(fake) / dim
-		rows.Draw(a.top, a.local, b, a.rng)
-		res, err := a.worker.StepLabeled(rows.Real, fake, gen, rows.Labels, deploy.InstanceNoise(a.top, b.Round))
-		if err != nil {
-			a.diverged.Add(1)
-			a.log.Error("step failed: feedback withheld", slog.Int64("iteration", b.Iter), slog.Any("error", err))
-			continue
-		}
-		compute := time.Since(start)
-		if err := a.slow(ctx, compute); err != nil {
+		if err := a.answer(ctx, c, b, arrived); err != nil {
 			return err
 		}
-		fb := &wire.Feedback{
-			V: wire.Version, Community: a.comm.ID, Device: a.id, Round: b.Round, Iter: b.Iter, Version: b.Version,
-			Loss: res.Loss, DLoss: res.DLoss, Grad: wire.NewTensor([]int{n, dim}, res.Grad), NReal: n,
-			Timings: wire.Timings{WaitUS: start.Sub(arrived).Microseconds(), ComputeUS: compute.Microseconds()},
-		}
-		if buf, err = wire.AppendFeedback(buf[:0], fb); err != nil {
-			a.diverged.Add(1)
-			a.log.Error("feedback not encodable", slog.Any("error", err))
-			continue
-		}
-		if err := c.Publish(ctx, mqttc.Message{Topic: fbTopic, Payload: buf, QoS: 1}); err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			a.failed.Add(1)
-			a.log.Warn("feedback not delivered", slog.Int64("iteration", b.Iter), slog.Any("error", err))
-			continue
-		}
-		a.batches.Add(1)
-		a.lastLoss.Store(float64bits(res.Loss))
-		a.lastDLoss.Store(float64bits(res.DLoss))
 	}
+}
+
+// answer steps on b, waits as a straggler would, and publishes the
+// feedback. It returns only ctx's error.
+func (a *Agent) answer(ctx context.Context, c *mqttc.Client, b *wire.Batch, arrived time.Time) error {
+	start := a.clk.Now()
+	err := a.fsm.Work(start, b, arrived)
+	compute := clock.Since(a.clk, start)
+	if code := wire.CodeOf(err); code != 0 { // validated on arrival; cannot happen
+		a.drops.Drop(b.Community, code.String(), err)
+		return nil
+	}
+	if err != nil {
+		a.diverged.Add(1)
+		a.log.Error("step failed: feedback withheld", slog.Int64("iteration", b.Iter), slog.Any("error", err))
+		return nil
+	}
+	fb := a.fsm.Ready().Feedback
+	a.fsm.Advance()
+	if err := a.slow(ctx, compute); err != nil {
+		return err
+	}
+	fb.Timings.ComputeUS = compute.Microseconds()
+	if a.buf, err = wire.AppendFeedback(a.buf[:0], fb); err != nil {
+		a.diverged.Add(1)
+		a.log.Error("feedback not encodable", slog.Any("error", err))
+		return nil
+	}
+	if err := c.Publish(ctx, mqttc.Message{Topic: a.topics.Feedback(a.comm.ID, a.id), Payload: a.buf, QoS: 1}); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		a.failed.Add(1)
+		a.log.Warn("feedback not delivered", slog.Int64("iteration", b.Iter), slog.Any("error", err))
+		return nil
+	}
+	a.batches.Add(1)
+	a.lastLoss.Store(math.Float64bits(fb.Loss))
+	a.lastDLoss.Store(math.Float64bits(fb.DLoss))
+	return nil
 }
 
 // slow implements the straggler settings: delay, and slowdown as extra
@@ -292,12 +278,27 @@ func (a *Agent) slow(ctx context.Context, compute time.Duration) error {
 	if extra <= 0 {
 		return nil
 	}
-	t := time.NewTimer(extra)
+	t := a.clk.NewTimer(extra)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-t.C:
+	case <-t.C():
 		return nil
 	}
+}
+
+// within is context.WithTimeout on the agent's clock.
+func (a *Agent) within(parent context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(parent)
+	t := a.clk.NewTimer(d)
+	go func() {
+		defer t.Stop()
+		select {
+		case <-t.C():
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/fedgan/fedgan/broker"
 	"github.com/fedgan/fedgan/config"
+	"github.com/fedgan/fedgan/internal/clock"
 	"github.com/fedgan/fedgan/internal/mqttc"
 	"github.com/fedgan/fedgan/wire"
 )
@@ -233,5 +234,66 @@ func TestNewErrors(t *testing.T) {
 	}
 	if _, err := New(top, "nope", Options{}); err == nil || !strings.Contains(err.Error(), `no device "nope"`) {
 		t.Errorf("unknown id: got %v", err)
+	}
+}
+
+// TestStragglerDelay: a device with a delay waits for it on its clock
+// before it publishes, and reports its wait and compute times from it.
+func TestStragglerDelay(t *testing.T) {
+	top, err := config.FromBytes([]byte(strings.Replace(topology, "devices: [{id: d1}]", "devices: [{id: d1, delay: 1h}]", 1)), "agent-test", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, stop := startBroker(t, "127.0.0.1:0")
+	defer stop()
+	url := "tcp://" + b.Addr()
+	topics := wire.Topics{}
+	rec := newRecorder(t, url, topics.Feedback("c1", "d1"), topics.Presence("c1", "d1"))
+	defer func() { rec.c.Close(0) }()
+	clk := clock.NewFake(time.Unix(1_700_000_000, 0))
+	a, err := New(top, "d1", Options{URL: url, Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	runDone := make(chan error, 1)
+	go func() { runDone <- a.Run(ctx) }()
+	eventually(t, "presence online", func() bool { return len(rec.get(topics.Presence("c1", "d1"))) > 0 })
+
+	armed := clk.Armed()
+	if err := rec.c.Publish(context.Background(), mqttc.Message{Topic: topics.Batch("c1"), Payload: batch(1), QoS: 1}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-armed:
+	case <-time.After(waitFor):
+		t.Fatal("the agent did not wait for its delay")
+	}
+	if n := len(rec.get(topics.Feedback("c1", "d1"))); n != 0 {
+		t.Fatalf("%d feedback before the delay ended", n)
+	}
+	if at, _ := clk.Next(); !at.Equal(clk.Now().Add(time.Hour)) {
+		t.Errorf("delay ends at %v, want an hour after %v", at, clk.Now())
+	}
+	clk.Advance(time.Hour)
+	eventually(t, "feedback after the delay", func() bool { return len(rec.get(topics.Feedback("c1", "d1"))) == 1 })
+	fb, err := wire.DecodeFeedback(rec.get(topics.Feedback("c1", "d1"))[0], top.Spec(), wire.Topic{Kind: wire.KindFeedback, Community: "c1", Device: "d1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fb.Iter != 1 || fb.Timings.WaitUS != 0 || fb.Timings.ComputeUS != 0 {
+		t.Errorf("feedback iter %d, timings %+v; want 1 and none (the fake clock stood still)", fb.Iter, fb.Timings)
+	}
+	cancel()
+	select {
+	case err := <-runDone:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(waitFor):
+		t.Fatal("agent did not stop")
+	}
+	if st := a.Stats(); st.Batches != 1 {
+		t.Errorf("stats: %+v", st)
 	}
 }

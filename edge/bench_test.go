@@ -96,11 +96,11 @@ func newInProcess(tb testing.TB, top *config.Topology) *inProcess {
 		}
 	}
 	gm := initialGlobal(tb, top)
-	params, err := Flat(gm.Params)
+	g, err := fed.GlobalOf(gm)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if err := e.Global(time.Now(), &fed.Global{Params: params}); err != nil {
+	if err := e.Global(time.Now(), g); err != nil {
 		tb.Fatal(err)
 	}
 	return p

@@ -305,12 +305,10 @@ func (s *Service) onMessage(topic string, payload []byte, _ bool) {
 			s.drops.Drop(t.Device, wire.CodeOf(err).String(), err)
 			return
 		}
-		grad, err := m.Grad.Values() // the decoded message's own copy
-		if err != nil {
+		if ev.feedback, err = fed.FeedbackOf(m); err != nil {
 			s.drops.Drop(t.Device, wire.CodeOf(err).String(), err)
 			return
 		}
-		ev.feedback = &fed.Feedback{Device: m.Device, Round: m.Round, Iter: m.Iter, Version: m.Version, Loss: m.Loss, Grad: grad}
 	case wire.KindPresence:
 		m, err := wire.DecodePresence(payload, s.spec, t)
 		if err != nil {
@@ -324,7 +322,7 @@ func (s *Service) onMessage(topic string, payload []byte, _ bool) {
 			s.drops.Drop("cloud", wire.CodeOf(err).String(), err)
 			return
 		}
-		g, err := GlobalOf(m)
+		g, err := fed.GlobalOf(m)
 		if err != nil {
 			s.drops.Drop("cloud", wire.CodeOf(err).String(), err)
 			return
@@ -339,36 +337,6 @@ func (s *Service) onMessage(topic string, payload []byte, _ bool) {
 	default:
 		s.drops.Drop(t.Device, "overload", errors.New("edge event queue full"))
 	}
-}
-
-// GlobalOf converts a validated GlobalModel.
-func GlobalOf(m *wire.GlobalModel) (*fed.Global, error) {
-	g := &fed.Global{Round: m.Round, Final: m.Final, Lambda1: m.Lambda1, Lambda2: m.Lambda2}
-	var err error
-	if g.Params, err = Flat(m.Params); err != nil {
-		return nil, err
-	}
-	if g.Classifier, err = Flat(m.Classifier); err != nil {
-		return nil, err
-	}
-	return g, nil
-}
-
-// Flat concatenates tensors' values.
-func Flat(ts []wire.Tensor) ([]float32, error) {
-	n := 0
-	for _, t := range ts {
-		n += len(t.Data) / 4
-	}
-	out := make([]float32, 0, n)
-	for _, t := range ts {
-		v, err := t.Values()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v...)
-	}
-	return out, nil
 }
 
 // loop is the only goroutine that touches the state machine.

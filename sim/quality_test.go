@@ -10,9 +10,9 @@ import (
 	"testing"
 
 	"github.com/fedgan/fedgan/config"
+	"github.com/fedgan/fedgan/deploy"
 	"github.com/fedgan/fedgan/eval"
 	"github.com/fedgan/fedgan/fed"
-	"github.com/fedgan/fedgan/deploy"
 	"github.com/fedgan/fedgan/nn"
 )
 

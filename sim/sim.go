@@ -5,13 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
 	"github.com/fedgan/fedgan/config"
-	"github.com/fedgan/fedgan/data"
-	"github.com/fedgan/fedgan/fed"
 	"github.com/fedgan/fedgan/deploy"
+	"github.com/fedgan/fedgan/fed"
 	"github.com/fedgan/fedgan/nn"
 	"github.com/fedgan/fedgan/wire"
 )
@@ -67,14 +65,10 @@ func (q *queue) Pop() any {
 }
 
 type device struct {
-	id      string
-	w       *fed.Device
-	data    *data.Dataset
-	busy    bool
-	pending *wire.Batch
-	cost    time.Duration
-	rows    deploy.Rows
-	rng     *rand.Rand
+	id   string
+	a    *fed.Agent
+	busy bool
+	cost time.Duration
 }
 
 type edge struct {
@@ -127,15 +121,12 @@ func New(top *config.Topology, opt Options) (*Simulator, error) {
 			if err != nil {
 				return nil, err
 			}
-			if err := deploy.CheckClasses(top, d.ID, ds); err != nil {
-				return nil, err
-			}
-			w, err := deploy.Device(top, d.ID, ds)
+			a, err := deploy.Agent(top, d.ID, ds)
 			if err != nil {
 				return nil, err
 			}
 			cost := time.Duration(float64(opt.Compute)*d.Slowdown) + d.Delay.D()
-			ed.devs = append(ed.devs, &device{id: d.ID, w: w, data: ds, cost: cost, rng: deploy.BatchRNG(top, d.ID)})
+			ed.devs = append(ed.devs, &device{id: d.ID, a: a, cost: cost})
 		}
 		s.edges = append(s.edges, ed)
 	}
@@ -206,7 +197,7 @@ func (s *Simulator) cloudReady() {
 	if r.Global == nil {
 		return
 	}
-	g, err := globalOf(r.Global)
+	g, err := fed.GlobalOf(r.Global)
 	if err != nil {
 		s.err = err
 		return
@@ -223,30 +214,6 @@ func (s *Simulator) cloudReady() {
 	}
 }
 
-func globalOf(m *wire.GlobalModel) (*fed.Global, error) {
-	g := &fed.Global{Round: m.Round, Final: m.Final, Lambda1: m.Lambda1, Lambda2: m.Lambda2}
-	var err error
-	if g.Params, err = flat(m.Params); err != nil {
-		return nil, err
-	}
-	if g.Classifier, err = flat(m.Classifier); err != nil {
-		return nil, err
-	}
-	return g, nil
-}
-
-func flat(ts []wire.Tensor) ([]float32, error) {
-	var out []float32
-	for _, t := range ts {
-		v, err := t.Float32s(nil)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v...)
-	}
-	return out, nil
-}
-
 func (s *Simulator) edgeReady(ed *edge) {
 	r := ed.e.Ready()
 	ed.e.Advance()
@@ -258,9 +225,8 @@ func (s *Simulator) edgeReady(ed *edge) {
 		}
 	}
 	for _, u := range r.Updates {
-		up := &fed.Update{Community: u.Community, Round: u.Round, Loss: u.Loss}
-		var err error
-		if up.Params, err = flat(u.Params); err != nil {
+		up, err := fed.UpdateOf(u)
+		if err != nil {
 			s.err = err
 			return
 		}
@@ -280,44 +246,37 @@ func (s *Simulator) edgeReady(ed *edge) {
 	}
 }
 
-// deliver hands a batch to a device: it starts work at once when idle and
-// otherwise keeps only the newest batch.
+// deliver hands a batch to a device's mailbox; an idle device starts
+// work at once.
 func (s *Simulator) deliver(ed *edge, d *device, b *wire.Batch) {
-	if d.busy {
-		if d.pending == nil || d.pending.Iter < b.Iter {
-			d.pending = b
-		}
-		return
+	d.a.Batch(s.now, b)
+	if !d.busy {
+		s.work(ed, d)
 	}
-	s.work(ed, d, b)
 }
 
-func (s *Simulator) work(ed *edge, d *device, b *wire.Batch) {
-	fake, err := b.Fake.Float32s(nil)
-	if err != nil {
-		s.err = err
-		return
-	}
-	gen, err := b.Gen.Float32s(nil)
-	if err != nil {
-		s.err = err
-		return
-	}
-	d.rows.Draw(s.top, d.data, b, d.rng)
-	res, err := d.w.StepLabeled(d.rows.Real, fake, gen, d.rows.Labels, deploy.InstanceNoise(s.top, b.Round))
+// work steps a device on the newest batch of its mailbox, if any: it is
+// busy for its cost, and its feedback arrives a latency later.
+func (s *Simulator) work(ed *edge, d *device) {
+	ok, err := d.a.Step(s.now)
 	if err != nil {
 		s.err = fmt.Errorf("sim: device %s: %w", d.id, err)
 		return
 	}
-	fb := &fed.Feedback{Device: d.id, Round: b.Round, Iter: b.Iter, Version: b.Version, Loss: res.Loss, Grad: append([]float32(nil), res.Grad...)}
+	if !ok {
+		return // nothing new
+	}
+	fb, err := fed.FeedbackOf(d.a.Ready().Feedback)
+	d.a.Advance()
+	if err != nil {
+		s.err = err
+		return
+	}
 	d.busy = true
 	done := s.now.Add(d.cost)
 	s.at(done, func() {
 		d.busy = false
-		if p := d.pending; p != nil {
-			d.pending = nil
-			s.work(ed, d, p)
-		}
+		s.work(ed, d)
 	})
 	s.at(done.Add(s.opt.Latency), func() {
 		_ = ed.e.Feedback(s.now, fb) // late and stale feedback is counted by the edge
