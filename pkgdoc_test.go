@@ -11,7 +11,7 @@ import (
 )
 
 // TestPackageDocs checks that every package has exactly one package doc
-// comment and that it lives in doc.go (STYLE.md, "Docs").
+// comment and that it lives in doc.go (docs/DESIGN.md §9).
 func TestPackageDocs(t *testing.T) {
 	dirs := map[string]bool{}
 	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {

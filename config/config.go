@@ -14,7 +14,7 @@ import (
 )
 
 // Topology is one whole deployment: the cloud, every community with its
-// edge and devices, the model and the training parameters (DESIGN.md §5).
+// edge and devices, the model and the training parameters (docs/DESIGN.md §7).
 // Every role reads the same file and picks its own part by id.
 type Topology struct {
 	// Name labels the deployment in status messages and results.
@@ -102,7 +102,7 @@ type Model struct {
 	DClass string `yaml:"d_class"`
 }
 
-// Training holds the algorithm's parameters (DESIGN.md §2).
+// Training holds the algorithm's parameters (docs/DESIGN.md §2, §7.2).
 type Training struct {
 	// GlobalRounds is I_gl. Required.
 	GlobalRounds int `yaml:"global_rounds"`
@@ -320,7 +320,7 @@ type Device struct {
 	Slowdown float64 `yaml:"slowdown"`
 }
 
-// Data names a data source (DESIGN.md §6).
+// Data names a data source (docs/DESIGN.md §8.1).
 type Data struct {
 	// Kind is one of gaussian, mnist, fashion-mnist, inverted-mnist, idx, csv.
 	Kind string `yaml:"kind"`

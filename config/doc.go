@@ -1,6 +1,6 @@
 // Package config reads the topology file: one YAML document that
 // describes a whole deployment (the cloud, each community with its edge
-// and devices, the model and the training parameters; DESIGN.md §5).
+// and devices, the model and the training parameters; docs/DESIGN.md §7).
 //
 // Every role reads the same file and picks its own part by id, so what was
 // simulated is what gets deployed. Unknown keys and bad values fail at

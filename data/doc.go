@@ -1,5 +1,5 @@
 // Package data holds the datasets a device trains on and the partitioners
-// that divide them among devices (DESIGN.md §6).
+// that divide them among devices (docs/DESIGN.md §8.1).
 //
 // # Datasets
 //

@@ -8,7 +8,7 @@ import (
 
 // AsyncWeights weighs the losses L_j = losses[j] drained together in one
 // asynchronous update, with the staleness s_j = staleness[j] of each
-// (paper Eq. 5; DESIGN.md §2.3):
+// (paper Eq. 5; docs/DESIGN.md §2.3):
 //
 //	Weights[j] = e^(−s_j)
 //	L_async    = (1/|M|) Σ_j e^(−s_j) L_j      (Eq. 5, |M| = len(losses))
@@ -56,7 +56,7 @@ func AsyncWeights(losses, staleness []float64) (Weighting, error) {
 }
 
 // TimeStaleness is the paper's staleness of feedback, in units of tau
-// (Eq. 5; DESIGN.md §2.3):
+// (Eq. 5; docs/DESIGN.md §2.3):
 //
 //	s = (T_rec − T_lat) / τ
 //
@@ -79,7 +79,7 @@ func TimeStaleness(rec, lat time.Time, tau time.Duration) float64 {
 
 // VersionStaleness is the staleness of feedback computed on generator
 // version fb when the edge's generator is at version current, for
-// `staleness: versions` (DESIGN.md §2.3):
+// `staleness: versions` (docs/DESIGN.md §2.3):
 //
 //	s = current − fb
 //

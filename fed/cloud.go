@@ -107,7 +107,7 @@ type CloudReady struct {
 	Notes      []Note
 }
 
-// Cloud is the global aggregation state machine (DESIGN.md §2.5–2.6).
+// Cloud is the global aggregation state machine (docs/DESIGN.md §2.5–2.6).
 // Round r starts when GlobalModel{Round: r} is published; the edges'
 // updates for round r are merged with Eq. 1 into GlobalModel{Round: r+1},
 // which is Final when r+1 = I_gl. It does no I/O and reads no clock.
@@ -387,7 +387,7 @@ func (c *Cloud) close(now time.Time, timedOut bool) {
 }
 
 // trainClassifier trains C on {G(z, c_k), k} and evaluates L_inv, L_spe
-// (DESIGN.md §2.6). It returns C's last training loss.
+// (docs/DESIGN.md §2.6). It returns C's last training loss.
 func (c *Cloud) trainClassifier() float64 {
 	l, b := c.cfg.Layout, c.cfg.Batch
 	k, m, cols := l.Domains, l.Latent, l.Width()

@@ -11,7 +11,7 @@ import (
 )
 
 // Objective is the generator objective whose gradient a device sends as
-// its error feedback (DESIGN.md §2.4).
+// its error feedback (docs/DESIGN.md §2.4).
 type Objective int
 
 const (
@@ -123,7 +123,7 @@ func (m ClassMode) input() bool { return m == ClassInput || m == ClassBoth }
 func (m ClassMode) aux() bool   { return m == ClassAux || m == ClassBoth }
 
 // Device is the pure computation of a device agent for one batch
-// (DESIGN.md §2.1 step 2): one step of D_kj on real and fake rows
+// (docs/DESIGN.md §2.4): one step of D_kj on real and fake rows
 // (Eq. 2), then the loss L_kj (Eq. 3) and the error feedback
 // F_kj = ∂L/∂X_g on the updated D_kj. It holds no I/O.
 type Device struct {

@@ -6,7 +6,7 @@
 // very same state machines in one goroutine on a virtual clock.
 //
 // The paper is Xiong, Li and Cai, "Federated Generative Model on
-// Multi-Source Heterogeneous Data in IoT" (AAAI 2023); DESIGN.md §2 states
+// Multi-Source Heterogeneous Data in IoT" (AAAI 2023); docs/DESIGN.md §2 states
 // the algorithm precisely.
 //
 // # Equations

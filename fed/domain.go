@@ -6,14 +6,14 @@ import (
 )
 
 // DomainInvariant computes the domain-invariant loss of the label-related
-// scenario (paper Eq. 8; DESIGN.md §2.6) over one batch of latent rows z_i:
+// scenario (paper Eq. 8; docs/DESIGN.md §2.6) over one batch of latent rows z_i:
 //
 //	L_inv = (1/rows) Σ_i Σ_{k<k'} ‖H_k,i − H_k',i‖₂
 //
 // where h[k] is H_k = G¹(z, c_k), the output of the generator's first layer
 // for domain code c_k, a rows×cols row-major matrix, and row i of every
 // H_k comes from the same z_i. The paper writes the sum over k ≠ k', which
-// counts each pair twice; like DESIGN.md this counts each pair once (λ1
+// counts each pair twice; like docs/DESIGN.md §2.6 this counts each pair once (λ1
 // absorbs the factor 2).
 //
 // When dst is not nil, DomainInvariant overwrites dst[k] with ∂L_inv/∂H_k:
@@ -86,7 +86,7 @@ func DomainInvariant(dst [][]float32, h [][]float32, rows, cols int) (float64, e
 }
 
 // DomainSpecific computes the domain-specific loss of the label-related
-// scenario (paper Eq. 9; DESIGN.md §2.6) over one batch of latent rows:
+// scenario (paper Eq. 9; docs/DESIGN.md §2.6) over one batch of latent rows:
 //
 //	L_spe = (1/rows) Σ_i Σ_k H(softmax(C(G(z_i, c_k))), k)
 //	      = (1/rows) Σ_i Σ_k [log Σ_c exp(a_k,i,c) − a_k,i,k]

@@ -87,7 +87,7 @@ func scale(x []float32, a float32) {
 	}
 }
 
-// domainTerms adds the LR objective's gradient to G_k's (DESIGN.md §2.6),
+// domainTerms adds the LR objective's gradient to G_k's (docs/DESIGN.md §2.6),
 // on fresh latent rows, with the received C frozen.
 func (e *Edge) domainTerms() {
 	b := e.cfg.Batch

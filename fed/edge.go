@@ -60,7 +60,7 @@ type EdgeConfig struct {
 	DeviceTimeout time.Duration
 	// Weights selects Eq. 4's coefficients.
 	Weights WeightMode
-	// Staleness and StalenessUnit define s_kj (DESIGN.md §2.3).
+	// Staleness and StalenessUnit define s_kj (docs/DESIGN.md §2.3).
 	Staleness     StalenessMode
 	StalenessUnit time.Duration
 	// MaxStaleness is how many past generator versions an async edge keeps.
@@ -233,7 +233,7 @@ type device struct {
 	lastIter int64
 }
 
-// Edge is community k's round state machine (DESIGN.md §2.1–2.5). It is
+// Edge is community k's round state machine (docs/DESIGN.md §2.1–2.5). It is
 // fed events with the time as an argument and says what to publish in
 // Ready; it does no I/O and reads no clock. Not safe for concurrent use.
 type Edge struct {
@@ -449,7 +449,7 @@ func (e *Edge) Presence(now time.Time, dev string, online bool) error {
 	return nil
 }
 
-// Global installs a global model (DESIGN.md §2.5). A model for a round
+// Global installs a global model (docs/DESIGN.md §2.5). A model for a round
 // already started is ignored (retained messages are redelivered on every
 // reconnect).
 func (e *Edge) Global(now time.Time, g *Global) error {
@@ -508,7 +508,7 @@ func (e *Edge) Resume(now time.Time) {
 	}
 }
 
-// Feedback accepts one device's feedback (DESIGN.md §2.1 step 3). It
+// Feedback accepts one device's feedback (docs/DESIGN.md §2.1 step 3). It
 // returns an error for feedback that is dropped (and counted).
 func (e *Edge) Feedback(now time.Time, fb *Feedback) error {
 	d, ok := e.devices[fb.Device]

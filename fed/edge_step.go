@@ -134,7 +134,7 @@ func (e *Edge) step(now time.Time, loss float64) {
 	e.emit(now)
 }
 
-// upload ends the round: GeneratorUpdate with L_{D*}(G_k) (DESIGN.md §2.5).
+// upload ends the round: GeneratorUpdate with L_{D*}(G_k) (docs/DESIGN.md §2.5).
 func (e *Edge) upload() {
 	e.state = uploaded
 	e.cur = nil

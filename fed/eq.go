@@ -53,7 +53,7 @@ func (e *ValueError) Error() string {
 func (e *ValueError) Unwrap() error { return ErrNonFinite }
 
 // WeightMode selects the per-device coefficients of the synchronous
-// aggregation (DESIGN.md §2.2, config key "weights"). The zero value is
+// aggregation (docs/DESIGN.md §2.2, config key "weights"). The zero value is
 // WeightsExact, the default.
 type WeightMode int
 
@@ -113,7 +113,7 @@ func (m *WeightMode) UnmarshalText(b []byte) error {
 }
 
 // StalenessMode selects how the asynchronous aggregation measures the
-// staleness s_kj of Eq. 5 (DESIGN.md §2.3, config key "staleness"). The
+// staleness s_kj of Eq. 5 (docs/DESIGN.md §2.3, config key "staleness"). The
 // zero value is StalenessTime, the default.
 type StalenessMode int
 
@@ -178,7 +178,7 @@ func (m *StalenessMode) UnmarshalText(b []byte) error {
 //
 //	dst = Σ_j coeffs[j] · grads[j]
 //
-// which is ∂L_sync/∂X_g (DESIGN.md §2.2, from Eq. 4) or ∂L_async/∂X_g
+// which is ∂L_sync/∂X_g (docs/DESIGN.md §2.2, from Eq. 4) or ∂L_async/∂X_g
 // (§2.3, from Eq. 5) when coeffs is the Coeffs of a Weighting and
 // grads[j] is device j's feedback tensor F_kj = ∂L_kj/∂X_g, flattened
 // row-major (B×d). The coefficients are rounded to float32 and the sum is

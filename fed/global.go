@@ -1,7 +1,7 @@
 package fed
 
 // GlobalWeights stores in dst the weights of the communities' generators in
-// the global generator (paper Eq. 1; DESIGN.md §2.5):
+// the global generator (paper Eq. 1; docs/DESIGN.md §2.5):
 //
 //	w_k = exp(L_{D*}(G_k)) / Σ_k' exp(L_{D*}(G_k'))
 //
@@ -15,7 +15,7 @@ func GlobalWeights(dst, losses []float64) ([]float64, error) {
 }
 
 // Average stores in dst the parameter-wise weighted sum of the community
-// generators (paper Eq. 1; DESIGN.md §2.5):
+// generators (paper Eq. 1; docs/DESIGN.md §2.5):
 //
 //	G = Σ_k weights[k] · G_k,   dst[i] = Σ_k weights[k] · params[k][i]
 //

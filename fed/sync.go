@@ -22,7 +22,7 @@ type Weighting struct {
 }
 
 // SyncWeights weighs the losses L_j = losses[j] of the devices whose
-// feedback arrived in one synchronous period (paper Eq. 4; DESIGN.md
+// feedback arrived in one synchronous period (paper Eq. 4; docs/DESIGN.md
 // §2.2):
 //
 //	w_j    = exp(L_j) / Σ_j' exp(L_j')        (Softmax)

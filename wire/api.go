@@ -1,6 +1,6 @@
 package wire
 
-// This file holds the message types of DESIGN.md §3. Their codec is in
+// This file holds the message types of docs/DESIGN.md §4.3. Their codec is in
 // codec.go, their validation in validate.go, Tensor in tensor.go.
 
 // Version is the protocol version this package writes and accepts.
@@ -10,7 +10,7 @@ const Version = 1
 const DefaultRoot = "fedgan/v1"
 
 // Batch is what an edge publishes on {root}/c/{community}/batch
-// (DESIGN.md §2.1 step 1).
+// (docs/DESIGN.md §2.1 step 1).
 type Batch struct {
 	V            int    `msgpack:"v"`
 	Community    string `msgpack:"community"`
@@ -30,7 +30,7 @@ type Batch struct {
 }
 
 // Feedback is what a device publishes on
-// {root}/c/{community}/feedback/{device} (DESIGN.md §2.1 step 2).
+// {root}/c/{community}/feedback/{device} (docs/DESIGN.md §2.1 step 2).
 type Feedback struct {
 	V         int     `msgpack:"v"`
 	Community string  `msgpack:"community"`
@@ -52,7 +52,7 @@ type Timings struct {
 }
 
 // GeneratorUpdate is what an edge publishes on {root}/c/{community}/generator
-// after I_lo local iterations (DESIGN.md §2.5).
+// after I_lo local iterations (docs/DESIGN.md §2.5).
 type GeneratorUpdate struct {
 	V         int      `msgpack:"v"`
 	Community string   `msgpack:"community"`
@@ -71,7 +71,7 @@ type GlobalModel struct {
 	Final   bool               `msgpack:"final"`
 	Params  []Tensor           `msgpack:"params"`
 	Weights map[string]float64 `msgpack:"weights"` // community → Eq. 1 weight used
-	// LR scenario (DESIGN.md §2.6); empty in FR.
+	// LR scenario (docs/DESIGN.md §2.6); empty in FR.
 	Classifier []Tensor `msgpack:"classifier,omitempty"`
 	LInv       float64  `msgpack:"l_inv"`
 	LSpe       float64  `msgpack:"l_spe"`

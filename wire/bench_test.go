@@ -113,7 +113,7 @@ func BenchmarkNonFiniteScan(b *testing.B) {
 }
 
 // floatArrayBatch is Batch with its tensors as msgpack arrays of float32,
-// the encoding DESIGN.md §3 rules out; it is here to measure why.
+// the encoding docs/DESIGN.md §4.4 rules out; it is here to measure why.
 type floatArrayBatch struct {
 	V         int       `msgpack:"v"`
 	Community string    `msgpack:"community"`

@@ -1,5 +1,5 @@
 // Package wire owns the MQTT topic tree, the message types and their codec
-// (DESIGN.md §3). No other package formats a topic string or touches a
+// (docs/DESIGN.md §4). No other package formats a topic string or touches a
 // payload's bytes: services build messages, call an Append function and
 // publish; they receive a payload, call Topics.Parse and a Decode function,
 // and get either a message that has been fully validated against the
@@ -44,17 +44,17 @@
 //   - Batch: an edge's generated samples for one local iteration: X_d
 //     (Fake) for the discriminator step and X_g (Gen) for the feedback,
 //     both B×d, with the round, iteration, generator version and, in the
-//     label-related scenario, the community's domain index (DESIGN.md §2.1);
+//     label-related scenario, the community's domain index (docs/DESIGN.md §2.6);
 //     with a class-conditional generator (Spec.Classes > 0) also the class
 //     of every row of each (FakeLabels, GenLabels: bin, one byte per row).
 //   - Feedback: a device's answer: the loss L_kj of Eq. 3, its
 //     discriminator loss, the error feedback F_kj = ∂L/∂X_g (Grad, B×d),
 //     and timings.
 //   - GeneratorUpdate: an edge's generator parameters after I_lo local
-//     iterations, with its loss L_{D*}(G_k) (DESIGN.md §2.5).
+//     iterations, with its loss L_{D*}(G_k) (docs/DESIGN.md §2.5).
 //   - GlobalModel: the cloud's aggregate G (Eq. 1) with the weights it used
 //     and, in LR, the domain classifier C, L_inv, L_spe, λ1 and λ2
-//     (DESIGN.md §2.6). Published retained.
+//     (docs/DESIGN.md §2.6). Published retained.
 //   - Presence: JSON {"v", "state", "device", "community", "agent", "ts"};
 //     state is StateOnline or StateOffline (the MQTT will).
 //

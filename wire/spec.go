@@ -31,7 +31,7 @@ type Spec struct {
 	// DecodeGlobalModel.
 	GenParams [][]int
 	// ClsParams lists the shapes of the LR domain classifier's
-	// parameters (DESIGN.md §2.6); nil in FR, where GlobalModel.Classifier
+	// parameters (docs/DESIGN.md §2.6); nil in FR, where GlobalModel.Classifier
 	// must be empty. In LR a GlobalModel may still omit the classifier
 	// (for example before the cloud has trained one); if it sends one, it
 	// must match.

@@ -23,7 +23,7 @@ var ErrTopic = errors.New("wire: malformed topic")
 // ErrID is returned for a community or device id that cannot be a topic level.
 var ErrID = errors.New("wire: invalid id")
 
-// Topics builds and parses the topic tree of DESIGN.md §3 under Root.
+// Topics builds and parses the topic tree of docs/DESIGN.md §4.1 under Root.
 // The zero value uses DefaultRoot.
 type Topics struct {
 	Root string
