@@ -33,6 +33,13 @@
 // and fake rows (Eq. 2), then L_kj (Eq. 3) and the feedback F_kj on the
 // updated D_kj.
 //
+// Agent is one device's protocol around its Device: a Mailbox that keeps
+// only the newest batch and drops a repeat of the (round, iteration) it
+// answered last, the draw of as many real rows as the batch has fake ones,
+// the instance noise of the batch's round (InstanceNoise), and one
+// Feedback per batch worked on, in Ready. The agent service and the
+// simulator both drive it.
+//
 // Edge is community k's round logic. It is told what happened (Presence,
 // Global, Feedback) and what time it is (Tick), and it says what to do in
 // Ready: batches to publish, generator updates to upload, whether to
