@@ -14,12 +14,13 @@ import (
 
 	"github.com/fedgan/fedgan/broker"
 	"github.com/fedgan/fedgan/config"
+	"github.com/fedgan/fedgan/deploy"
+	"github.com/fedgan/fedgan/deploy/brokercfg"
 	"github.com/fedgan/fedgan/fed"
 	"github.com/fedgan/fedgan/internal/atomicfile"
-	"github.com/fedgan/fedgan/deploy/brokercfg"
+	"github.com/fedgan/fedgan/internal/clock"
 	"github.com/fedgan/fedgan/internal/mqttc"
 	"github.com/fedgan/fedgan/internal/ratelog"
-	"github.com/fedgan/fedgan/deploy"
 	"github.com/fedgan/fedgan/wire"
 )
 
@@ -36,8 +37,9 @@ type Options struct {
 	// StatusEvery is the status period; default 1s.
 	StatusEvery time.Duration
 	Logger      *slog.Logger
-	// Now is the clock; default time.Now.
-	Now func() time.Time
+	// Clock is the service's only source of time (its timestamps, the
+	// sync period, the status period); nil is the real clock.
+	Clock clock.Clock
 }
 
 // checkpointFile is the edge's checkpoint inside its state folder.
@@ -65,7 +67,7 @@ type Service struct {
 	log    *slog.Logger
 	topics wire.Topics
 	spec   *wire.Spec
-	now    func() time.Time
+	clock  clock.Clock
 	state  string
 
 	fsm    *fed.Edge
@@ -107,9 +109,6 @@ func New(top *config.Topology, id string, opts Options) (*Service, error) {
 	if opts.StatusEvery == 0 {
 		opts.StatusEvery = time.Second
 	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -117,9 +116,9 @@ func New(top *config.Topology, id string, opts Options) (*Service, error) {
 	log = log.With(slog.String("community", id))
 	s := &Service{
 		top: top, comm: comm, opts: opts, log: log, topics: wire.Topics{Root: top.Root}, spec: top.Spec(),
-		now: opts.Now, events: make(chan event, eventQueue), ready: make(chan struct{}), done: make(chan struct{}),
+		clock: clock.Or(opts.Clock), events: make(chan event, eventQueue), ready: make(chan struct{}), done: make(chan struct{}),
 	}
-	s.drops.Log, s.drops.Now = log, opts.Now
+	s.drops.Log, s.drops.Now = log, s.clock.Now
 	s.state = opts.State
 	if s.state == "" {
 		s.state = comm.Edge.State
@@ -198,9 +197,6 @@ func (s *Service) newBridge() (*broker.Bridge, error) {
 	if t := b.TLS; t != nil {
 		cfg.TLS = broker.BridgeTLS{CAFile: s.top.Path(t.CA), CertFile: s.top.Path(t.Cert), KeyFile: s.top.Path(t.Key), ServerName: t.ServerName}
 	}
-	if s.opts.CloudURL == "" && s.opts.State != "" {
-		cfg.QueueDir = filepath.Join(s.opts.State, "bridge")
-	}
 	return broker.NewBridge(s.broker, cfg, s.log.With(slog.String("component", "bridge")))
 }
 
@@ -274,7 +270,7 @@ func (s *Service) Run(ctx context.Context) error {
 		close(s.ready)
 		s.log.Info("edge started", slog.String("addr", s.broker.Addr()), slog.Bool("restored", restored), slog.Int("round", s.fsm.Round()))
 		if restored {
-			s.fsm.Resume(s.now())
+			s.fsm.Resume(s.clock.Now())
 		}
 		return s.loop(ctx, client)
 	})
@@ -291,7 +287,7 @@ func (s *Service) checkpoint() atomicfile.Checkpoint {
 
 // onMessage runs on paho's goroutines: decode, validate, enqueue; never block.
 func (s *Service) onMessage(topic string, payload []byte, _ bool) {
-	now := s.now()
+	now := s.clock.Now()
 	t, err := s.topics.Parse(topic)
 	if err != nil {
 		s.drops.Drop(topic, "topic", err)
@@ -373,15 +369,15 @@ func Flat(ts []wire.Tensor) ([]float32, error) {
 
 // loop is the only goroutine that touches the state machine.
 func (s *Service) loop(ctx context.Context, c *mqttc.Client) error {
-	tick := time.NewTicker(s.opts.StatusEvery)
+	tick := s.clock.NewTicker(s.opts.StatusEvery)
 	defer tick.Stop()
-	timer := time.NewTimer(time.Hour)
+	timer := s.clock.NewTimer(time.Hour)
 	defer timer.Stop()
-	lastUpdates, lastAt := int64(0), s.now()
+	lastUpdates, lastAt := int64(0), s.clock.Now()
 	s.flush()
 	for {
 		if dl, ok := s.fsm.Deadline(); ok {
-			timer.Reset(max(time.Until(dl), 0))
+			timer.Reset(max(clock.Until(s.clock, dl), 0))
 		} else {
 			timer.Reset(time.Hour)
 		}
@@ -402,11 +398,11 @@ func (s *Service) loop(ctx context.Context, c *mqttc.Client) error {
 				}
 				break
 			}
-		case <-timer.C:
-		case <-tick.C:
+		case <-timer.C():
+		case <-tick.C():
 			s.publishStatus(ctx, c, &lastUpdates, &lastAt)
 		}
-		s.fsm.Tick(s.now())
+		s.fsm.Tick(s.clock.Now())
 		s.flush()
 		if s.fsm.Done() {
 			s.doneOnce.Do(func() {
@@ -487,7 +483,7 @@ func (s *Service) flush() {
 }
 
 func (s *Service) publishStatus(ctx context.Context, c *mqttc.Client, lastUpdates *int64, lastAt *time.Time) {
-	now := s.now()
+	now := s.clock.Now()
 	st := Status{Community: s.comm.ID, Mode: s.top.Training.Mode, Time: now, Edge: s.fsm.Stats(), Invalid: s.drops.Counts(), Broker: s.broker.Stats()}
 	if dt := now.Sub(*lastAt).Seconds(); dt > 0 {
 		st.ItersPerSec = float64(st.Edge.Updates-*lastUpdates) / dt
