@@ -7,6 +7,7 @@
 package clock
 
 import (
+	"context"
 	"sort"
 	"sync"
 	"time"
@@ -127,6 +128,29 @@ func (f *Fake) Armed() <-chan struct{} {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.armed
+}
+
+// WaitArmed returns when a timer or ticker is armed to fire at t (armed
+// already, or later), or ctx's error when ctx ends first. A test waits on
+// it for a service to reach the point where it waits on a deadline it
+// knows (a round's timeout), then advances the clock past it.
+func (f *Fake) WaitArmed(ctx context.Context, t time.Time) error {
+	for {
+		f.mu.Lock()
+		armed, found := f.armed, false
+		for _, w := range f.waiters {
+			found = found || w.at.Equal(t)
+		}
+		f.mu.Unlock()
+		if found {
+			return nil
+		}
+		select {
+		case <-armed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 // Pending is the number of armed timers and tickers.

@@ -1,6 +1,7 @@
 package clock
 
 import (
+	"context"
 	"testing"
 	"time"
 )
@@ -94,5 +95,35 @@ func TestFakeArmed(t *testing.T) {
 	}
 	if Or(nil) != Real || Or(f) != f {
 		t.Fatal("Or")
+	}
+}
+
+func TestFakeWaitArmed(t *testing.T) {
+	f := NewFake(t0)
+	tk := f.NewTicker(time.Second)
+	defer tk.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// Armed already: the ticker's next tick.
+	if err := f.WaitArmed(ctx, t0.Add(time.Second)); err != nil {
+		t.Fatalf("ticker at +1s: %v", err)
+	}
+	// Armed later, from another goroutine, after a timer at another time.
+	go func() {
+		f.NewTimer(time.Minute)
+		f.NewTimer(time.Hour)
+	}()
+	if err := f.WaitArmed(ctx, t0.Add(time.Hour)); err != nil {
+		t.Fatalf("timer at +1h: %v", err)
+	}
+	// A fired timer is no longer armed; a ticker is re-armed a period on.
+	f.Advance(time.Hour)
+	short, stop := context.WithTimeout(ctx, 10*time.Millisecond)
+	defer stop()
+	if err := f.WaitArmed(short, t0.Add(time.Hour)); err != context.DeadlineExceeded {
+		t.Fatalf("fired timer at +1h: %v, want %v", err, context.DeadlineExceeded)
+	}
+	if err := f.WaitArmed(ctx, t0.Add(time.Hour+time.Second)); err != nil {
+		t.Fatalf("ticker at +1h1s: %v", err)
 	}
 }
