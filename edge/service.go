@@ -377,7 +377,7 @@ func (s *Service) loop(ctx context.Context, c *mqttc.Client) error {
 	s.flush()
 	for {
 		if dl, ok := s.fsm.Deadline(); ok {
-			timer.Reset(max(clock.Until(s.clock, dl), 0))
+			timer.ResetAt(dl)
 		} else {
 			timer.Reset(time.Hour)
 		}

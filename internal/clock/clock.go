@@ -28,6 +28,11 @@ type Timer interface {
 	// Reset re-arms the timer to fire d from now (Go 1.23 semantics: no
 	// stale value is left in C).
 	Reset(d time.Duration)
+	// ResetAt re-arms the timer to fire at t, at once when t has passed.
+	// Unlike Reset(Until(c, t)) no time passes between reading the clock
+	// and arming, so a fake clock moved meanwhile cannot push a deadline
+	// back.
+	ResetAt(t time.Time)
 	Stop()
 }
 
@@ -64,6 +69,7 @@ type realTimer struct{ t *time.Timer }
 
 func (t realTimer) C() <-chan time.Time   { return t.t.C }
 func (t realTimer) Reset(d time.Duration) { t.t.Reset(d) }
+func (t realTimer) ResetAt(at time.Time)  { t.t.Reset(time.Until(at)) }
 func (t realTimer) Stop()                 { t.t.Stop() }
 
 type realTicker struct{ t *time.Ticker }
@@ -220,16 +226,27 @@ type fakeTimer struct {
 func (t *fakeTimer) C() <-chan time.Time { return t.c }
 
 func (t *fakeTimer) Reset(d time.Duration) {
+	t.f.mu.Lock()
+	defer t.f.mu.Unlock()
+	t.resetAt(t.f.now.Add(d))
+}
+
+func (t *fakeTimer) ResetAt(at time.Time) {
+	t.f.mu.Lock()
+	defer t.f.mu.Unlock()
+	t.resetAt(at)
+}
+
+// resetAt re-arms t to fire at at; f.mu is held.
+func (t *fakeTimer) resetAt(at time.Time) {
 	f := t.f
-	f.mu.Lock()
-	defer f.mu.Unlock()
 	f.remove(t)
 	select { // no stale value, as time.Timer since Go 1.23
 	case <-t.c:
 	default:
 	}
-	t.at = f.now.Add(d)
-	if d <= 0 {
+	t.at = at
+	if !at.After(f.now) {
 		t.c <- f.now
 		return
 	}

@@ -127,3 +127,50 @@ func TestFakeWaitArmed(t *testing.T) {
 		t.Fatalf("ticker at +1h1s: %v", err)
 	}
 }
+
+func TestResetAt(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		at      time.Duration // from t0, the fake clock's time when re-armed
+		advance time.Duration // then
+		fired   bool
+	}{
+		{"past", -time.Second, 0, true},
+		{"now", 0, 0, true},
+		{"before", 10 * time.Second, 9 * time.Second, false},
+		{"reached", 10 * time.Second, 10 * time.Second, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := NewFake(t0)
+			tm := f.NewTimer(time.Hour)
+			tm.ResetAt(t0.Add(c.at))
+			f.Advance(c.advance)
+			_, ok := fired(tm.C())
+			if ok != c.fired {
+				t.Fatalf("fired %v, want %v", ok, c.fired)
+			}
+			if want := 0; c.fired && f.Pending() != want {
+				t.Fatalf("pending %d after firing, want %d", f.Pending(), want)
+			}
+		})
+	}
+	// The deadline stays where it is when the clock moves between reading
+	// it and re-arming: the race Reset(Until(c, t)) has.
+	f := NewFake(t0)
+	tm := f.NewTimer(time.Hour)
+	deadline := t0.Add(30 * time.Second)
+	f.Advance(30 * time.Second)
+	tm.ResetAt(deadline)
+	if _, ok := fired(tm.C()); !ok {
+		t.Fatal("a deadline the clock has passed did not fire at once")
+	}
+	// The real timer too.
+	rt := Real.NewTimer(time.Hour)
+	defer rt.Stop()
+	rt.ResetAt(time.Now().Add(-time.Second))
+	select {
+	case <-rt.C():
+	case <-time.After(10 * time.Second):
+		t.Fatal("a real timer reset to a past time did not fire")
+	}
+}
