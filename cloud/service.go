@@ -240,9 +240,9 @@ func (s *Service) Run(ctx context.Context) error {
 			return nil
 		}
 		close(s.ready)
-		s.started = s.clock.Now()
+		s.started = s.now()
 		s.log.Info("cloud started", slog.String("broker", url), slog.Bool("restored", restored), slog.Int("round", s.fsm.Round()), slog.Int("rounds", s.top.Training.GlobalRounds))
-		s.fsm.Start(s.clock.Now())
+		s.fsm.Start(s.now())
 		return s.loop(ctx, client)
 	})
 	err = g.Wait()
@@ -252,12 +252,15 @@ func (s *Service) Run(ctx context.Context) error {
 	return err
 }
 
+// now reads the service's clock.
+func (s *Service) now() time.Time { return s.clock.Now() }
+
 func (s *Service) checkpoint() atomicfile.Checkpoint {
 	return atomicfile.Checkpoint{Path: filepath.Join(s.state, checkpointFile), Log: s.log}
 }
 
 func (s *Service) onMessage(topic string, payload []byte, _ bool) {
-	now := s.clock.Now()
+	now := s.now()
 	t, err := s.topics.Parse(topic)
 	if err != nil || t.Kind != wire.KindGenerator {
 		s.drops.Drop(topic, "topic", err)
@@ -312,7 +315,7 @@ func (s *Service) loop(ctx context.Context, c *mqttc.Client) error {
 			s.publishStatus(ctx, c)
 			continue
 		}
-		s.fsm.Tick(s.clock.Now())
+		s.fsm.Tick(s.now())
 		if err := s.flush(ctx, c); err != nil {
 			return err
 		}
@@ -371,7 +374,7 @@ func (s *Service) closed(sum fed.RoundSummary) {
 		s.lastEval = ev
 		s.mu.Unlock()
 	}
-	elapsed := s.clock.Now().Sub(s.started)
+	elapsed := s.now().Sub(s.started)
 	done := sum.Round + 1
 	eta := time.Duration(0)
 	if done > 0 {
@@ -436,9 +439,9 @@ func WriteGenerators(dir string, gen, last *nn.Sequential) error {
 }
 
 func (s *Service) publishStatus(ctx context.Context, c *mqttc.Client) {
-	st := Status{Name: s.top.Name, Time: s.clock.Now(), Cloud: s.fsm.Stats(), Invalid: s.drops.Counts()}
+	st := Status{Name: s.top.Name, Time: s.now(), Cloud: s.fsm.Stats(), Invalid: s.drops.Counts()}
 	if !s.started.IsZero() {
-		st.Elapsed = s.clock.Now().Sub(s.started).Seconds()
+		st.Elapsed = s.now().Sub(s.started).Seconds()
 	}
 	s.mu.Lock()
 	st.Eval = s.lastEval

@@ -270,7 +270,7 @@ func (s *Service) Run(ctx context.Context) error {
 		close(s.ready)
 		s.log.Info("edge started", slog.String("addr", s.broker.Addr()), slog.Bool("restored", restored), slog.Int("round", s.fsm.Round()))
 		if restored {
-			s.fsm.Resume(s.clock.Now())
+			s.fsm.Resume(s.now())
 		}
 		return s.loop(ctx, client)
 	})
@@ -281,13 +281,16 @@ func (s *Service) Run(ctx context.Context) error {
 	return err
 }
 
+// now reads the service's clock.
+func (s *Service) now() time.Time { return s.clock.Now() }
+
 func (s *Service) checkpoint() atomicfile.Checkpoint {
 	return atomicfile.Checkpoint{Path: filepath.Join(s.state, checkpointFile), Log: s.log}
 }
 
 // onMessage runs on paho's goroutines: decode, validate, enqueue; never block.
 func (s *Service) onMessage(topic string, payload []byte, _ bool) {
-	now := s.clock.Now()
+	now := s.now()
 	t, err := s.topics.Parse(topic)
 	if err != nil {
 		s.drops.Drop(topic, "topic", err)
@@ -373,7 +376,7 @@ func (s *Service) loop(ctx context.Context, c *mqttc.Client) error {
 	defer tick.Stop()
 	timer := s.clock.NewTimer(time.Hour)
 	defer timer.Stop()
-	lastUpdates, lastAt := int64(0), s.clock.Now()
+	lastUpdates, lastAt := int64(0), s.now()
 	s.flush()
 	for {
 		if dl, ok := s.fsm.Deadline(); ok {
@@ -402,7 +405,7 @@ func (s *Service) loop(ctx context.Context, c *mqttc.Client) error {
 		case <-tick.C():
 			s.publishStatus(ctx, c, &lastUpdates, &lastAt)
 		}
-		s.fsm.Tick(s.clock.Now())
+		s.fsm.Tick(s.now())
 		s.flush()
 		if s.fsm.Done() {
 			s.doneOnce.Do(func() {
@@ -483,7 +486,7 @@ func (s *Service) flush() {
 }
 
 func (s *Service) publishStatus(ctx context.Context, c *mqttc.Client, lastUpdates *int64, lastAt *time.Time) {
-	now := s.clock.Now()
+	now := s.now()
 	st := Status{Community: s.comm.ID, Mode: s.top.Training.Mode, Time: now, Edge: s.fsm.Stats(), Invalid: s.drops.Counts(), Broker: s.broker.Stats()}
 	if dt := now.Sub(*lastAt).Seconds(); dt > 0 {
 		st.ItersPerSec = float64(st.Edge.Updates-*lastUpdates) / dt
