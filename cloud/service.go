@@ -15,12 +15,13 @@ import (
 
 	"github.com/fedgan/fedgan/broker"
 	"github.com/fedgan/fedgan/config"
+	"github.com/fedgan/fedgan/deploy"
+	"github.com/fedgan/fedgan/deploy/brokercfg"
 	"github.com/fedgan/fedgan/fed"
 	"github.com/fedgan/fedgan/internal/atomicfile"
-	"github.com/fedgan/fedgan/deploy/brokercfg"
+	"github.com/fedgan/fedgan/internal/clock"
 	"github.com/fedgan/fedgan/internal/mqttc"
 	"github.com/fedgan/fedgan/internal/ratelog"
-	"github.com/fedgan/fedgan/deploy"
 	"github.com/fedgan/fedgan/nn"
 	"github.com/fedgan/fedgan/wire"
 )
@@ -36,8 +37,10 @@ type Options struct {
 	// StatusEvery is the status period; default 1s.
 	StatusEvery time.Duration
 	Logger      *slog.Logger
-	// Now is the clock; default time.Now.
-	Now func() time.Time
+	// Clock is the service's only source of time (its timestamps, the
+	// round timeout, the status period, elapsed time); nil is the real
+	// clock.
+	Clock clock.Clock
 }
 
 // Progress describes a closed round, for people.
@@ -75,7 +78,7 @@ type Service struct {
 	log    *slog.Logger
 	topics wire.Topics
 	spec   *wire.Spec
-	now    func() time.Time
+	clock  clock.Clock
 	out    string
 	state  string
 
@@ -101,17 +104,14 @@ func New(top *config.Topology, opts Options) (*Service, error) {
 	if opts.StatusEvery == 0 {
 		opts.StatusEvery = time.Second
 	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	log = log.With(slog.String("role", "cloud"))
-	s := &Service{top: top, opts: opts, log: log, topics: wire.Topics{Root: top.Root}, spec: top.Spec(), now: opts.Now,
+	s := &Service{top: top, opts: opts, log: log, topics: wire.Topics{Root: top.Root}, spec: top.Spec(), clock: clock.Or(opts.Clock),
 		updates: make(chan update, 4*len(top.Communities)+16), ready: make(chan struct{}), done: make(chan struct{})}
-	s.drops.Log, s.drops.Now = log, opts.Now
+	s.drops.Log, s.drops.Now = log, s.clock.Now
 	s.out = opts.Output
 	if s.out == "" {
 		s.out = top.Cloud.Output
@@ -252,6 +252,9 @@ func (s *Service) Run(ctx context.Context) error {
 	return err
 }
 
+// now reads the service's clock.
+func (s *Service) now() time.Time { return s.clock.Now() }
+
 func (s *Service) checkpoint() atomicfile.Checkpoint {
 	return atomicfile.Checkpoint{Path: filepath.Join(s.state, checkpointFile), Log: s.log}
 }
@@ -281,16 +284,16 @@ func (s *Service) onMessage(topic string, payload []byte, _ bool) {
 }
 
 func (s *Service) loop(ctx context.Context, c *mqttc.Client) error {
-	tick := time.NewTicker(s.opts.StatusEvery)
+	tick := s.clock.NewTicker(s.opts.StatusEvery)
 	defer tick.Stop()
-	timer := time.NewTimer(time.Hour)
+	timer := s.clock.NewTimer(time.Hour)
 	defer timer.Stop()
 	if err := s.flush(ctx, c); err != nil {
 		return err
 	}
 	for {
 		if dl, ok := s.fsm.Deadline(); ok {
-			timer.Reset(max(time.Until(dl), 0))
+			timer.ResetAt(dl)
 		} else {
 			timer.Reset(time.Hour)
 		}
@@ -303,8 +306,8 @@ func (s *Service) loop(ctx context.Context, c *mqttc.Client) error {
 			} else {
 				s.log.Info("generator update", slog.String("community", u.u.Community), slog.Int("round", u.u.Round), slog.Float64("loss", u.u.Loss))
 			}
-		case <-timer.C:
-		case <-tick.C:
+		case <-timer.C():
+		case <-tick.C():
 			s.publishStatus(ctx, c)
 			continue
 		}

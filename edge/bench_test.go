@@ -13,10 +13,10 @@ import (
 
 	"github.com/fedgan/fedgan/config"
 	"github.com/fedgan/fedgan/data"
+	"github.com/fedgan/fedgan/deploy"
 	"github.com/fedgan/fedgan/device"
 	"github.com/fedgan/fedgan/fed"
 	"github.com/fedgan/fedgan/internal/mqttc"
-	"github.com/fedgan/fedgan/deploy"
 	"github.com/fedgan/fedgan/wire"
 )
 

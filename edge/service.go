@@ -14,12 +14,13 @@ import (
 
 	"github.com/fedgan/fedgan/broker"
 	"github.com/fedgan/fedgan/config"
+	"github.com/fedgan/fedgan/deploy"
+	"github.com/fedgan/fedgan/deploy/brokercfg"
 	"github.com/fedgan/fedgan/fed"
 	"github.com/fedgan/fedgan/internal/atomicfile"
-	"github.com/fedgan/fedgan/deploy/brokercfg"
+	"github.com/fedgan/fedgan/internal/clock"
 	"github.com/fedgan/fedgan/internal/mqttc"
 	"github.com/fedgan/fedgan/internal/ratelog"
-	"github.com/fedgan/fedgan/deploy"
 	"github.com/fedgan/fedgan/wire"
 )
 
@@ -36,8 +37,9 @@ type Options struct {
 	// StatusEvery is the status period; default 1s.
 	StatusEvery time.Duration
 	Logger      *slog.Logger
-	// Now is the clock; default time.Now.
-	Now func() time.Time
+	// Clock is the service's only source of time (its timestamps, the
+	// sync period, the status period); nil is the real clock.
+	Clock clock.Clock
 }
 
 // checkpointFile is the edge's checkpoint inside its state folder.
@@ -65,7 +67,7 @@ type Service struct {
 	log    *slog.Logger
 	topics wire.Topics
 	spec   *wire.Spec
-	now    func() time.Time
+	clock  clock.Clock
 	state  string
 
 	fsm    *fed.Edge
@@ -107,9 +109,6 @@ func New(top *config.Topology, id string, opts Options) (*Service, error) {
 	if opts.StatusEvery == 0 {
 		opts.StatusEvery = time.Second
 	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -117,9 +116,9 @@ func New(top *config.Topology, id string, opts Options) (*Service, error) {
 	log = log.With(slog.String("community", id))
 	s := &Service{
 		top: top, comm: comm, opts: opts, log: log, topics: wire.Topics{Root: top.Root}, spec: top.Spec(),
-		now: opts.Now, events: make(chan event, eventQueue), ready: make(chan struct{}), done: make(chan struct{}),
+		clock: clock.Or(opts.Clock), events: make(chan event, eventQueue), ready: make(chan struct{}), done: make(chan struct{}),
 	}
-	s.drops.Log, s.drops.Now = log, opts.Now
+	s.drops.Log, s.drops.Now = log, s.clock.Now
 	s.state = opts.State
 	if s.state == "" {
 		s.state = comm.Edge.State
@@ -197,9 +196,6 @@ func (s *Service) newBridge() (*broker.Bridge, error) {
 	}
 	if t := b.TLS; t != nil {
 		cfg.TLS = broker.BridgeTLS{CAFile: s.top.Path(t.CA), CertFile: s.top.Path(t.Cert), KeyFile: s.top.Path(t.Key), ServerName: t.ServerName}
-	}
-	if s.opts.CloudURL == "" && s.opts.State != "" {
-		cfg.QueueDir = filepath.Join(s.opts.State, "bridge")
 	}
 	return broker.NewBridge(s.broker, cfg, s.log.With(slog.String("component", "bridge")))
 }
@@ -285,6 +281,9 @@ func (s *Service) Run(ctx context.Context) error {
 	return err
 }
 
+// now reads the service's clock.
+func (s *Service) now() time.Time { return s.clock.Now() }
+
 func (s *Service) checkpoint() atomicfile.Checkpoint {
 	return atomicfile.Checkpoint{Path: filepath.Join(s.state, checkpointFile), Log: s.log}
 }
@@ -341,15 +340,15 @@ func (s *Service) onMessage(topic string, payload []byte, _ bool) {
 
 // loop is the only goroutine that touches the state machine.
 func (s *Service) loop(ctx context.Context, c *mqttc.Client) error {
-	tick := time.NewTicker(s.opts.StatusEvery)
+	tick := s.clock.NewTicker(s.opts.StatusEvery)
 	defer tick.Stop()
-	timer := time.NewTimer(time.Hour)
+	timer := s.clock.NewTimer(time.Hour)
 	defer timer.Stop()
 	lastUpdates, lastAt := int64(0), s.now()
 	s.flush()
 	for {
 		if dl, ok := s.fsm.Deadline(); ok {
-			timer.Reset(max(time.Until(dl), 0))
+			timer.ResetAt(dl)
 		} else {
 			timer.Reset(time.Hour)
 		}
@@ -370,8 +369,8 @@ func (s *Service) loop(ctx context.Context, c *mqttc.Client) error {
 				}
 				break
 			}
-		case <-timer.C:
-		case <-tick.C:
+		case <-timer.C():
+		case <-tick.C():
 			s.publishStatus(ctx, c, &lastUpdates, &lastAt)
 		}
 		s.fsm.Tick(s.now())

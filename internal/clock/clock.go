@@ -1,6 +1,7 @@
 package clock
 
 import (
+	"context"
 	"sort"
 	"sync"
 	"time"
@@ -21,6 +22,11 @@ type Timer interface {
 	// Reset re-arms the timer to fire d from now (Go 1.23 semantics: no
 	// stale value is left in C).
 	Reset(d time.Duration)
+	// ResetAt re-arms the timer to fire at t, at once when t has passed.
+	// Unlike Reset(Until(c, t)) no time passes between reading the clock
+	// and arming, so a fake clock moved meanwhile cannot push a deadline
+	// back.
+	ResetAt(t time.Time)
 	Stop()
 }
 
@@ -57,6 +63,7 @@ type realTimer struct{ t *time.Timer }
 
 func (t realTimer) C() <-chan time.Time   { return t.t.C }
 func (t realTimer) Reset(d time.Duration) { t.t.Reset(d) }
+func (t realTimer) ResetAt(at time.Time)  { t.t.Reset(time.Until(at)) }
 func (t realTimer) Stop()                 { t.t.Stop() }
 
 type realTicker struct{ t *time.Ticker }
@@ -121,6 +128,29 @@ func (f *Fake) Armed() <-chan struct{} {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.armed
+}
+
+// WaitArmed returns when a timer or ticker is armed to fire at t (armed
+// already, or later), or ctx's error when ctx ends first. A test waits on
+// it for a service to reach the point where it waits on a deadline it
+// knows (a round's timeout), then advances the clock past it.
+func (f *Fake) WaitArmed(ctx context.Context, t time.Time) error {
+	for {
+		f.mu.Lock()
+		armed, found := f.armed, false
+		for _, w := range f.waiters {
+			found = found || w.at.Equal(t)
+		}
+		f.mu.Unlock()
+		if found {
+			return nil
+		}
+		select {
+		case <-armed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 // Pending is the number of armed timers and tickers.
@@ -190,16 +220,27 @@ type fakeTimer struct {
 func (t *fakeTimer) C() <-chan time.Time { return t.c }
 
 func (t *fakeTimer) Reset(d time.Duration) {
+	t.f.mu.Lock()
+	defer t.f.mu.Unlock()
+	t.resetAt(t.f.now.Add(d))
+}
+
+func (t *fakeTimer) ResetAt(at time.Time) {
+	t.f.mu.Lock()
+	defer t.f.mu.Unlock()
+	t.resetAt(at)
+}
+
+// resetAt re-arms t to fire at at; f.mu is held.
+func (t *fakeTimer) resetAt(at time.Time) {
 	f := t.f
-	f.mu.Lock()
-	defer f.mu.Unlock()
 	f.remove(t)
 	select { // no stale value, as time.Timer since Go 1.23
 	case <-t.c:
 	default:
 	}
-	t.at = f.now.Add(d)
-	if d <= 0 {
+	t.at = at
+	if !at.After(f.now) {
 		t.c <- f.now
 		return
 	}

@@ -1,6 +1,7 @@
 package clock
 
 import (
+	"context"
 	"testing"
 	"time"
 )
@@ -94,5 +95,82 @@ func TestFakeArmed(t *testing.T) {
 	}
 	if Or(nil) != Real || Or(f) != f {
 		t.Fatal("Or")
+	}
+}
+
+func TestFakeWaitArmed(t *testing.T) {
+	f := NewFake(t0)
+	tk := f.NewTicker(time.Second)
+	defer tk.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// Armed already: the ticker's next tick.
+	if err := f.WaitArmed(ctx, t0.Add(time.Second)); err != nil {
+		t.Fatalf("ticker at +1s: %v", err)
+	}
+	// Armed later, from another goroutine, after a timer at another time.
+	go func() {
+		f.NewTimer(time.Minute)
+		f.NewTimer(time.Hour)
+	}()
+	if err := f.WaitArmed(ctx, t0.Add(time.Hour)); err != nil {
+		t.Fatalf("timer at +1h: %v", err)
+	}
+	// A fired timer is no longer armed; a ticker is re-armed a period on.
+	f.Advance(time.Hour)
+	short, stop := context.WithTimeout(ctx, 10*time.Millisecond)
+	defer stop()
+	if err := f.WaitArmed(short, t0.Add(time.Hour)); err != context.DeadlineExceeded {
+		t.Fatalf("fired timer at +1h: %v, want %v", err, context.DeadlineExceeded)
+	}
+	if err := f.WaitArmed(ctx, t0.Add(time.Hour+time.Second)); err != nil {
+		t.Fatalf("ticker at +1h1s: %v", err)
+	}
+}
+
+func TestResetAt(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		at      time.Duration // from t0, the fake clock's time when re-armed
+		advance time.Duration // then
+		fired   bool
+	}{
+		{"past", -time.Second, 0, true},
+		{"now", 0, 0, true},
+		{"before", 10 * time.Second, 9 * time.Second, false},
+		{"reached", 10 * time.Second, 10 * time.Second, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := NewFake(t0)
+			tm := f.NewTimer(time.Hour)
+			tm.ResetAt(t0.Add(c.at))
+			f.Advance(c.advance)
+			_, ok := fired(tm.C())
+			if ok != c.fired {
+				t.Fatalf("fired %v, want %v", ok, c.fired)
+			}
+			if want := 0; c.fired && f.Pending() != want {
+				t.Fatalf("pending %d after firing, want %d", f.Pending(), want)
+			}
+		})
+	}
+	// The deadline stays where it is when the clock moves between reading
+	// it and re-arming: the race Reset(Until(c, t)) has.
+	f := NewFake(t0)
+	tm := f.NewTimer(time.Hour)
+	deadline := t0.Add(30 * time.Second)
+	f.Advance(30 * time.Second)
+	tm.ResetAt(deadline)
+	if _, ok := fired(tm.C()); !ok {
+		t.Fatal("a deadline the clock has passed did not fire at once")
+	}
+	// The real timer too.
+	rt := Real.NewTimer(time.Hour)
+	defer rt.Stop()
+	rt.ResetAt(time.Now().Add(-time.Second))
+	select {
+	case <-rt.C():
+	case <-time.After(10 * time.Second):
+		t.Fatal("a real timer reset to a past time did not fire")
 	}
 }
