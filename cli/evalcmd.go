@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -10,6 +9,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/fedgan/fedgan/data"
+	"github.com/fedgan/fedgan/deploy"
+	"github.com/fedgan/fedgan/internal/atomicfile"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -17,13 +19,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fedgan/fedgan/cloud"
 	"github.com/fedgan/fedgan/config"
-	"github.com/fedgan/fedgan/data"
 	"github.com/fedgan/fedgan/eval"
-	"github.com/fedgan/fedgan/internal/atomicfile"
-	"github.com/fedgan/fedgan/deploy"
-	"github.com/fedgan/fedgan/nn"
 )
 
 // The evaluation commands (issue: real image data and evaluation).
@@ -60,8 +57,8 @@ func (f *evalFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.json, "json", false, "print the scores as JSON")
 }
 
-func (f *evalFlags) options(stderr io.Writer, train bool) cloud.EvalOptions {
-	return cloud.EvalOptions{CacheDir: f.cache, Train: train || f.train, Progress: func(s string) { fmt.Fprintln(stderr, s) }}
+func (f *evalFlags) options(stderr io.Writer, train bool) eval.EvalOptions {
+	return eval.EvalOptions{CacheDir: f.cache, Train: train || f.train, Progress: func(s string) { fmt.Fprintln(stderr, s) }}
 }
 
 func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -96,11 +93,11 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		return MergeRealData(top, *outDir, stdout)
 	case "real":
-		ie, err := cloud.OpenImageEval(top, f.options(stderr, false))
+		ie, err := eval.OpenImageEval(top, f.options(stderr, false))
 		if err != nil {
 			return withTrainHint(err, f.config)
 		}
-		x, err := realTraining(ie, f.n, f.seed)
+		x, err := ie.RealTraining(f.n, f.seed)
 		if err != nil {
 			return err
 		}
@@ -113,15 +110,15 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *model == "" {
 		return fmt.Errorf("%w: eval needs -m MODEL (or a mode: train, real, merge)", ErrUsage)
 	}
-	gen, err := loadGenerator(*model, top)
+	gen, err := eval.LoadGenerator(*model, top)
 	if err != nil {
 		return err
 	}
-	ie, err := cloud.OpenImageEval(top, f.options(stderr, false))
+	ie, err := eval.OpenImageEval(top, f.options(stderr, false))
 	if err != nil {
 		return withTrainHint(err, f.config)
 	}
-	rep, err := ie.Score(cloud.SampleAll(top, gen, f.n, rand.New(rand.NewPCG(f.seed, 0))))
+	rep, err := ie.Score(eval.SampleAll(top, gen, f.n, rand.New(rand.NewPCG(f.seed, 0))))
 	if err != nil {
 		return err
 	}
@@ -131,7 +128,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	}
 	if *grid != "" {
-		if err := writeGridFile(*grid, top, gen); err != nil {
+		if err := eval.WriteGridFile(*grid, top, gen); err != nil {
 			return err
 		}
 	}
@@ -148,7 +145,7 @@ func withTrainHint(err error, cfg string) error {
 
 func evalTrain(top *config.Topology, f *evalFlags, stdout, stderr io.Writer) error {
 	start := time.Now()
-	ie, err := cloud.OpenImageEval(top, f.options(stderr, true))
+	ie, err := eval.OpenImageEval(top, f.options(stderr, true))
 	if err != nil {
 		return err
 	}
@@ -173,23 +170,9 @@ func evalTrain(top *config.Topology, f *evalFlags, stdout, stderr io.Writer) err
 	return nil
 }
 
-// realTraining draws n real training images (the classifier has seen
-// them, the reference test images it has not): what a perfect generator
-// would produce, which gives the floor of FID at n samples.
-func realTraining(ie *cloud.ImageEval, n int, seed uint64) ([]float32, error) {
-	tr := ie.Real.Train
-	if n > tr.Len() {
-		return nil, fmt.Errorf("eval real: %d samples asked, %d training images", n, tr.Len())
-	}
-	idx := rand.New(rand.NewPCG(seed, 0)).Perm(tr.Len())[:n]
-	x := make([]float32, n*tr.Dim)
-	tr.Rows(x, idx)
-	return x, nil
-}
-
-func printReport(w io.Writer, what string, rep eval.Report, ie *cloud.ImageEval, asJSON bool) error {
+func printReport(w io.Writer, what string, rep eval.Report, ie *eval.ImageEval, asJSON bool) error {
 	if asJSON {
-		m := cloud.ReportMap(rep)
+		m := eval.ReportMap(rep)
 		m["what"], m["classifier"] = what, ie.Cls.Key
 		b, err := json.MarshalIndent(m, "", "  ")
 		if err != nil {
@@ -212,42 +195,6 @@ func printReport(w io.Writer, what string, rep eval.Report, ie *cloud.ImageEval,
 	}
 	fmt.Fprintf(w, "  classes %%  %s\n", rep.HistString())
 	return nil
-}
-
-// loadGenerator reads a generator file and checks it against top.
-func loadGenerator(path string, top *config.Topology) (*nn.Sequential, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	gen, err := nn.Load(bufio.NewReader(f))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if top != nil {
-		if in, want := gen.InDim(), top.GenInDim(); in != want {
-			return nil, fmt.Errorf("%s: the generator takes %d inputs, %s says %d (latent %d + %d domains + %d source codes + %d classes)",
-				path, in, top.Source, want, top.Model.Latent, top.Domains(), top.SourceCodes(), top.Model.ClassCode)
-		}
-		if out := gen.OutDim(); out != top.Model.DataDim {
-			return nil, fmt.Errorf("%s: the generator makes rows of %d values, %s says %d", path, out, top.Source, top.Model.DataDim)
-		}
-	}
-	return gen, nil
-}
-
-func writeGridFile(path string, top *config.Topology, gen *nn.Sequential) error {
-	var buf bytes.Buffer
-	if err := cloud.GridPNG(&buf, top, gen, cloud.GridLatents(top, cloud.GridSide*cloud.GridSide)); err != nil {
-		return err
-	}
-	if dir := filepath.Dir(path); dir != "" {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return err
-		}
-	}
-	return atomicfile.Write(path, buf.Bytes(), 0o644)
 }
 
 // runSample writes a sample grid of a saved generator.
@@ -273,17 +220,17 @@ func runSample(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return err
 		}
 	}
-	gen, err := loadGenerator(*model, top)
+	gen, err := eval.LoadGenerator(*model, top)
 	if err != nil {
 		return err
 	}
 	if top == nil { // a plain FR generator: latent = input width
 		top = &config.Topology{Model: config.Model{Latent: gen.InDim(), DataDim: gen.OutDim()}}
 	}
-	if err := writeGridFile(*out, top, gen); err != nil {
+	if err := eval.WriteGridFile(*out, top, gen); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "wrote %s: %d×%d samples of %s\n", *out, cloud.GridSide, cloud.GridSide, *model)
+	fmt.Fprintf(stdout, "wrote %s: %d×%d samples of %s\n", *out, eval.GridSide, eval.GridSide, *model)
 	return nil
 }
 

@@ -14,8 +14,8 @@ import (
 	"testing"
 
 	"github.com/fedgan/fedgan/config"
-	"github.com/fedgan/fedgan/eval"
 	"github.com/fedgan/fedgan/deploy"
+	"github.com/fedgan/fedgan/eval"
 	"github.com/fedgan/fedgan/nn"
 )
 

@@ -26,8 +26,8 @@ import (
 	"github.com/fedgan/fedgan/eval"
 	"github.com/fedgan/fedgan/fed"
 	"github.com/fedgan/fedgan/internal/atomicfile"
-	"github.com/fedgan/fedgan/sim"
 	"github.com/fedgan/fedgan/nn"
+	"github.com/fedgan/fedgan/sim"
 )
 
 // expRun is one column of the paper's Table 1.
@@ -136,7 +136,7 @@ func runExperiment(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return err
 	}
 	say := func(format string, args ...any) { fmt.Fprintf(stdout, "experiment: "+format+"\n", args...) }
-	opts := cloud.EvalOptions{CacheDir: *cache, Train: true, Progress: func(s string) { say("%s", s) }}
+	opts := eval.EvalOptions{CacheDir: *cache, Train: true, Progress: func(s string) { say("%s", s) }}
 	var results []expResult
 	var realRep *eval.Report
 	for _, r := range chosen {
@@ -176,12 +176,12 @@ func runExperiment(ctx context.Context, args []string, stdout, stderr io.Writer)
 		}
 		// The classifier first, so that the cloud's periodic evaluation
 		// during the run finds it (the cloud only reports a missing one).
-		ie, err := cloud.OpenImageEval(top, opts)
+		ie, err := eval.OpenImageEval(top, opts)
 		if err != nil {
 			return err
 		}
 		if realRep == nil {
-			x, err := realTraining(ie, min(*n, ie.Real.Train.Len()), 1)
+			x, err := ie.RealTraining(min(*n, ie.Real.Train.Len()), 1)
 			if err != nil {
 				return err
 			}
@@ -202,11 +202,11 @@ func runExperiment(ctx context.Context, args []string, stdout, stderr io.Writer)
 		}
 		// score loads a generator file of the run and scores *n samples.
 		score := func(file string) (*nn.Sequential, eval.Report, error) {
-			g, err := loadGenerator(filepath.Join(dir, file), top)
+			g, err := eval.LoadGenerator(filepath.Join(dir, file), top)
 			if err != nil {
 				return nil, eval.Report{}, err
 			}
-			rep, err := ie.Score(cloud.SampleAll(top, g, *n, rand.New(rand.NewPCG(1, 0))))
+			rep, err := ie.Score(eval.SampleAll(top, g, *n, rand.New(rand.NewPCG(1, 0))))
 			if err != nil {
 				return nil, eval.Report{}, fmt.Errorf("experiment: scoring %s's %s: %w", r.Name, file, err)
 			}
@@ -230,7 +230,7 @@ func runExperiment(ctx context.Context, args []string, stdout, stderr io.Writer)
 			lastFID = last.FID
 		}
 		grid := filepath.Join("grids", r.Name+".png")
-		if err := writeGridFile(filepath.Join(*out, grid), top, gen); err != nil {
+		if err := eval.WriteGridFile(filepath.Join(*out, grid), top, gen); err != nil {
 			return err
 		}
 		devices := 0
@@ -359,7 +359,7 @@ func trainRun(ctx context.Context, r expRun, top *config.Topology, cfgPath, dir 
 // simRun trains top with the in-process simulator, evaluating as the
 // cloud does, and writes generator.nnw; it prints progress at evaluations.
 func simRun(ctx context.Context, top *config.Topology, dir, cache string, w io.Writer) error {
-	_, err := simulate(ctx, top, dir, cloud.EvalOptions{CacheDir: cache}, func(p cloud.Progress) {
+	_, err := simulate(ctx, top, dir, eval.EvalOptions{CacheDir: cache}, func(p cloud.Progress) {
 		if p.Eval != nil {
 			fmt.Fprintln(w, progressLine(p))
 		}
@@ -370,7 +370,7 @@ func simRun(ctx context.Context, top *config.Topology, dir, cache string, w io.W
 // simulate runs top in the simulator as the cloud would: it evaluates
 // every cloud.eval_every rounds, appends metrics.jsonl in dir, calls
 // progress after every round, and writes the result generators.
-func simulate(ctx context.Context, top *config.Topology, dir string, opts cloud.EvalOptions, progress func(cloud.Progress)) (*sim.Result, error) {
+func simulate(ctx context.Context, top *config.Topology, dir string, opts eval.EvalOptions, progress func(cloud.Progress)) (*sim.Result, error) {
 	os.Remove(filepath.Join(dir, "metrics.jsonl"))
 	ev, err := cloud.NewEvaluator(top, dir, opts)
 	if err != nil {
