@@ -24,10 +24,9 @@ import (
 	"github.com/fedgan/fedgan/cloud"
 	"github.com/fedgan/fedgan/config"
 	"github.com/fedgan/fedgan/eval"
-	"github.com/fedgan/fedgan/fed"
 	"github.com/fedgan/fedgan/internal/atomicfile"
+	"github.com/fedgan/fedgan/local"
 	"github.com/fedgan/fedgan/nn"
-	"github.com/fedgan/fedgan/sim"
 )
 
 // expRun is one column of the paper's Table 1.
@@ -241,7 +240,7 @@ func runExperiment(ctx context.Context, args []string, stdout, stderr io.Writer)
 			Rounds: top.Training.GlobalRounds, LocalIters: top.Training.LocalIters, Devices: devices,
 			WallSeconds: rec.WallSeconds, Bytes: rec.Bytes, Transport: rec.Transport,
 			Classifier: ie.Cls.Key[:16], Report: rep, LastFID: lastFID, Grid: grid, Missing: rep.Missing(ie.Ref)}
-		say("%s: %s; %s, %s moved", r.Name, rep, time.Duration(rec.WallSeconds*float64(time.Second)).Round(time.Second), bytesHuman(rec.Bytes))
+		say("%s: %s; %s, %s moved", r.Name, rep, time.Duration(rec.WallSeconds*float64(time.Second)).Round(time.Second), local.BytesHuman(rec.Bytes))
 		results = append(results, res)
 		if err := writeTable(*out, results, realRep, args); err != nil {
 			return err
@@ -359,54 +358,12 @@ func trainRun(ctx context.Context, r expRun, top *config.Topology, cfgPath, dir 
 // simRun trains top with the in-process simulator, evaluating as the
 // cloud does, and writes generator.nnw; it prints progress at evaluations.
 func simRun(ctx context.Context, top *config.Topology, dir, cache string, w io.Writer) error {
-	_, err := simulate(ctx, top, dir, eval.EvalOptions{CacheDir: cache}, func(p cloud.Progress) {
+	_, err := local.Simulate(ctx, top, dir, eval.EvalOptions{CacheDir: cache}, func(p cloud.Progress) {
 		if p.Eval != nil {
-			fmt.Fprintln(w, progressLine(p))
+			fmt.Fprintln(w, local.ProgressLine(p))
 		}
 	})
 	return err
-}
-
-// simulate runs top in the simulator as the cloud would: it evaluates
-// every cloud.eval_every rounds, appends metrics.jsonl in dir, calls
-// progress after every round, and writes the result generators.
-func simulate(ctx context.Context, top *config.Topology, dir string, opts eval.EvalOptions, progress func(cloud.Progress)) (*sim.Result, error) {
-	os.Remove(filepath.Join(dir, "metrics.jsonl"))
-	ev, err := cloud.NewEvaluator(top, dir, opts)
-	if err != nil {
-		return nil, err
-	}
-	start := time.Now()
-	var serr error
-	s, err := sim.New(top, sim.Options{OnRound: func(sum fed.RoundSummary, g *nn.Sequential) {
-		p := cloud.Progress{Round: sum.Round + 1, Rounds: top.Training.GlobalRounds, Summary: sum, Elapsed: time.Since(start)}
-		if every := top.Cloud.EvalEvery; sum.Final || every > 0 && (sum.Round+1)%every == 0 {
-			var err error
-			if p.Eval, err = ev.Evaluate(g, sum.Round+1, sum.Final); err != nil && serr == nil {
-				serr = err
-			}
-		}
-		p.ETA = p.Elapsed / time.Duration(p.Round) * time.Duration(p.Rounds-p.Round)
-		line := map[string]any{"round": sum.Round, "summary": sum, "elapsed_seconds": p.Elapsed.Seconds()}
-		if p.Eval != nil {
-			line["eval"] = p.Eval
-		}
-		if err := ev.AppendMetrics(line); err != nil && serr == nil {
-			serr = err
-		}
-		progress(p)
-	}})
-	if err != nil {
-		return nil, err
-	}
-	res, err := s.RunContext(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if serr != nil {
-		return nil, serr
-	}
-	return res, cloud.WriteGenerators(dir, res.Gen, res.Last)
 }
 
 var brokerLine = regexp.MustCompile(`broker in ([0-9.]+) (B|KiB|MiB|GiB) out ([0-9.]+) (B|KiB|MiB|GiB)`)
@@ -552,7 +509,7 @@ func writeTable(out string, results []expResult, real *eval.Report, args []strin
 		if r.Name == "centralized" {
 			cent = &results[i]
 		}
-		bytesCol := bytesHuman(r.Bytes)
+		bytesCol := local.BytesHuman(r.Bytes)
 		if r.Transport == "sim" {
 			bytesCol = "(simulated)"
 		}
