@@ -1,26 +1,19 @@
 package cli
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/fedgan/fedgan/data"
-	"github.com/fedgan/fedgan/deploy"
-	"github.com/fedgan/fedgan/internal/atomicfile"
 	"io"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/fedgan/fedgan/config"
 	"github.com/fedgan/fedgan/eval"
+	"github.com/fedgan/fedgan/experiment"
 )
 
 // The evaluation commands (issue: real image data and evaluation).
@@ -91,7 +84,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if *outDir == "" {
 			return fmt.Errorf("%w: eval merge needs -o DIR", ErrUsage)
 		}
-		return MergeRealData(top, *outDir, stdout)
+		return experiment.MergeRealData(top, *outDir, stdout)
 	case "real":
 		ie, err := eval.OpenImageEval(top, f.options(stderr, false))
 		if err != nil {
@@ -232,73 +225,4 @@ func runSample(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	fmt.Fprintf(stdout, "wrote %s: %d×%d samples of %s\n", *out, eval.GridSide, eval.GridSide, *model)
 	return nil
-}
-
-// MergeRealData writes top's real data (deploy.Real: every image dataset,
-// whole, labels offset) as an IDX folder in dir: train-images-idx3-ubyte.gz,
-// train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz,
-// t10k-labels-idx1-ubyte.gz. For the paper's split it is MNIST followed by
-// Fashion-MNIST (labels 10–19): 120,000 training images of 20 classes,
-// the data of the centralized baseline. Its rows and labels are those of
-// deploy.Real, so the evaluation classifier's key, and so the classifier,
-// is the same for both topologies.
-func MergeRealData(top *config.Topology, dir string, stdout io.Writer) error {
-	rd, err := deploy.Real(top)
-	if err != nil {
-		return err
-	}
-	if rd.Train == nil || rd.Train.Height == 0 {
-		return fmt.Errorf("eval merge: %s holds no image data of one shape", top.Name)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	for _, s := range []struct {
-		ds   *data.Dataset
-		base string
-	}{{rd.Train, "train"}, {rd.Test, "t10k"}} {
-		if err := writeIDX(filepath.Join(dir, s.base+"-images-idx3-ubyte.gz"), filepath.Join(dir, s.base+"-labels-idx1-ubyte.gz"), s.ds); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "wrote %s: %d %s images of %d classes from %s\n", dir, s.ds.Len(), s.base, s.ds.Classes, strings.Join(rd.Names, " + "))
-	}
-	return nil
-}
-
-// writeIDX writes an image dataset as gzip-compressed IDX files (magic
-// 0x00000803 N×H×W bytes, and 0x00000801 N label bytes).
-func writeIDX(imagesPath, labelsPath string, ds *data.Dataset) error {
-	if ds.Classes > 256 {
-		return fmt.Errorf("eval merge: %d classes do not fit IDX label bytes", ds.Classes)
-	}
-	var img, lab bytes.Buffer
-	gi, _ := gzip.NewWriterLevel(&img, gzip.BestSpeed)
-	hdr := make([]byte, 16)
-	binary.BigEndian.PutUint32(hdr[0:], 0x00000803)
-	binary.BigEndian.PutUint32(hdr[4:], uint32(ds.Len()))
-	binary.BigEndian.PutUint32(hdr[8:], uint32(ds.Height))
-	binary.BigEndian.PutUint32(hdr[12:], uint32(ds.Width))
-	gi.Write(hdr)
-	row := make([]byte, ds.Dim)
-	labels := make([]byte, ds.Len())
-	for i := range ds.Len() {
-		ds.RowBytes(row, i)
-		gi.Write(row)
-		labels[i] = byte(ds.Label(i))
-	}
-	if err := gi.Close(); err != nil {
-		return err
-	}
-	gl := gzip.NewWriter(&lab)
-	binary.BigEndian.PutUint32(hdr[0:], 0x00000801)
-	binary.BigEndian.PutUint32(hdr[4:], uint32(ds.Len()))
-	gl.Write(hdr[:8])
-	gl.Write(labels)
-	if err := gl.Close(); err != nil {
-		return err
-	}
-	if err := atomicfile.Write(imagesPath, img.Bytes(), 0o644); err != nil {
-		return err
-	}
-	return atomicfile.Write(labelsPath, lab.Bytes(), 0o644)
 }
