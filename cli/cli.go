@@ -9,8 +9,8 @@ import (
 	"log/slog"
 	"strings"
 
-	"github.com/fedgan/fedgan/config"
 	"github.com/fedgan/fedgan/cli/agentcli"
+	"github.com/fedgan/fedgan/config"
 	"github.com/fedgan/fedgan/internal/buildinfo"
 )
 

@@ -1,29 +1,19 @@
 package cli
 
 import (
-	"bufio"
-	"bytes"
-	"compress/gzip"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/fedgan/fedgan/cloud"
 	"github.com/fedgan/fedgan/config"
-	"github.com/fedgan/fedgan/data"
 	"github.com/fedgan/fedgan/eval"
-	"github.com/fedgan/fedgan/internal/atomicfile"
-	"github.com/fedgan/fedgan/deploy"
-	"github.com/fedgan/fedgan/nn"
+	"github.com/fedgan/fedgan/experiment"
 )
 
 // The evaluation commands (issue: real image data and evaluation).
@@ -60,8 +50,8 @@ func (f *evalFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.json, "json", false, "print the scores as JSON")
 }
 
-func (f *evalFlags) options(stderr io.Writer, train bool) cloud.EvalOptions {
-	return cloud.EvalOptions{CacheDir: f.cache, Train: train || f.train, Progress: func(s string) { fmt.Fprintln(stderr, s) }}
+func (f *evalFlags) options(stderr io.Writer, train bool) eval.EvalOptions {
+	return eval.EvalOptions{CacheDir: f.cache, Train: train || f.train, Progress: func(s string) { fmt.Fprintln(stderr, s) }}
 }
 
 func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -94,13 +84,13 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if *outDir == "" {
 			return fmt.Errorf("%w: eval merge needs -o DIR", ErrUsage)
 		}
-		return MergeRealData(top, *outDir, stdout)
+		return experiment.MergeRealData(top, *outDir, stdout)
 	case "real":
-		ie, err := cloud.OpenImageEval(top, f.options(stderr, false))
+		ie, err := eval.OpenImageEval(top, f.options(stderr, false))
 		if err != nil {
 			return withTrainHint(err, f.config)
 		}
-		x, err := realTraining(ie, f.n, f.seed)
+		x, err := ie.RealTraining(f.n, f.seed)
 		if err != nil {
 			return err
 		}
@@ -113,15 +103,15 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *model == "" {
 		return fmt.Errorf("%w: eval needs -m MODEL (or a mode: train, real, merge)", ErrUsage)
 	}
-	gen, err := loadGenerator(*model, top)
+	gen, err := eval.LoadGenerator(*model, top)
 	if err != nil {
 		return err
 	}
-	ie, err := cloud.OpenImageEval(top, f.options(stderr, false))
+	ie, err := eval.OpenImageEval(top, f.options(stderr, false))
 	if err != nil {
 		return withTrainHint(err, f.config)
 	}
-	rep, err := ie.Score(cloud.SampleAll(top, gen, f.n, rand.New(rand.NewPCG(f.seed, 0))))
+	rep, err := ie.Score(eval.SampleAll(top, gen, f.n, rand.New(rand.NewPCG(f.seed, 0))))
 	if err != nil {
 		return err
 	}
@@ -131,7 +121,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	}
 	if *grid != "" {
-		if err := writeGridFile(*grid, top, gen); err != nil {
+		if err := eval.WriteGridFile(*grid, top, gen); err != nil {
 			return err
 		}
 	}
@@ -148,7 +138,7 @@ func withTrainHint(err error, cfg string) error {
 
 func evalTrain(top *config.Topology, f *evalFlags, stdout, stderr io.Writer) error {
 	start := time.Now()
-	ie, err := cloud.OpenImageEval(top, f.options(stderr, true))
+	ie, err := eval.OpenImageEval(top, f.options(stderr, true))
 	if err != nil {
 		return err
 	}
@@ -173,23 +163,9 @@ func evalTrain(top *config.Topology, f *evalFlags, stdout, stderr io.Writer) err
 	return nil
 }
 
-// realTraining draws n real training images (the classifier has seen
-// them, the reference test images it has not): what a perfect generator
-// would produce, which gives the floor of FID at n samples.
-func realTraining(ie *cloud.ImageEval, n int, seed uint64) ([]float32, error) {
-	tr := ie.Real.Train
-	if n > tr.Len() {
-		return nil, fmt.Errorf("eval real: %d samples asked, %d training images", n, tr.Len())
-	}
-	idx := rand.New(rand.NewPCG(seed, 0)).Perm(tr.Len())[:n]
-	x := make([]float32, n*tr.Dim)
-	tr.Rows(x, idx)
-	return x, nil
-}
-
-func printReport(w io.Writer, what string, rep eval.Report, ie *cloud.ImageEval, asJSON bool) error {
+func printReport(w io.Writer, what string, rep eval.Report, ie *eval.ImageEval, asJSON bool) error {
 	if asJSON {
-		m := cloud.ReportMap(rep)
+		m := eval.ReportMap(rep)
 		m["what"], m["classifier"] = what, ie.Cls.Key
 		b, err := json.MarshalIndent(m, "", "  ")
 		if err != nil {
@@ -212,42 +188,6 @@ func printReport(w io.Writer, what string, rep eval.Report, ie *cloud.ImageEval,
 	}
 	fmt.Fprintf(w, "  classes %%  %s\n", rep.HistString())
 	return nil
-}
-
-// loadGenerator reads a generator file and checks it against top.
-func loadGenerator(path string, top *config.Topology) (*nn.Sequential, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	gen, err := nn.Load(bufio.NewReader(f))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if top != nil {
-		if in, want := gen.InDim(), top.GenInDim(); in != want {
-			return nil, fmt.Errorf("%s: the generator takes %d inputs, %s says %d (latent %d + %d domains + %d source codes + %d classes)",
-				path, in, top.Source, want, top.Model.Latent, top.Domains(), top.SourceCodes(), top.Model.ClassCode)
-		}
-		if out := gen.OutDim(); out != top.Model.DataDim {
-			return nil, fmt.Errorf("%s: the generator makes rows of %d values, %s says %d", path, out, top.Source, top.Model.DataDim)
-		}
-	}
-	return gen, nil
-}
-
-func writeGridFile(path string, top *config.Topology, gen *nn.Sequential) error {
-	var buf bytes.Buffer
-	if err := cloud.GridPNG(&buf, top, gen, cloud.GridLatents(top, cloud.GridSide*cloud.GridSide)); err != nil {
-		return err
-	}
-	if dir := filepath.Dir(path); dir != "" {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return err
-		}
-	}
-	return atomicfile.Write(path, buf.Bytes(), 0o644)
 }
 
 // runSample writes a sample grid of a saved generator.
@@ -273,85 +213,16 @@ func runSample(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return err
 		}
 	}
-	gen, err := loadGenerator(*model, top)
+	gen, err := eval.LoadGenerator(*model, top)
 	if err != nil {
 		return err
 	}
 	if top == nil { // a plain FR generator: latent = input width
 		top = &config.Topology{Model: config.Model{Latent: gen.InDim(), DataDim: gen.OutDim()}}
 	}
-	if err := writeGridFile(*out, top, gen); err != nil {
+	if err := eval.WriteGridFile(*out, top, gen); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "wrote %s: %d×%d samples of %s\n", *out, cloud.GridSide, cloud.GridSide, *model)
+	fmt.Fprintf(stdout, "wrote %s: %d×%d samples of %s\n", *out, eval.GridSide, eval.GridSide, *model)
 	return nil
-}
-
-// MergeRealData writes top's real data (deploy.Real: every image dataset,
-// whole, labels offset) as an IDX folder in dir: train-images-idx3-ubyte.gz,
-// train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz,
-// t10k-labels-idx1-ubyte.gz. For the paper's split it is MNIST followed by
-// Fashion-MNIST (labels 10–19): 120,000 training images of 20 classes,
-// the data of the centralized baseline. Its rows and labels are those of
-// deploy.Real, so the evaluation classifier's key, and so the classifier,
-// is the same for both topologies.
-func MergeRealData(top *config.Topology, dir string, stdout io.Writer) error {
-	rd, err := deploy.Real(top)
-	if err != nil {
-		return err
-	}
-	if rd.Train == nil || rd.Train.Height == 0 {
-		return fmt.Errorf("eval merge: %s holds no image data of one shape", top.Name)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	for _, s := range []struct {
-		ds   *data.Dataset
-		base string
-	}{{rd.Train, "train"}, {rd.Test, "t10k"}} {
-		if err := writeIDX(filepath.Join(dir, s.base+"-images-idx3-ubyte.gz"), filepath.Join(dir, s.base+"-labels-idx1-ubyte.gz"), s.ds); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "wrote %s: %d %s images of %d classes from %s\n", dir, s.ds.Len(), s.base, s.ds.Classes, strings.Join(rd.Names, " + "))
-	}
-	return nil
-}
-
-// writeIDX writes an image dataset as gzip-compressed IDX files (magic
-// 0x00000803 N×H×W bytes, and 0x00000801 N label bytes).
-func writeIDX(imagesPath, labelsPath string, ds *data.Dataset) error {
-	if ds.Classes > 256 {
-		return fmt.Errorf("eval merge: %d classes do not fit IDX label bytes", ds.Classes)
-	}
-	var img, lab bytes.Buffer
-	gi, _ := gzip.NewWriterLevel(&img, gzip.BestSpeed)
-	hdr := make([]byte, 16)
-	binary.BigEndian.PutUint32(hdr[0:], 0x00000803)
-	binary.BigEndian.PutUint32(hdr[4:], uint32(ds.Len()))
-	binary.BigEndian.PutUint32(hdr[8:], uint32(ds.Height))
-	binary.BigEndian.PutUint32(hdr[12:], uint32(ds.Width))
-	gi.Write(hdr)
-	row := make([]byte, ds.Dim)
-	labels := make([]byte, ds.Len())
-	for i := range ds.Len() {
-		ds.RowBytes(row, i)
-		gi.Write(row)
-		labels[i] = byte(ds.Label(i))
-	}
-	if err := gi.Close(); err != nil {
-		return err
-	}
-	gl := gzip.NewWriter(&lab)
-	binary.BigEndian.PutUint32(hdr[0:], 0x00000801)
-	binary.BigEndian.PutUint32(hdr[4:], uint32(ds.Len()))
-	gl.Write(hdr[:8])
-	gl.Write(labels)
-	if err := gl.Close(); err != nil {
-		return err
-	}
-	if err := atomicfile.Write(imagesPath, img.Bytes(), 0o644); err != nil {
-		return err
-	}
-	return atomicfile.Write(labelsPath, lab.Bytes(), 0o644)
 }

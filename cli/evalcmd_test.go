@@ -14,8 +14,9 @@ import (
 	"testing"
 
 	"github.com/fedgan/fedgan/config"
-	"github.com/fedgan/fedgan/eval"
 	"github.com/fedgan/fedgan/deploy"
+	"github.com/fedgan/fedgan/eval"
+	"github.com/fedgan/fedgan/experiment"
 	"github.com/fedgan/fedgan/nn"
 )
 
@@ -222,7 +223,7 @@ func TestExperimentMiniature(t *testing.T) {
 			t.Errorf("table1.md lacks %q:\n%s", want, md)
 		}
 	}
-	for _, r := range table1Runs {
+	for _, r := range experiment.Table1Runs {
 		checkPNG(t, filepath.Join(out, "grids", r.Name+".png"), 10*(56+2)+2)
 		if _, err := os.Stat(filepath.Join(out, r.Name, "metrics.jsonl")); err != nil {
 			t.Errorf("%s: %v", r.Name, err)
@@ -236,7 +237,7 @@ func TestExperimentMiniature(t *testing.T) {
 		t.Fatalf("experiment over MQTT: %v\n%s", err, got)
 	}
 	var table struct {
-		Runs []expResult `json:"runs"`
+		Runs []experiment.Result `json:"runs"`
 	}
 	b, err := os.ReadFile(filepath.Join(out, "table1.json"))
 	if err != nil {
@@ -264,64 +265,5 @@ func TestExperimentMiniature(t *testing.T) {
 	got, err = run(t, "experiment", "-configs", cfgs, "-o", out, "-n", "200", "-runs", "fr-sync-iid", "-reuse")
 	if err != nil || !strings.Contains(got, "reusing the generator") {
 		t.Errorf("experiment -reuse: %v\n%s", err, got)
-	}
-}
-
-func TestParseBrokerBytes(t *testing.T) {
-	out := "done in 3s\n  edge c1     updates     4  feedback     16  late 0  partial 0  invalid map[]  broker in 1.5 MiB out 12.0 KiB\n" +
-		"  edge c2     updates     4  feedback     16  late 0  partial 0  invalid map[]  broker in 2.00 GiB out 10 B\n"
-	got, err := parseBrokerBytes(out)
-	if want := int64(1.5*(1<<20) + 12*(1<<10) + 2*(1<<30) + 10); err != nil || got != want {
-		t.Errorf("got %d, %v; want %d", got, err, want)
-	}
-	if _, err := parseBrokerBytes("nothing"); err == nil {
-		t.Errorf("no counters: no error")
-	}
-}
-
-func TestDeriveConfig(t *testing.T) {
-	dir := t.TempDir()
-	src := filepath.Join(dir, "a", "t.yaml")
-	if err := os.MkdirAll(filepath.Dir(src), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	yaml := `name: t
-model: {latent: 2, data_dim: 784, generator: [4], discriminator: [4], output: tanh}
-training:
-  global_rounds: 5
-  local_iters: 3
-cloud: {allow_anonymous: true, output: ../out}
-communities:
-  - id: c
-    data: {kind: idx, path: data/x}
-    edge: {allow_anonymous: true}
-    device_count: 1
-`
-	if err := os.WriteFile(src, []byte(yaml), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	dst := filepath.Join(dir, "b", "derived.yaml")
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := DeriveConfig(src, dst, map[string]string{"training.global_rounds": "9", "training.mode": "async", "cloud.eval_every": "2"}); err != nil {
-		t.Fatal(err)
-	}
-	top, err := config.Load(dst)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := top.Training
-	if tr.GlobalRounds != 9 || tr.LocalIters != 3 || tr.Mode != "async" || top.Cloud.EvalEvery != 2 {
-		t.Errorf("rounds %d, iters %d, mode %s, eval_every %d; want 9, 3, async, 2", tr.GlobalRounds, tr.LocalIters, tr.Mode, top.Cloud.EvalEvery)
-	}
-	if got, want := top.Communities[0].Data.Path, filepath.Join(dir, "a", "data", "x"); got != want {
-		t.Errorf("data path %s, want %s", got, want)
-	}
-	if top.Model.Output != "tanh" {
-		t.Errorf("model.output %q, want tanh", top.Model.Output)
-	}
-	if got, want := top.Cloud.Output, filepath.Join(dir, "out"); got != want {
-		t.Errorf("output %s, want %s", got, want)
 	}
 }

@@ -15,7 +15,9 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/fedgan/fedgan/cloud"
+	"github.com/fedgan/fedgan/eval"
 	"github.com/fedgan/fedgan/internal/mqttc"
+	"github.com/fedgan/fedgan/local"
 	"github.com/fedgan/fedgan/wire"
 )
 
@@ -36,8 +38,8 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		output = top.Cloud.Output + "-sim"
 	}
 	start := time.Now()
-	res, err := simulate(ctx, top, output, cloud.EvalOptions{}, func(p cloud.Progress) {
-		fmt.Fprintln(stdout, progressLine(p))
+	res, err := local.Simulate(ctx, top, output, eval.EvalOptions{}, func(p cloud.Progress) {
+		fmt.Fprintln(stdout, local.ProgressLine(p))
 	})
 	if err != nil {
 		return err

@@ -39,10 +39,23 @@
 // MNIST and Fashion-MNIST as two datasets and one that holds them merged
 // in one IDX folder share their classifier.
 //
+// # A topology's generator
+//
+// [Sample] and [SampleAll] draw rows from a topology's global generator
+// (with the LR domain codes and the FR source and class codes of
+// fed.Layout filled in as the cloud draws them). [OpenImageEval] gathers
+// what scoring an image topology needs — its real data (deploy.Real), its
+// cached (or newly trained) classifier and the reference — into an
+// [ImageEval], which scores samples ([ImageEval.Score]) and measures the
+// train-on-synthetic accuracy of a class-conditional generator
+// ([ImageEval.TSTR]). [ReportMap] and [MixtureMap] are the scores as the
+// keys of metrics.jsonl. [LoadGenerator] reads a saved generator.
+//
 // # Pictures
 //
-// [Grid] draws images as one PNG grid; [Scatter] draws 2-D samples over a
-// mixture's modes.
+// [Grid] draws images as one PNG grid; [GridPNG] and [WriteGridFile] draw
+// a generator's GridSide × GridSide grid from the fixed inputs of
+// [GridLatents]; [Scatter] draws 2-D samples over a mixture's modes.
 //
 // # Gaussian mixtures
 //

@@ -1,0 +1,96 @@
+package eval
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+
+	"github.com/fedgan/fedgan/config"
+	"github.com/fedgan/fedgan/deploy"
+	"github.com/fedgan/fedgan/internal/atomicfile"
+	"github.com/fedgan/fedgan/nn"
+)
+
+// GridSide is the number of rows and columns of the sample grids.
+const GridSide = 10
+
+// GridLatents returns n generator inputs drawn from a fixed stream (the
+// same for every run and round): deploy.Latents and, in the LR scenario,
+// the domain code of grid row r set to r mod K; with an FR source code,
+// grid row r uses source r mod (number of codes); with a class-conditional
+// G, the classes that G draws (ClassShares > 0) share the n cells in
+// order, in runs of equal length (5 cells per class for 20 classes in a
+// 10×10 grid).
+func GridLatents(top *config.Topology, n int) []float32 {
+	rng := rand.New(rand.NewPCG(0x67726964, 1)) // "grid"
+	z := deploy.Latents(top, nil, n, rng)
+	l := layout(top)
+	var ys []int
+	for y, p := range top.ClassShares() {
+		if p > 0 {
+			ys = append(ys, y)
+		}
+	}
+	w := l.Width()
+	for i := range n {
+		row := z[i*w : (i+1)*w]
+		c := codesOf(l, row)
+		if l.Domains > 0 {
+			c.Domain = (i / GridSide) % l.Domains
+		}
+		if l.SourceCodes > 0 {
+			c.Source = (i / GridSide) % l.SourceCodes
+		}
+		if len(ys) > 0 {
+			c.Class = ys[i*len(ys)/n]
+		}
+		l.SetCodes(row, c)
+	}
+	return z
+}
+
+// GridPNG draws G(z) for the inputs z as a PNG grid of GridSide columns of
+// square images of DataDim pixels (28×28 for MNIST), at scale 2. It
+// returns an error if DataDim is not a square.
+func GridPNG(w io.Writer, top *config.Topology, gen *nn.Sequential, z []float32) error {
+	cols := gen.InDim()
+	out := gen.Forward(nn.Mat{Rows: len(z) / cols, Cols: cols, Data: z})
+	side, ok := squareSide(top.Model.DataDim)
+	if !ok {
+		return fmt.Errorf("eval: rows of %d values are not square images", top.Model.DataDim)
+	}
+	return Grid(w, out.Data[:out.Rows*out.Cols], side, side, GridSide, 2)
+}
+
+// squareSide returns the side of a square of dim pixels, and whether dim
+// is a square.
+func squareSide(dim int) (int, bool) {
+	side := int(math.Round(math.Sqrt(float64(dim))))
+	return side, side*side == dim
+}
+
+// IsSquare says whether rows of dim values are square images, which
+// GridPNG can draw.
+func IsSquare(dim int) bool {
+	_, ok := squareSide(dim)
+	return ok
+}
+
+// WriteGridFile writes the grid of GridLatents (GridSide × GridSide
+// samples of gen) as a PNG file, creating its folder.
+func WriteGridFile(path string, top *config.Topology, gen *nn.Sequential) error {
+	var buf bytes.Buffer
+	if err := GridPNG(&buf, top, gen, GridLatents(top, GridSide*GridSide)); err != nil {
+		return err
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+	}
+	return atomicfile.Write(path, buf.Bytes(), 0o644)
+}

@@ -1,0 +1,62 @@
+package experiment
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestPickRuns(t *testing.T) {
+	tests := []struct {
+		list    string
+		want    []string
+		wantErr string
+	}{
+		{"", []string{"centralized", "centralized-uncond", "fr-sync-iid-plain", "fr-sync-iid", "fr-async-iid", "fr-sync-noniid-plain", "fr-sync-noniid", "fr-async-noniid"}, ""},
+		// Table order, whatever the order asked; spaces allowed.
+		{"fr-async-iid, centralized", []string{"centralized", "fr-async-iid"}, ""},
+		{"fr-sync-iid,fr-sync-iid", []string{"fr-sync-iid"}, ""},
+		{"nope", nil, `unknown run "nope" (have centralized,centralized-uncond,`},
+	}
+	for _, tt := range tests {
+		runs, err := PickRuns(tt.list)
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("PickRuns(%q): got %v, want an error with %q", tt.list, err, tt.wantErr)
+			}
+			continue
+		}
+		var names []string
+		for _, r := range runs {
+			names = append(names, r.Name)
+		}
+		if err != nil || !reflect.DeepEqual(names, tt.want) {
+			t.Errorf("PickRuns(%q) = %v, %v; want %v", tt.list, names, err, tt.want)
+		}
+	}
+}
+
+func TestOverrides(t *testing.T) {
+	tests := []struct {
+		run                      Run
+		rounds, iters, evalEvery int
+		want                     map[string]string
+	}{
+		{Run{}, 0, 0, 0, map[string]string{}},
+		{Run{Mode: "async"}, 0, 0, 0, map[string]string{"training.mode": "async"}},
+		{Run{Mode: "sync", Set: map[string]string{"model.class_code": "0"}}, 3, 0, 2,
+			map[string]string{"training.mode": "sync", "model.class_code": "0", "training.global_rounds": "3", "cloud.eval_every": "2"}},
+		{Run{}, 0, 7, 0, map[string]string{"training.local_iters": "7"}},
+	}
+	for _, tt := range tests {
+		if got := tt.run.overrides(tt.rounds, tt.iters, tt.evalEvery); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%+v.overrides(%d, %d, %d) = %v, want %v", tt.run, tt.rounds, tt.iters, tt.evalEvery, got, tt.want)
+		}
+	}
+	// The run's own keys are copied, never changed.
+	r := Run{Mode: "sync", Set: map[string]string{"a": "1"}}
+	r.overrides(1, 1, 1)
+	if len(r.Set) != 1 {
+		t.Errorf("overrides changed the run's Set: %v", r.Set)
+	}
+}

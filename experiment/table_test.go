@@ -1,0 +1,76 @@
+package experiment
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/fedgan/fedgan/eval"
+)
+
+func TestMarkdown(t *testing.T) {
+	tab := &Table{
+		Args: []string{"-runs", "centralized,fr-sync-iid,fr-sync-noniid"},
+		Real: &eval.Report{Samples: 200, IS: 9.5, FID: 1.234, Classes: 20, Covered: 20, ClassKL: 0.001, TSTR: 0.9},
+		Runs: []Result{
+			{Name: "centralized", Label: "Cent. GAN", Split: "all data on one device", Rounds: 10, LocalIters: 5, WallSeconds: 61.4,
+				Bytes: 3 << 19, Transport: "mqtt", Classifier: "0123456789abcdef", Grid: "grids/centralized.png",
+				Report: eval.Report{Samples: 200, IS: 8, FID: 20, Classes: 20, Covered: 20, ClassKL: 0.01, TSTR: 0.75}},
+			{Name: "fr-sync-iid", Label: "FR (sync)", Split: "iid", Rounds: 10, LocalIters: 5, WallSeconds: 2.6, Transport: "sim",
+				LastFID: 25.5, Grid: "grids/fr-sync-iid.png", Missing: []int{3},
+				Report: eval.Report{Samples: 200, IS: 7.25, FID: 23, Classes: 20, Covered: 19, ClassKL: 0.02}},
+			{Name: "fr-sync-noniid", Label: "FR (sync)", Split: "non-iid", Rounds: 10, LocalIters: 5, Transport: "sim", Grid: "g.png",
+				Report: eval.Report{Samples: 200, IS: 6, FID: 50, Classes: 20, Covered: 20}},
+		},
+	}
+	md := tab.Markdown()
+	for _, want := range []string{
+		"Reproduce with: `fedgan experiment -runs centralized,fr-sync-iid,fr-sync-noniid`\n",
+		"Scores of 200 samples of each run's result generator against 10000 real test images",
+		"| Cent. GAN | all data on one device | 8.000 | 20.00 | — | 20/20 | 0.0100 | 75.0% | 10 × 5 | 1m1s | 1.5 MiB | ![centralized](grids/centralized.png) |\n",
+		"| FR (sync) | iid | 7.250 | 23.00 | 25.50 | 19/20 (missing [3]) | 0.0200 | — | 10 × 5 | 3s | (simulated) | ![fr-sync-iid](grids/fr-sync-iid.png) |\n",
+		"| real training images | — | 9.500 | 1.23 | — | 20/20 | 0.0010 | 90.0% | — | — | — | — |\n",
+		"Targets (FID relative to the centralized baseline's 20.00):\n\n",
+		// 23/20 = 1.15 ≤ 1.2, but a class is missing.
+		"- FR (sync) iid: FID ratio 1.15 (target ≤ 1.2, classes covered 19/20): NOT met\n",
+		// 50/20 = 2.5 > 2.
+		"- FR (sync) non-iid: FID ratio 2.50 (target ≤ 2.0): NOT met\n",
+		"Classifier: 0123456789abcdef….\n",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("table1.md lacks %q:\n%s", want, md)
+		}
+	}
+	tab.Runs[1].Missing, tab.Runs[1].Report.Covered, tab.Runs[2].Report.FID = nil, 20, 40
+	md = tab.Markdown()
+	for _, want := range []string{"FID ratio 1.15 (target ≤ 1.2, classes covered 20/20): met\n", "FID ratio 2.00 (target ≤ 2.0): met\n"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("table1.md lacks %q:\n%s", want, md)
+		}
+	}
+	// Without the centralized baseline, no targets.
+	tab.Runs = tab.Runs[1:]
+	if md := tab.Markdown(); strings.Contains(md, "Targets") {
+		t.Errorf("targets without a baseline:\n%s", md)
+	}
+
+	// table1.json: the keys of the previous versions, in the same order.
+	dir := t.TempDir()
+	if err := writeTable(dir, tab); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "table1.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys map[string]json.RawMessage
+	if err := json.Unmarshal(b, &keys); err != nil || len(keys) != 3 {
+		t.Fatalf("table1.json: %v, keys %v", err, keys)
+	}
+	s := string(b)
+	if a, r, u := strings.Index(s, `"args"`), strings.Index(s, `"real"`), strings.Index(s, `"runs"`); !(a < r && r < u) || strings.Contains(s, `"Config"`) {
+		t.Errorf("table1.json:\n%s", s)
+	}
+}

@@ -1,0 +1,102 @@
+package local
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/fedgan/fedgan/cloud"
+	"github.com/fedgan/fedgan/config"
+)
+
+// Header is the line `fedgan run` prints before starting top: its size and
+// its training settings.
+func Header(top *config.Topology) string {
+	devices := 0
+	for _, cm := range top.Communities {
+		devices += len(cm.Devices)
+	}
+	return fmt.Sprintf("fedgan run %s: %d communities, %d devices, %d rounds × %d local iterations (%s, objective %s)",
+		top.Name, len(top.Communities), devices, top.Training.GlobalRounds, top.Training.LocalIters, top.Training.Mode, top.Training.Objective)
+}
+
+// String is the line `fedgan run` prints once every service is up.
+func (s Started) String() string {
+	return fmt.Sprintf("cloud broker %s, %d edge brokers, all devices started after %s; watch with: fedgan watch -b %s",
+		s.CloudURL, s.Edges, s.After.Round(time.Millisecond), s.CloudURL)
+}
+
+// Summary is the lines `fedgan run` prints at the end, each ending in a
+// newline: wall time, rounds and invalid messages, then one line per edge
+// (updates, feedback, late and partial rounds, invalid messages, broker
+// bytes received and sent), then where the results are.
+func (r *Result) Summary() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "done in %s: %d rounds; invalid messages %v\n", r.Wall.Round(time.Second), r.Rounds(), r.Cloud.Invalid)
+	for _, es := range r.Edges {
+		fmt.Fprintf(&b, "  edge %-6s updates %5d  feedback %6d  late %d  partial %d  invalid %v  broker in %s out %s\n",
+			es.Community, es.Edge.Updates, es.Edge.Feedback, es.Edge.Late, es.Edge.Partial, es.Invalid, BytesHuman(es.Broker.BytesReceived), BytesHuman(es.Broker.BytesSent))
+	}
+	fmt.Fprintf(&b, "results in %s: metrics.jsonl, generator.nnw, pictures\n", r.Output)
+	return b.String()
+}
+
+// ProgressLine is the line `fedgan run` and `fedgan sim` print after a
+// round: the mean loss of the community generators, missing communities,
+// the evaluation's main scores, elapsed time and ETA.
+func ProgressLine(p cloud.Progress) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "round %d/%d", p.Round, p.Rounds)
+	ids := make([]string, 0, len(p.Summary.Losses))
+	for id := range p.Summary.Losses {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	var sum float64
+	for _, id := range ids {
+		sum += p.Summary.Losses[id]
+	}
+	if len(ids) > 0 {
+		fmt.Fprintf(&b, "  mean L_D*(G_k) %.3f", sum/float64(len(ids)))
+	}
+	if len(p.Summary.Missing) > 0 {
+		fmt.Fprintf(&b, "  missing %v", p.Summary.Missing)
+	}
+	if ev := p.Eval; ev != nil {
+		if c, ok := ev["modes_covered"]; ok {
+			fmt.Fprintf(&b, "  modes %v/%v  high quality %.1f%%", c, ev["modes"], 100*toFloat(ev["high_quality"]))
+		}
+		if v, ok := ev["fid"]; ok {
+			fmt.Fprintf(&b, "  FID %.2f", toFloat(v))
+		}
+	}
+	fmt.Fprintf(&b, "  elapsed %s  ETA %s", p.Elapsed.Round(time.Second), p.ETA.Round(time.Second))
+	return b.String()
+}
+
+func toFloat(v any) float64 {
+	switch x := v.(type) {
+	case float64:
+		return x
+	case float32:
+		return float64(x)
+	case int:
+		return float64(x)
+	}
+	return 0
+}
+
+// BytesHuman formats a byte count as `fedgan run` prints it: whole bytes,
+// KiB and MiB to 0.1, GiB to 0.01.
+func BytesHuman(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
