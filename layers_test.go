@@ -25,6 +25,7 @@ var layers = [][]string{
 	{"eval"},
 	{"device", "edge", "cloud"},
 	{"sim"},
+	{"local"},
 	{"experiment"},
 	{"cli/agentcli", "firmware-tools"},
 	{"cli"},
@@ -98,7 +99,7 @@ func TestLayers(t *testing.T) {
 }
 
 func TestLayerOf(t *testing.T) {
-	for pkg, want := range map[string]int{"nn/internal/openblas": 0, "nn": 1, "internal/clock": 1, "cli": 10, "cli/agentcli": 9, "cmd/fedgan": 11} {
+	for pkg, want := range map[string]int{"nn/internal/openblas": 0, "nn": 1, "internal/clock": 1, "cli": 11, "cli/agentcli": 10, "cmd/fedgan": 12} {
 		if got, _ := layerOf(pkg); got != want {
 			t.Errorf("layerOf(%s) = %d, want %d", pkg, got, want)
 		}

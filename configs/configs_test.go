@@ -6,9 +6,9 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/fedgan/fedgan/cli"
 	"github.com/fedgan/fedgan/config"
 	"github.com/fedgan/fedgan/data"
-	"github.com/fedgan/fedgan/cli"
 	"github.com/fedgan/fedgan/sim"
 )
 
