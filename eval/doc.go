@@ -1,5 +1,5 @@
 // Package eval is evaluation: an evaluation classifier, IS, FID, coverage,
-// pictures; and 2-D Gaussian-mixture metrics (DESIGN.md §7).
+// pictures; and 2-D Gaussian-mixture metrics (docs/DESIGN.md §8.2).
 //
 // # Image scores
 //

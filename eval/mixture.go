@@ -29,7 +29,7 @@ type MixtureReport struct {
 	// Covered is the number of modes that received at least CoverageShare
 	// of their expected share: Counts[k] ≥ 0.25 · p_k · Samples, where
 	// p_k is mode k's normalised weight and Samples counts every sample,
-	// high quality or not (DESIGN.md §7).
+	// high quality or not (docs/DESIGN.md §8.2).
 	Covered int
 	// Captured is the number of modes with at least one high-quality
 	// sample, the "mode coverage" of the PacGAN authors' code.
@@ -73,7 +73,7 @@ func (r MixtureReport) String() string {
 //     the same dimension only;
 //   - a mode is covered when it holds at least a quarter of its expected
 //     share of all samples, Counts[k] ≥ 0.25 · p_k · N with N the number
-//     of samples (not only the high-quality ones), as DESIGN.md §7 asks;
+//     of samples (not only the high-quality ones), as docs/DESIGN.md §8.2 states;
 //     the PacGAN code's looser count, modes with at least one high-quality
 //     sample, is reported as Captured;
 //   - the reverse KL divergence of the high-quality mode histogram from

@@ -51,7 +51,7 @@ func (c *Classifier) Reference(ds *data.Dataset, n int, rng *rand.Rand) (*Refere
 	return ref, nil
 }
 
-// Report holds the scores of a set of generated rows (DESIGN.md §7).
+// Report holds the scores of a set of generated rows (docs/DESIGN.md §8.2).
 type Report struct {
 	// Samples is the number of generated rows scored.
 	Samples int `json:"samples"`
