@@ -156,7 +156,7 @@ func (ie *ImageEval) TSTR(top *config.Topology, gen *nn.Sequential, n int, rng *
 	if c != ie.Real.Test.Classes {
 		return 0, fmt.Errorf("eval: model.class_code is %d, the real test images have %d classes", c, ie.Real.Test.Classes)
 	}
-	l := layout(top)
+	l := top.GenLayout()
 	z := deploy.Latents(top, nil, n, rng)
 	labels := classLabels(l, z)
 	out := gen.Forward(nn.Mat{Rows: n, Cols: l.Width(), Data: z})

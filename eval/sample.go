@@ -10,12 +10,6 @@ import (
 	"github.com/fedgan/fedgan/nn"
 )
 
-// layout is the column layout of top's generator input rows; its width
-// is top.GenInDim().
-func layout(top *config.Topology) fed.Layout {
-	return fed.Layout{Latent: top.Model.Latent, Domains: top.Domains(), SourceCodes: top.SourceCodes(), Classes: top.Model.ClassCode}
-}
-
 // codesOf reads back the one-hot conditions of an input row of l: the
 // column of each part's largest entry (-1 when the part is empty or all
 // zero), and the source code's magnitude.
@@ -47,7 +41,7 @@ func hot(code []float32) int {
 // returned for reuse.
 func Sample(top *config.Topology, gen *nn.Sequential, n, domain int, rng *rand.Rand, z []float32) ([]float32, []float32) {
 	z = deploy.Latents(top, z, n, rng)
-	l := layout(top)
+	l := top.GenLayout()
 	if w := l.Width(); l.Domains > 0 {
 		for i := range n {
 			row := z[i*w : (i+1)*w]

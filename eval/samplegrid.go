@@ -28,7 +28,7 @@ const GridSide = 10
 func GridLatents(top *config.Topology, n int) []float32 {
 	rng := rand.New(rand.NewPCG(0x67726964, 1)) // "grid"
 	z := deploy.Latents(top, nil, n, rng)
-	l := layout(top)
+	l := top.GenLayout()
 	var ys []int
 	for y, p := range top.ClassShares() {
 		if p > 0 {
