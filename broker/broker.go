@@ -195,8 +195,34 @@ func (b *Broker) Run(ctx context.Context) error {
 		return ErrRunning
 	}
 	defer close(b.done)
+	ls, httpLn, err := b.listen()
+	if err != nil {
+		return err
+	}
+	if err := b.start(ls, httpLn); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	for _, l := range ls {
+		b.addrs[l.id] = l.ln.Addr().String()
+	}
+	if httpLn != nil {
+		b.addrs["http"] = httpLn.Addr().String()
+	}
+	b.mu.Unlock()
+	b.serving.Store(true)
+	b.log.Info("broker serving", "tcp", b.Addr(), "tls", b.TLSAddr(), "ws", b.WSAddr(), "http", b.HTTPAddr())
+	close(b.ready)
 
-	var ls []*netListener
+	err = b.serve(ctx, ls, httpLn)
+	b.log.Info("broker stopped")
+	return err
+}
+
+// listen binds the MQTT listeners (TCP, then TLS and WebSocket when
+// configured) and the HTTP one (nil when not configured). On an error it
+// closes those it bound.
+func (b *Broker) listen() (ls []*netListener, httpLn net.Listener, err error) {
 	bind := func(id, addr string, tc *tls.Config, ws bool) error {
 		nl, err := net.Listen("tcp", addr)
 		if err != nil {
@@ -208,8 +234,7 @@ func (b *Broker) Run(ctx context.Context) error {
 		ls = append(ls, newNetListener(id, nl, ws, b.log.With("listener", id)))
 		return nil
 	}
-	var httpLn net.Listener
-	err := bind(ListenerTCP, b.cfg.Addr, nil, false)
+	err = bind(ListenerTCP, b.cfg.Addr, nil, false)
 	if err == nil && b.cfg.TLS != nil {
 		err = bind(ListenerTLS, b.cfg.TLS.Addr, b.tlsCfg, false)
 	}
@@ -226,8 +251,14 @@ func (b *Broker) Run(ctx context.Context) error {
 		for _, l := range ls {
 			_ = l.ln.Close()
 		}
-		return err
+		return nil, nil, err
 	}
+	return ls, httpLn, nil
+}
+
+// start hands the MQTT listeners to mochi and starts serving. On an error
+// it closes the listeners.
+func (b *Broker) start(ls []*netListener, httpLn net.Listener) error {
 	for _, l := range ls {
 		if err := b.srv.AddListener(l); err != nil {
 			for _, l := range ls {
@@ -246,19 +277,13 @@ func (b *Broker) Run(ctx context.Context) error {
 		}
 		return fmt.Errorf("broker: serve: %w", err)
 	}
+	return nil
+}
 
-	b.mu.Lock()
-	for _, l := range ls {
-		b.addrs[l.id] = l.ln.Addr().String()
-	}
-	if httpLn != nil {
-		b.addrs["http"] = httpLn.Addr().String()
-	}
-	b.mu.Unlock()
-	b.serving.Store(true)
-	b.log.Info("broker serving", "tcp", b.Addr(), "tls", b.TLSAddr(), "ws", b.WSAddr(), "http", b.HTTPAddr())
-	close(b.ready)
-
+// serve runs the HTTP server, if any, until ctx is done, then shuts it
+// down, closes mochi (which disconnects the clients and closes the
+// listeners) and waits for the listeners' goroutines.
+func (b *Broker) serve(ctx context.Context, ls []*netListener, httpLn net.Listener) error {
 	g, gctx := errgroup.WithContext(ctx)
 	if httpLn != nil {
 		hs := &http.Server{Handler: b.httpHandler(), ReadHeaderTimeout: 5 * time.Second}
@@ -285,9 +310,7 @@ func (b *Broker) Run(ctx context.Context) error {
 		}
 		return nil
 	})
-	err = g.Wait()
-	b.log.Info("broker stopped")
-	return err
+	return g.Wait()
 }
 
 // Stats is a snapshot of the broker's counters. Totals count since New.

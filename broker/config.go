@@ -208,23 +208,37 @@ func (c *Config) validate() error {
 		c.Addr = DefaultAddr
 	}
 	if c.TLS != nil {
-		if c.TLS.Addr == "" {
-			p.addf("TLS.Addr: required")
+		c.TLS.validate(&p)
+	}
+	c.validateLimits(&p)
+	c.validateAnonymous(&p)
+	c.validateUsers(&p)
+	return p.err()
+}
+
+// validate checks the TLS listener's address and files.
+func (t *TLSConfig) validate(p *problems) {
+	if t.Addr == "" {
+		p.addf("TLS.Addr: required")
+	}
+	for _, f := range []struct{ name, path string }{
+		{"TLS.CertFile", t.CertFile}, {"TLS.KeyFile", t.KeyFile}, {"TLS.ClientCAFile", t.ClientCAFile},
+	} {
+		if f.path == "" {
+			if f.name != "TLS.ClientCAFile" {
+				p.addf("%s: required", f.name)
+			}
+			continue
 		}
-		for _, f := range []struct{ name, path string }{
-			{"TLS.CertFile", c.TLS.CertFile}, {"TLS.KeyFile", c.TLS.KeyFile}, {"TLS.ClientCAFile", c.TLS.ClientCAFile},
-		} {
-			if f.path == "" {
-				if f.name != "TLS.ClientCAFile" {
-					p.addf("%s: required", f.name)
-				}
-				continue
-			}
-			if _, err := os.Stat(f.path); err != nil {
-				p.addf("%s: %v", f.name, err)
-			}
+		if _, err := os.Stat(f.path); err != nil {
+			p.addf("%s: %v", f.name, err)
 		}
 	}
+}
+
+// validateLimits fills and checks the bounds on packets, clients and
+// sessions, and the $SYS interval.
+func (c *Config) validateLimits(p *problems) {
 	switch {
 	case c.MaxPacketSize == 0:
 		c.MaxPacketSize = DefaultMaxPacketSize
@@ -262,6 +276,11 @@ func (c *Config) validate() error {
 	case c.SysInterval < 0:
 		p.addf("SysInterval: %v is negative", c.SysInterval)
 	}
+}
+
+// validateAnonymous fills the anonymous rules (everything when anonymous
+// access is on and no rules are given) and checks them.
+func (c *Config) validateAnonymous(p *problems) {
 	if c.AllowAnonymous && c.AnonymousRules == nil {
 		c.AnonymousRules = []Rule{{Filter: "#", Read: true, Write: true}}
 	}
@@ -273,6 +292,11 @@ func (c *Config) validate() error {
 			p.addf("AnonymousRules[%d]: %v", i, err)
 		}
 	}
+}
+
+// validateUsers checks the users: unique names, bcrypt hashes and valid
+// rules.
+func (c *Config) validateUsers(p *problems) {
 	seen := map[string]int{}
 	for i, u := range c.Users {
 		switch {
@@ -297,7 +321,6 @@ func (c *Config) validate() error {
 			}
 		}
 	}
-	return p.err()
 }
 
 // validFilter reports whether f is a valid MQTT topic filter once "%u"

@@ -515,3 +515,43 @@ func parseFloat(t *testing.T, s string) float64 {
 	}
 	return v
 }
+
+// TestFedNamedKeys checks the keys that fed's Parse functions check: their
+// defaults, and the problem a wrong name gives, which lists the names.
+func TestFedNamedKeys(t *testing.T) {
+	const base = `
+model: {latent: 4, data_dim: 2, generator: [8], discriminator: [8]}
+training: {global_rounds: 1, local_iters: 1, KEY: VALUE}
+cloud: {allow_anonymous: true}
+communities:
+  - {id: a, data: {kind: gaussian, means: [[0, 0]], std: 1}, edge: {allow_anonymous: true}, device_count: 1}
+`
+	for _, tt := range []struct {
+		key, value string
+		want       string // the problem; "" for none
+	}{
+		{"mode", "async", ""},
+		{"mode", "Sync", `training.mode: "Sync" is not one of [sync async]`},
+		{"staleness", "versions", ""},
+		{"staleness", "rounds", `training.staleness: "rounds" is not one of [time versions]`},
+		{"weights", "constant", ""},
+		{"weights", "softmax", `training.weights: "softmax" is not one of [exact constant]`},
+		{"objective", "nonsaturating", ""},
+		{"objective", "wgan", `training.objective: "wgan" is not one of [minimax nonsaturating]`},
+	} {
+		src := strings.NewReplacer("KEY", tt.key, "VALUE", tt.value).Replace(base)
+		_, err := FromBytes([]byte(src), "inline", "")
+		if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), "\n  "+tt.want+"\n") && !strings.HasSuffix(err.Error(), "\n  "+tt.want)) {
+			t.Errorf("%s: %s: got %v, want %q", tt.key, tt.value, err, tt.want)
+		}
+	}
+	top, err := FromBytes([]byte(strings.NewReplacer("KEY", "momentum", "VALUE", "0").Replace(base)), "inline", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := top.Training
+	if tr.Mode != "sync" || tr.Staleness != "time" || tr.Weights != "exact" || tr.Objective != "minimax" || top.Model.DClass != "input" {
+		t.Errorf("defaults: got mode %q, staleness %q, weights %q, objective %q, d_class %q; want sync, time, exact, minimax, input",
+			tr.Mode, tr.Staleness, tr.Weights, tr.Objective, top.Model.DClass)
+	}
+}

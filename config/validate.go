@@ -1,26 +1,26 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"path/filepath"
 	"time"
 
+	"github.com/fedgan/fedgan/fed"
 	"github.com/fedgan/fedgan/wire"
 )
 
-// Known values of the enumerated keys.
+// Known values of the enumerated keys that config alone reads. The keys
+// that name a fed mode (training.mode, .staleness, .weights, .objective
+// and model.d_class) are checked by fed's Parse functions, which hold
+// those names.
 var (
 	scenarios   = []string{"fr", "lr"}
-	modes       = []string{"sync", "async"}
-	stalenessK  = []string{"time", "versions"}
-	weightsK    = []string{"exact", "constant"}
-	objectives  = []string{"minimax", "nonsaturating"}
 	outputs     = []string{"linear", "tanh"}
 	dataKinds   = []string{"gaussian", "mnist", "fashion-mnist", "inverted-mnist", "idx", "csv"}
 	partKinds   = []string{"iid", "shards", "dirichlet", "modes"}
 	sourceCodes = []string{SourceNone, SourceCommunity, SourceDevice}
-	dClasses    = []string{"input", "aux", "both"}
 )
 
 // Values of model.source_code.
@@ -39,101 +39,157 @@ func oneOf(v string, allowed []string) bool {
 	return false
 }
 
-// validate fills defaults and returns every problem found.
+// problems collects what validate finds, each "key: what is wrong".
+type problems []string
+
+func (p *problems) bad(key, format string, args ...any) {
+	*p = append(*p, key+": "+fmt.Sprintf(format, args...))
+}
+
+// enum fills an empty *v with def and checks that it is one of allowed.
+func (p *problems) enum(key string, v *string, def string, allowed []string) {
+	if *v == "" {
+		*v = def
+	}
+	if !oneOf(*v, allowed) {
+		p.bad(key, "%q is not one of %v", *v, allowed)
+	}
+}
+
+// fedName fills an empty *v with def and checks it with parse, one of
+// fed's Parse functions; a refused name is reported with the names parse
+// accepts, as enum does.
+func fedName[T any](p *problems, key string, v *string, def string, parse func(string) (T, error)) {
+	if *v == "" {
+		*v = def
+	}
+	if _, err := parse(*v); err != nil {
+		var ne *fed.NameError
+		if errors.As(err, &ne) {
+			p.bad(key, "%q is not one of %v", *v, ne.Known)
+		} else {
+			p.bad(key, "%v", err)
+		}
+	}
+}
+
+// validate fills defaults and returns every problem found, section by
+// section in the order of the file.
 func (t *Topology) validate() []string {
-	var p []string
-	bad := func(key, format string, args ...any) {
-		p = append(p, key+": "+fmt.Sprintf(format, args...))
-	}
-	enum := func(key string, v *string, def string, allowed []string) {
-		if *v == "" {
-			*v = def
-		}
-		if !oneOf(*v, allowed) {
-			bad(key, "%q is not one of %v", *v, allowed)
-		}
-	}
+	var p problems
+	t.validateRoot(&p)
+	t.validateModel(&p)
+	t.validateTraining(&p)
+	t.validateLimits(&p)
+	t.validateCloud(&p)
+	t.validateCommunities(&p)
+	t.validatePayload(&p)
+	return p
+}
+
+// validateRoot checks the top-level keys.
+func (t *Topology) validateRoot(p *problems) {
 	if t.Name == "" {
 		t.Name = "fedgan"
 	}
 	if t.Root == "" {
 		t.Root = wire.DefaultRoot
 	}
-	enum("scenario", &t.Scenario, "fr", scenarios)
+	p.enum("scenario", &t.Scenario, "fr", scenarios)
+}
 
+// validateModel checks the model section (after the scenario, and with
+// the number of communities known).
+func (t *Topology) validateModel(p *problems) {
 	m := &t.Model
 	if m.Latent <= 0 {
-		bad("model.latent", "must be > 0, got %d", m.Latent)
+		p.bad("model.latent", "must be > 0, got %d", m.Latent)
 	}
 	if m.DataDim <= 0 {
-		bad("model.data_dim", "must be > 0, got %d", m.DataDim)
+		p.bad("model.data_dim", "must be > 0, got %d", m.DataDim)
 	}
 	if len(m.Generator) == 0 {
-		bad("model.generator", "list at least one hidden width")
+		p.bad("model.generator", "list at least one hidden width")
 	}
 	if len(m.Discriminator) == 0 {
-		bad("model.discriminator", "list at least one hidden width")
+		p.bad("model.discriminator", "list at least one hidden width")
 	}
 	for i, w := range append(append(append([]int{}, m.Generator...), m.Discriminator...), m.Classifier...) {
 		if w <= 0 || w > 1<<16 {
-			bad("model", "hidden width #%d is %d; want 1..65536", i+1, w)
+			p.bad("model", "hidden width #%d is %d; want 1..65536", i+1, w)
 		}
 	}
 	if m.LeakySlope == 0 {
 		m.LeakySlope = 0.2
 	}
 	if m.LeakySlope < 0 || m.LeakySlope >= 1 {
-		bad("model.leaky_slope", "must be in [0, 1), got %g", m.LeakySlope)
+		p.bad("model.leaky_slope", "must be in [0, 1), got %g", m.LeakySlope)
 	}
-	enum("model.output", &m.Output, "linear", outputs)
-	enum("model.source_code", &m.SourceCode, SourceNone, sourceCodes)
+	p.enum("model.output", &m.Output, "linear", outputs)
+	p.enum("model.source_code", &m.SourceCode, SourceNone, sourceCodes)
 	if t.Scenario == "lr" && m.SourceCode != SourceNone {
-		bad("model.source_code", "%q applies to the fr scenario only (lr conditions G on the domain code)", m.SourceCode)
+		p.bad("model.source_code", "%q applies to the fr scenario only (lr conditions G on the domain code)", m.SourceCode)
 	}
 	if m.SourceCodeScale == 0 {
 		m.SourceCodeScale = float64(max(len(t.Communities), 1))
 	}
 	if !(m.SourceCodeScale > 0) || math.IsInf(m.SourceCodeScale, 0) {
-		bad("model.source_code_scale", "must be a finite number > 0, got %g", m.SourceCodeScale)
+		p.bad("model.source_code_scale", "must be a finite number > 0, got %g", m.SourceCodeScale)
 	}
 	if m.DMinibatchStd == 1 || m.DMinibatchStd < 0 {
-		bad("model.d_minibatch_std", "must be 0 (off) or a group of ≥ 2 rows, got %d", m.DMinibatchStd)
+		p.bad("model.d_minibatch_std", "must be 0 (off) or a group of ≥ 2 rows, got %d", m.DMinibatchStd)
 	}
 	if m.ClassCode < 0 || m.ClassCode > wire.MaxClasses {
-		bad("model.class_code", "must be 0 (off) or a number of classes up to %d, got %d", wire.MaxClasses, m.ClassCode)
+		p.bad("model.class_code", "must be 0 (off) or a number of classes up to %d, got %d", wire.MaxClasses, m.ClassCode)
 	}
 	if m.ClassCode > 0 && t.Scenario == "lr" {
-		bad("model.class_code", "applies to the fr scenario only (lr conditions G on the domain code)")
+		p.bad("model.class_code", "applies to the fr scenario only (lr conditions G on the domain code)")
 	}
-	enum("model.d_class", &m.DClass, "input", dClasses)
+	fedName(p, "model.d_class", &m.DClass, "input", fed.ParseClassMode)
 	if m.ClassCode > 0 && m.SourceCode != SourceNone {
-		bad("model.class_code", "replaces model.source_code (a class belongs to one community); set source_code: none")
+		p.bad("model.class_code", "replaces model.source_code (a class belongs to one community); set source_code: none")
 	}
 	if t.Scenario == "lr" && len(m.Classifier) == 0 {
 		m.Classifier = []int{64}
 	}
+}
 
+// validateTraining checks the training section, after the model's.
+func (t *Topology) validateTraining(p *problems) {
 	tr := &t.Training
 	if tr.GlobalRounds <= 0 {
-		bad("training.global_rounds", "must be > 0, got %d", tr.GlobalRounds)
+		p.bad("training.global_rounds", "must be > 0, got %d", tr.GlobalRounds)
 	}
 	if tr.LocalIters <= 0 {
-		bad("training.local_iters", "must be > 0, got %d", tr.LocalIters)
+		p.bad("training.local_iters", "must be > 0, got %d", tr.LocalIters)
 	}
 	if tr.BatchSize == 0 {
 		tr.BatchSize = 64
 	}
 	if tr.BatchSize < 1 || tr.BatchSize > 4096 {
-		bad("training.batch_size", "must be in 1..4096, got %d", tr.BatchSize)
+		p.bad("training.batch_size", "must be in 1..4096, got %d", tr.BatchSize)
 	}
-	if g := m.DMinibatchStd; g >= 2 && tr.BatchSize%g != 0 {
-		bad("model.d_minibatch_std", "group %d does not divide training.batch_size %d: a group would mix real and generated rows", g, tr.BatchSize)
+	if g := t.Model.DMinibatchStd; g >= 2 && tr.BatchSize%g != 0 {
+		p.bad("model.d_minibatch_std", "group %d does not divide training.batch_size %d: a group would mix real and generated rows", g, tr.BatchSize)
 	}
-	enum("training.mode", &tr.Mode, "sync", modes)
+	tr.validateAggregation(p)
+	tr.validateLosses(p)
+	tr.validateServerOptimizer(p)
+	tr.validateOptimizers(p)
+	tr.validateTimeouts(p)
+	if t.Scenario == "lr" {
+		tr.validateDomainLosses(p)
+	}
+}
+
+// validateAggregation checks how an edge aggregates its devices' feedback:
+// the mode, and the staleness of the asynchronous one.
+func (tr *Training) validateAggregation(p *problems) {
+	fedName(p, "training.mode", &tr.Mode, "sync", fed.ParseMode)
 	if tr.SyncPeriod == 0 {
 		tr.SyncPeriod = Duration(5 * time.Second)
 	}
-	enum("training.staleness", &tr.Staleness, "time", stalenessK)
+	fedName(p, "training.staleness", &tr.Staleness, "time", fed.ParseStalenessMode)
 	if tr.StalenessUnit == 0 {
 		tr.StalenessUnit = Duration(time.Second)
 	}
@@ -141,40 +197,49 @@ func (t *Topology) validate() []string {
 		tr.MaxStaleness = 8
 	}
 	if tr.MaxStaleness < 1 || tr.MaxStaleness > 1024 {
-		bad("training.max_staleness", "must be in 1..1024, got %d", tr.MaxStaleness)
+		p.bad("training.max_staleness", "must be in 1..1024, got %d", tr.MaxStaleness)
 	}
-	enum("training.weights", &tr.Weights, "exact", weightsK)
-	enum("training.objective", &tr.Objective, "minimax", objectives)
+	fedName(p, "training.weights", &tr.Weights, "exact", fed.ParseWeightMode)
+}
+
+// validateLosses checks the objective and the terms added to the losses.
+func (tr *Training) validateLosses(p *problems) {
+	fedName(p, "training.objective", &tr.Objective, "minimax", fed.ParseObjective)
 	if tr.AuxWeight == 0 {
 		tr.AuxWeight = 1
 	}
 	if !(tr.AuxWeight > 0) || math.IsInf(tr.AuxWeight, 0) {
-		bad("training.aux_weight", "must be a finite number > 0, got %g", tr.AuxWeight)
+		p.bad("training.aux_weight", "must be a finite number > 0, got %g", tr.AuxWeight)
 	}
 	if !(tr.ModeSeeking >= 0) || math.IsInf(tr.ModeSeeking, 0) {
-		bad("training.mode_seeking", "must be a finite number >= 0, got %g", tr.ModeSeeking)
+		p.bad("training.mode_seeking", "must be a finite number >= 0, got %g", tr.ModeSeeking)
 	} else if tr.ModeSeeking > 0 && tr.BatchSize%2 != 0 {
-		bad("training.mode_seeking", "pairs the rows of a batch: batch_size must be even, got %d", tr.BatchSize)
+		p.bad("training.mode_seeking", "pairs the rows of a batch: batch_size must be even, got %d", tr.BatchSize)
 	}
 	if tr.InstanceNoise < 0 || math.IsNaN(tr.InstanceNoise) {
-		bad("training.instance_noise", "must be >= 0, got %g", tr.InstanceNoise)
+		p.bad("training.instance_noise", "must be >= 0, got %g", tr.InstanceNoise)
 	}
 	if !(tr.DSpectralNorm >= 0) || math.IsInf(tr.DSpectralNorm, 0) {
-		bad("training.d_spectral_norm", "must be a finite number >= 0, got %g", tr.DSpectralNorm)
+		p.bad("training.d_spectral_norm", "must be a finite number >= 0, got %g", tr.DSpectralNorm)
 	}
 	if !(tr.LRDecay >= 0 && tr.LRDecay < 1) {
-		bad("training.lr_decay", "must be in [0, 1), got %g", tr.LRDecay)
+		p.bad("training.lr_decay", "must be in [0, 1), got %g", tr.LRDecay)
 	}
-	enum("training.server_optimizer", &tr.ServerOptimizer, "none", []string{"none", "adam", "sgd"})
+}
+
+// validateServerOptimizer checks the cloud's optimizer of the global
+// model and its settings.
+func (tr *Training) validateServerOptimizer(p *problems) {
+	p.enum("training.server_optimizer", &tr.ServerOptimizer, "none", []string{"none", "adam", "sgd"})
 	if !(tr.ServerLRDecay >= 0 && tr.ServerLRDecay < 1) {
-		bad("training.server_lr_decay", "must be in [0, 1), got %g", tr.ServerLRDecay)
+		p.bad("training.server_lr_decay", "must be in [0, 1), got %g", tr.ServerLRDecay)
 	} else if tr.ServerLRDecay > 0 && tr.ServerOptimizer == "none" {
-		bad("training.server_lr_decay", "applies to server_optimizer: adam or sgd only")
+		p.bad("training.server_lr_decay", "applies to server_optimizer: adam or sgd only")
 	}
 	if !(tr.ServerMomentum >= 0 && tr.ServerMomentum < 1) {
-		bad("training.server_momentum", "must be in [0, 1), got %g", tr.ServerMomentum)
+		p.bad("training.server_momentum", "must be in [0, 1), got %g", tr.ServerMomentum)
 	} else if tr.ServerMomentum > 0 && tr.ServerOptimizer != "sgd" {
-		bad("training.server_momentum", "applies to server_optimizer: sgd only")
+		p.bad("training.server_momentum", "applies to server_optimizer: sgd only")
 	}
 	if tr.ServerLR == 0 {
 		tr.ServerLR = 1e-3
@@ -183,11 +248,16 @@ func (t *Topology) validate() []string {
 		}
 	}
 	if !(tr.ServerLR > 0) || math.IsInf(tr.ServerLR, 0) {
-		bad("training.server_lr", "must be a finite number > 0, got %g", tr.ServerLR)
+		p.bad("training.server_lr", "must be a finite number > 0, got %g", tr.ServerLR)
 	}
-	enum("training.optimizer_g", &tr.OptimizerG, "adam", []string{"adam", "sgd"})
+}
+
+// validateOptimizers checks the optimizers of G and D: kind, rates and
+// moments.
+func (tr *Training) validateOptimizers(p *problems) {
+	p.enum("training.optimizer_g", &tr.OptimizerG, "adam", []string{"adam", "sgd"})
 	if tr.Momentum < 0 || tr.Momentum >= 1 {
-		bad("training.momentum", "must be in [0, 1), got %g", tr.Momentum)
+		p.bad("training.momentum", "must be in [0, 1), got %g", tr.Momentum)
 	}
 	for _, f := range []struct {
 		key string
@@ -198,9 +268,14 @@ func (t *Topology) validate() []string {
 			*f.v = f.def
 		}
 		if math.IsNaN(*f.v) || *f.v < 0 || *f.v >= 1 && f.key != "training.lr_g" && f.key != "training.lr_d" {
-			bad(f.key, "must be in [0, 1), got %g", *f.v)
+			p.bad(f.key, "must be in [0, 1), got %g", *f.v)
 		}
 	}
+}
+
+// validateTimeouts fills the timeouts and checks every duration of the
+// section.
+func (tr *Training) validateTimeouts(p *problems) {
 	if tr.RoundTimeout == 0 {
 		tr.RoundTimeout = Duration(120 * time.Second)
 	}
@@ -212,39 +287,61 @@ func (t *Topology) validate() []string {
 		v   Duration
 	}{{"training.sync_period", tr.SyncPeriod}, {"training.staleness_unit", tr.StalenessUnit}, {"training.round_timeout", tr.RoundTimeout}, {"training.device_timeout", tr.DeviceTimeout}} {
 		if d.v <= 0 {
-			bad(d.key, "must be > 0, got %s", d.v.D())
+			p.bad(d.key, "must be > 0, got %s", d.v.D())
 		}
 	}
-	if t.Scenario == "lr" {
-		for _, l := range []struct {
-			key string
-			v   *float64
-		}{{"training.lambda1", &tr.Lambda1}, {"training.lambda2", &tr.Lambda2}} {
-			if *l.v == 0 {
-				*l.v = 0.1
-			}
-			if !(*l.v > 0 && *l.v <= 1) {
-				bad(l.key, "must be in (0, 1], got %g", *l.v)
-			}
-		}
-		if tr.ClassifierSteps == 0 {
-			tr.ClassifierSteps = 50
-		}
-	}
+}
 
+// validateDomainLosses checks the settings of the lr scenario's domain
+// losses and classifier.
+func (tr *Training) validateDomainLosses(p *problems) {
+	for _, l := range []struct {
+		key string
+		v   *float64
+	}{{"training.lambda1", &tr.Lambda1}, {"training.lambda2", &tr.Lambda2}} {
+		if *l.v == 0 {
+			*l.v = 0.1
+		}
+		if !(*l.v > 0 && *l.v <= 1) {
+			p.bad(l.key, "must be in (0, 1], got %g", *l.v)
+		}
+	}
+	if tr.ClassifierSteps == 0 {
+		tr.ClassifierSteps = 50
+	}
+}
+
+// validateLimits checks the limits that do not depend on the model;
+// validatePayload does max_payload, last.
+func (t *Topology) validateLimits(p *problems) {
 	if t.Limits.MaxPendingWrites == 0 {
 		t.Limits.MaxPendingWrites = 64
 	}
 	if t.Limits.MaxPendingWrites < 1 {
-		bad("limits.max_pending_writes", "must be > 0, got %d", t.Limits.MaxPendingWrites)
+		p.bad("limits.max_pending_writes", "must be > 0, got %d", t.Limits.MaxPendingWrites)
 	}
+}
 
+// validatePayload checks limits.max_payload, and when every other key is
+// valid fills it from the model (defaultMaxPayload).
+func (t *Topology) validatePayload(p *problems) {
+	if len(*p) == 0 && t.Limits.MaxPayload == 0 {
+		t.Limits.MaxPayload = t.defaultMaxPayload()
+	}
+	if t.Limits.MaxPayload < 0 {
+		p.bad("limits.max_payload", "must be > 0 bytes, got %d", t.Limits.MaxPayload)
+	}
+}
+
+// validateCloud checks the cloud section and fills its addresses and
+// paths.
+func (t *Topology) validateCloud(p *problems) {
 	c := &t.Cloud
 	if c.ID == "" {
 		c.ID = "cloud"
 	}
 	if err := wire.ValidID(c.ID); err != nil {
-		bad("cloud.id", "%v", err)
+		p.bad("cloud.id", "%v", err)
 	}
 	if c.Listen == "" && c.URL == "" {
 		c.Listen = ":1883"
@@ -272,133 +369,150 @@ func (t *Topology) validate() []string {
 		c.EvalSamples = 2000
 	}
 	if !(c.EMA >= 0 && c.EMA < 1) {
-		bad("cloud.ema", "must be in [0, 1), got %g", c.EMA)
+		p.bad("cloud.ema", "must be in [0, 1), got %g", c.EMA)
 	}
 	if c.EvalEvery < 0 || c.EvalSamples < 0 {
-		bad("cloud", "eval_every and eval_samples must be >= 0")
+		p.bad("cloud", "eval_every and eval_samples must be >= 0")
 	}
 	if !c.AllowAnonymous && c.URL == "" && c.Credentials == "" {
-		bad("cloud", "the embedded broker needs credentials (a password file) or allow_anonymous: true")
+		p.bad("cloud", "the embedded broker needs credentials (a password file) or allow_anonymous: true")
 	}
+}
 
+// validateCommunities checks every community, its edge and its devices,
+// after the cloud (whose address a bridge defaults to). Community and
+// device ids must be unique across the file.
+func (t *Topology) validateCommunities(p *problems) {
 	if len(t.Communities) == 0 {
-		bad("communities", "list at least one community")
+		p.bad("communities", "list at least one community")
 	}
 	seenC := map[string]bool{}
-	seenD := map[string]string{}
+	seenD := map[string]string{} // device id -> its community's
 	for i := range t.Communities {
 		cm := &t.Communities[i]
 		key := fmt.Sprintf("communities[%d]", i)
 		if err := wire.ValidID(cm.ID); err != nil {
-			bad(key+".id", "%v", err)
+			p.bad(key+".id", "%v", err)
 		} else {
 			key = fmt.Sprintf("communities[%s]", cm.ID)
 		}
 		if seenC[cm.ID] {
-			bad(key+".id", "duplicate community id %q", cm.ID)
+			p.bad(key+".id", "duplicate community id %q", cm.ID)
 		}
 		seenC[cm.ID] = true
-		if cm.Domain == nil {
-			d := i
-			cm.Domain = &d
+		t.validateCommunity(p, key, i)
+		cm.Edge.validate(p, key, cm.ID, t.Cloud.Advertise)
+		t.validateDevices(p, key, cm, seenD)
+	}
+}
+
+// validateCommunity checks community i's own keys (key names it in
+// problems): its domain, devices or device_count, data and partition.
+func (t *Topology) validateCommunity(p *problems, key string, i int) {
+	cm := &t.Communities[i]
+	if cm.Domain == nil {
+		d := i
+		cm.Domain = &d
+	}
+	if t.Scenario == "lr" && (*cm.Domain < 0 || *cm.Domain >= len(t.Communities)) {
+		p.bad(key+".domain", "must be in 0..%d, got %d", len(t.Communities)-1, *cm.Domain)
+	}
+	if cm.DeviceCount > 0 && len(cm.Devices) > 0 {
+		p.bad(key, "give devices or device_count, not both")
+	}
+	if cm.DeviceCount < 0 || cm.DeviceCount > 10000 {
+		p.bad(key+".device_count", "must be in 0..10000, got %d", cm.DeviceCount)
+	}
+	for j := 1; j <= cm.DeviceCount; j++ {
+		cm.Devices = append(cm.Devices, Device{ID: fmt.Sprintf("%s-d%d", cm.ID, j)})
+	}
+	cm.DeviceCount = len(cm.Devices)
+	if len(cm.Devices) == 0 {
+		p.bad(key+".devices", "list at least one device")
+	}
+	*p = append(*p, t.validateData(key+".data", &cm.Data)...)
+	p.enum(key+".partition.kind", &cm.Partition.Kind, "iid", partKinds)
+	if t.Model.ClassCode > 0 {
+		*p = append(*p, t.validateClasses(key, cm)...)
+	}
+	switch cm.Partition.Kind {
+	case "shards":
+		if cm.Partition.ClassesPerDevice <= 0 {
+			p.bad(key+".partition.classes_per_device", "must be > 0 for shards")
 		}
-		if t.Scenario == "lr" && (*cm.Domain < 0 || *cm.Domain >= len(t.Communities)) {
-			bad(key+".domain", "must be in 0..%d, got %d", len(t.Communities)-1, *cm.Domain)
+	case "dirichlet":
+		if !(cm.Partition.Alpha > 0) {
+			p.bad(key+".partition.alpha", "must be > 0 for dirichlet")
 		}
-		if cm.DeviceCount > 0 && len(cm.Devices) > 0 {
-			bad(key, "give devices or device_count, not both")
-		}
-		if cm.DeviceCount < 0 || cm.DeviceCount > 10000 {
-			bad(key+".device_count", "must be in 0..10000, got %d", cm.DeviceCount)
-		}
-		for j := 1; j <= cm.DeviceCount; j++ {
-			cm.Devices = append(cm.Devices, Device{ID: fmt.Sprintf("%s-d%d", cm.ID, j)})
-		}
-		cm.DeviceCount = len(cm.Devices)
-		if len(cm.Devices) == 0 {
-			bad(key+".devices", "list at least one device")
-		}
-		p = append(p, t.validateData(key+".data", &cm.Data)...)
-		enum(key+".partition.kind", &cm.Partition.Kind, "iid", partKinds)
-		if m.ClassCode > 0 {
-			p = append(p, t.validateClasses(key, cm)...)
-		}
-		switch cm.Partition.Kind {
-		case "shards":
-			if cm.Partition.ClassesPerDevice <= 0 {
-				bad(key+".partition.classes_per_device", "must be > 0 for shards")
-			}
-		case "dirichlet":
-			if !(cm.Partition.Alpha > 0) {
-				bad(key+".partition.alpha", "must be > 0 for dirichlet")
-			}
-		case "modes":
-			if cm.Data.Kind != "gaussian" {
-				bad(key+".partition.kind", "modes applies to gaussian data only")
-			}
-		}
-		e := &cm.Edge
-		if e.Listen == "" {
-			e.Listen = ":1883"
-		}
-		if e.Advertise == "" {
-			e.Advertise = "tcp://" + loopbackIfAny(e.Listen)
-		}
-		if e.State == "" {
-			e.State = filepath.Join("state", cm.ID)
-		}
-		if !e.AllowAnonymous && e.Credentials == "" {
-			bad(key+".edge", "needs credentials (the device password file) or allow_anonymous: true")
-		}
-		b := &e.Bridge
-		if b.Remote == "" {
-			b.Remote = c.Advertise
-		}
-		if b.ClientID == "" {
-			b.ClientID = "edge-" + cm.ID
-		}
-		if b.Username == "" {
-			b.Username = b.ClientID
-		}
-		if b.QueueDir == "" {
-			b.QueueDir = filepath.Join(e.State, "bridge")
-		}
-		if b.QueueMax == 0 {
-			b.QueueMax = 64
-		}
-		for j := range cm.Devices {
-			d := &cm.Devices[j]
-			dkey := fmt.Sprintf("%s.devices[%d]", key, j)
-			if err := wire.ValidID(d.ID); err != nil {
-				bad(dkey+".id", "%v", err)
-				continue
-			}
-			dkey = fmt.Sprintf("%s.devices[%s]", key, d.ID)
-			if other, dup := seenD[d.ID]; dup {
-				bad(dkey+".id", "duplicate device id (also in community %q)", other)
-			}
-			seenD[d.ID] = cm.ID
-			if d.Data != nil {
-				p = append(p, t.validateData(dkey+".data", d.Data)...)
-			}
-			if d.Slowdown == 0 {
-				d.Slowdown = 1
-			}
-			if d.Slowdown < 1 || d.Slowdown > 1000 {
-				bad(dkey+".slowdown", "must be in [1, 1000], got %g", d.Slowdown)
-			}
-			if d.Delay < 0 {
-				bad(dkey+".delay", "must be >= 0")
-			}
+	case "modes":
+		if cm.Data.Kind != "gaussian" {
+			p.bad(key+".partition.kind", "modes applies to gaussian data only")
 		}
 	}
-	if len(p) == 0 && t.Limits.MaxPayload == 0 {
-		t.Limits.MaxPayload = t.defaultMaxPayload()
+}
+
+// validate checks community's edge (key names the community in problems)
+// and fills its addresses, its state directory and its bridge's settings;
+// the bridge's remote defaults to cloud, the cloud's advertised address.
+func (e *Edge) validate(p *problems, key, community, cloud string) {
+	if e.Listen == "" {
+		e.Listen = ":1883"
 	}
-	if t.Limits.MaxPayload < 0 {
-		bad("limits.max_payload", "must be > 0 bytes, got %d", t.Limits.MaxPayload)
+	if e.Advertise == "" {
+		e.Advertise = "tcp://" + loopbackIfAny(e.Listen)
 	}
-	return p
+	if e.State == "" {
+		e.State = filepath.Join("state", community)
+	}
+	if !e.AllowAnonymous && e.Credentials == "" {
+		p.bad(key+".edge", "needs credentials (the device password file) or allow_anonymous: true")
+	}
+	b := &e.Bridge
+	if b.Remote == "" {
+		b.Remote = cloud
+	}
+	if b.ClientID == "" {
+		b.ClientID = "edge-" + community
+	}
+	if b.Username == "" {
+		b.Username = b.ClientID
+	}
+	if b.QueueDir == "" {
+		b.QueueDir = filepath.Join(e.State, "bridge")
+	}
+	if b.QueueMax == 0 {
+		b.QueueMax = 64
+	}
+}
+
+// validateDevices checks community cm's devices (key names it in
+// problems); seen maps the device ids met so far to their community's.
+func (t *Topology) validateDevices(p *problems, key string, cm *Community, seen map[string]string) {
+	for j := range cm.Devices {
+		d := &cm.Devices[j]
+		dkey := fmt.Sprintf("%s.devices[%d]", key, j)
+		if err := wire.ValidID(d.ID); err != nil {
+			p.bad(dkey+".id", "%v", err)
+			continue
+		}
+		dkey = fmt.Sprintf("%s.devices[%s]", key, d.ID)
+		if other, dup := seen[d.ID]; dup {
+			p.bad(dkey+".id", "duplicate device id (also in community %q)", other)
+		}
+		seen[d.ID] = cm.ID
+		if d.Data != nil {
+			*p = append(*p, t.validateData(dkey+".data", d.Data)...)
+		}
+		if d.Slowdown == 0 {
+			d.Slowdown = 1
+		}
+		if d.Slowdown < 1 || d.Slowdown > 1000 {
+			p.bad(dkey+".slowdown", "must be in [1, 1000], got %g", d.Slowdown)
+		}
+		if d.Delay < 0 {
+			p.bad(dkey+".delay", "must be >= 0")
+		}
+	}
 }
 
 func (t *Topology) validateData(key string, d *Data) []string {

@@ -34,13 +34,8 @@ func (o Objective) String() string {
 
 // ParseObjective parses "minimax" or "nonsaturating".
 func ParseObjective(s string) (Objective, error) {
-	switch s {
-	case "minimax":
-		return Minimax, nil
-	case "nonsaturating":
-		return NonSaturating, nil
-	}
-	return 0, fmt.Errorf("%w: objective %q (want minimax or nonsaturating)", ErrMode, s)
+	i, err := parseName(s, objectiveNames[:], "objective %q (want %s)", false)
+	return Objective(i), err
 }
 
 // ErrDiverged is returned when a model produced a NaN or an infinity; the
@@ -111,12 +106,8 @@ func (m ClassMode) String() string {
 
 // ParseClassMode parses "input", "aux" or "both".
 func ParseClassMode(s string) (ClassMode, error) {
-	for i, n := range classModes {
-		if s == n {
-			return ClassMode(i), nil
-		}
-	}
-	return 0, fmt.Errorf("%w: class mode %q (want input, aux or both)", ErrMode, s)
+	i, err := parseName(s, classModes[:], "class mode %q (want %s)", false)
+	return ClassMode(i), err
 }
 
 func (m ClassMode) input() bool { return m == ClassInput || m == ClassBoth }

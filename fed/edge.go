@@ -31,13 +31,8 @@ func (m Mode) String() string {
 
 // ParseMode parses "sync" or "async".
 func ParseMode(s string) (Mode, error) {
-	switch s {
-	case "sync":
-		return Sync, nil
-	case "async":
-		return Async, nil
-	}
-	return 0, fmt.Errorf("%w: mode %q (want sync or async)", ErrMode, s)
+	i, err := parseName(s, modeNames[:], "mode %q (want %s)", false)
+	return Mode(i), err
 }
 
 // EdgeConfig configures community k's round state machine.

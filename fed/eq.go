@@ -82,13 +82,8 @@ func (m WeightMode) String() string {
 // Names are case-sensitive; anything else, the empty string included,
 // is an error wrapping ErrMode.
 func ParseWeightMode(s string) (WeightMode, error) {
-	switch s {
-	case "exact":
-		return WeightsExact, nil
-	case "constant":
-		return WeightsConstant, nil
-	}
-	return 0, fmt.Errorf("%w: weights %q, want \"exact\" or \"constant\"", ErrMode, s)
+	i, err := parseName(s, weightNames[:], "weights %q, want %s", true)
+	return WeightMode(i), err
 }
 
 func (m WeightMode) valid() bool { return m == WeightsExact || m == WeightsConstant }
@@ -143,13 +138,8 @@ func (m StalenessMode) String() string {
 // Names are case-sensitive; anything else, the empty string included,
 // is an error wrapping ErrMode.
 func ParseStalenessMode(s string) (StalenessMode, error) {
-	switch s {
-	case "time":
-		return StalenessTime, nil
-	case "versions":
-		return StalenessVersions, nil
-	}
-	return 0, fmt.Errorf("%w: staleness %q, want \"time\" or \"versions\"", ErrMode, s)
+	i, err := parseName(s, stalenessNames[:], "staleness %q, want %s", true)
+	return StalenessMode(i), err
 }
 
 func (m StalenessMode) valid() bool { return m == StalenessTime || m == StalenessVersions }

@@ -83,39 +83,8 @@ func LDFlags(version, commit string) string {
 // listing every binary of this build (and, unchanged, those of earlier
 // builds into the same folder).
 func Build(ctx context.Context, opts BuildOptions) ([]Artifact, error) {
-	if opts.Out == "" {
-		return nil, fmt.Errorf("%w: build: no output folder", ErrUsage)
-	}
-	if opts.Dir == "" {
-		opts.Dir = "."
-	}
-	if len(opts.Arches) == 0 {
-		opts.Arches = Arches()
-	}
-	if len(opts.Commands) == 0 {
-		opts.Commands = []string{Agent}
-	}
-	if opts.Version == "" {
-		opts.Version = "dev"
-	}
-	if opts.Commit == "" {
-		opts.Commit = "unknown"
-	}
-	if opts.Go == "" {
-		opts.Go = "go"
-	}
-	if opts.Log == nil {
-		opts.Log = io.Discard
-	}
-	for _, s := range []string{opts.Version, opts.Commit} {
-		if strings.ContainsAny(s, " \t\n'\"") {
-			return nil, fmt.Errorf("%w: build: version and commit must not contain spaces or quotes: %q", ErrUsage, s)
-		}
-	}
-	for _, c := range opts.Commands {
-		if c != Agent && c != Full {
-			return nil, fmt.Errorf("%w: build: unknown command %q (want %s or %s)", ErrUsage, c, Agent, Full)
-		}
+	if err := opts.check(); err != nil {
+		return nil, err
 	}
 	out, err := filepath.Abs(opts.Out)
 	if err != nil {
@@ -124,34 +93,91 @@ func Build(ctx context.Context, opts BuildOptions) ([]Artifact, error) {
 	var arts []Artifact
 	for _, a := range opts.Arches {
 		for _, c := range opts.Commands {
-			rel := path.Join(a.Name, c)
-			dst := filepath.Join(out, filepath.FromSlash(rel))
-			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-				return nil, err
-			}
-			cmd := exec.CommandContext(ctx, opts.Go, "build", "-trimpath", "-ldflags", LDFlags(opts.Version, opts.Commit), "-o", dst, "./cmd/"+c)
-			cmd.Dir = opts.Dir
-			cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+a.GOARCH, "GOARM="+a.GOARM)
-			var buf bytes.Buffer
-			cmd.Stdout, cmd.Stderr = io.MultiWriter(&buf, opts.Log), io.MultiWriter(&buf, opts.Log)
-			if err := cmd.Run(); err != nil {
-				return nil, fmt.Errorf("firmwaretools: go build %s for %s: %w\n%s", c, a.Name, err, strings.TrimSpace(buf.String()))
-			}
-			fi, err := os.Stat(dst)
+			art, err := buildOne(ctx, opts, out, a, c)
 			if err != nil {
 				return nil, err
 			}
-			sum, err := FileSHA256(dst)
-			if err != nil {
-				return nil, err
-			}
-			if err := atomicfile.Write(filepath.Join(filepath.Dir(dst), VersionFile), []byte(opts.Version+" "+opts.Commit+"\n"), 0o644); err != nil {
-				return nil, err
-			}
-			arts = append(arts, Artifact{Command: c, Arch: a, Path: rel, Size: fi.Size(), SHA256: sum})
+			arts = append(arts, art)
 		}
 	}
-	// Binaries of earlier builds into the same folder stay listed.
+	if err := writeBuildSums(out, arts); err != nil {
+		return nil, err
+	}
+	return arts, nil
+}
+
+// check fills the defaults and checks the options.
+func (o *BuildOptions) check() error {
+	if o.Out == "" {
+		return fmt.Errorf("%w: build: no output folder", ErrUsage)
+	}
+	if o.Dir == "" {
+		o.Dir = "."
+	}
+	if len(o.Arches) == 0 {
+		o.Arches = Arches()
+	}
+	if len(o.Commands) == 0 {
+		o.Commands = []string{Agent}
+	}
+	if o.Version == "" {
+		o.Version = "dev"
+	}
+	if o.Commit == "" {
+		o.Commit = "unknown"
+	}
+	if o.Go == "" {
+		o.Go = "go"
+	}
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+	for _, s := range []string{o.Version, o.Commit} {
+		if strings.ContainsAny(s, " \t\n'\"") {
+			return fmt.Errorf("%w: build: version and commit must not contain spaces or quotes: %q", ErrUsage, s)
+		}
+	}
+	for _, c := range o.Commands {
+		if c != Agent && c != Full {
+			return fmt.Errorf("%w: build: unknown command %q (want %s or %s)", ErrUsage, c, Agent, Full)
+		}
+	}
+	return nil
+}
+
+// buildOne builds command c for architecture a into out/<arch>/<command>,
+// with the folder's VERSION file.
+func buildOne(ctx context.Context, opts BuildOptions, out string, a Arch, c string) (Artifact, error) {
+	rel := path.Join(a.Name, c)
+	dst := filepath.Join(out, filepath.FromSlash(rel))
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return Artifact{}, err
+	}
+	cmd := exec.CommandContext(ctx, opts.Go, "build", "-trimpath", "-ldflags", LDFlags(opts.Version, opts.Commit), "-o", dst, "./cmd/"+c)
+	cmd.Dir = opts.Dir
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+a.GOARCH, "GOARM="+a.GOARM)
+	var buf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = io.MultiWriter(&buf, opts.Log), io.MultiWriter(&buf, opts.Log)
+	if err := cmd.Run(); err != nil {
+		return Artifact{}, fmt.Errorf("firmwaretools: go build %s for %s: %w\n%s", c, a.Name, err, strings.TrimSpace(buf.String()))
+	}
+	fi, err := os.Stat(dst)
+	if err != nil {
+		return Artifact{}, err
+	}
+	sum, err := FileSHA256(dst)
+	if err != nil {
+		return Artifact{}, err
+	}
+	if err := atomicfile.Write(filepath.Join(filepath.Dir(dst), VersionFile), []byte(opts.Version+" "+opts.Commit+"\n"), 0o644); err != nil {
+		return Artifact{}, err
+	}
+	return Artifact{Command: c, Arch: a, Path: rel, Size: fi.Size(), SHA256: sum}, nil
+}
+
+// writeBuildSums writes out/SHA256SUMS: the binaries arts built, then
+// those of earlier builds into the same folder, which stay listed.
+func writeBuildSums(out string, arts []Artifact) error {
 	sumsPath := filepath.Join(out, SumsFile)
 	built := map[string]bool{}
 	var sums []Sum
@@ -162,7 +188,7 @@ func Build(ctx context.Context, opts BuildOptions) ([]Artifact, error) {
 	if b, err := os.ReadFile(sumsPath); err == nil {
 		old, err := ParseSums(bytes.NewReader(b), sumsPath)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for _, s := range old {
 			if !built[s.Path] {
@@ -170,8 +196,5 @@ func Build(ctx context.Context, opts BuildOptions) ([]Artifact, error) {
 			}
 		}
 	}
-	if err := atomicfile.Write(sumsPath, FormatSums(sums), 0o644); err != nil {
-		return nil, err
-	}
-	return arts, nil
+	return atomicfile.Write(sumsPath, FormatSums(sums), 0o644)
 }

@@ -118,53 +118,13 @@ func ReadInventory(path string) (map[string]string, error) {
 // and a MANIFEST of every other file's SHA-256 (sha256sum format, checked
 // by install.sh before it installs anything).
 func Bundle(opts BundleOptions) ([]Bundled, error) {
-	if opts.Provisioned == "" || opts.Bin == "" || opts.Out == "" {
-		return nil, fmt.Errorf("%w: bundle needs the provision folder, the build folder and an output folder", ErrUsage)
-	}
-	if opts.ConfigDir == "" {
-		opts.ConfigDir = DefaultConfigDir
-	}
-	if opts.BinDir == "" {
-		opts.BinDir = DefaultBinDir
-	}
-	if opts.User == "" {
-		opts.User = DefaultUser
-	}
-	if opts.MemoryLimit == "" {
-		opts.MemoryLimit = DefaultMemoryLimit
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	for _, s := range []string{opts.ConfigDir, opts.BinDir} {
-		if !path.IsAbs(s) || strings.ContainsAny(s, " '\"$`\\\n") {
-			return nil, fmt.Errorf("%w: on-board folder %q must be absolute, without spaces or quotes", ErrUsage, s)
-		}
-	}
-	if err := wire.ValidID(opts.User); err != nil || strings.ContainsAny(opts.MemoryLimit, " '\"$`\\\n") {
-		return nil, fmt.Errorf("%w: bad user %q or memory limit %q", ErrUsage, opts.User, opts.MemoryLimit)
+	if err := opts.check(); err != nil {
+		return nil, err
 	}
 	devDir := filepath.Join(opts.Provisioned, "devices")
-	provisioned, err := listDirs(devDir)
+	ids, err := bundleIDs(opts, devDir)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s holds no provisioned devices: %w", ErrUsage, opts.Provisioned, err)
-	}
-	ids := opts.IDs
-	if len(ids) == 0 {
-		ids = provisioned
-	}
-	for _, id := range ids {
-		if id == "" {
-			return nil, &DeviceError{}
-		}
-		if !slices.Contains(provisioned, id) {
-			return nil, &DeviceError{ID: id, Where: "the provisioned devices of " + opts.Provisioned, Known: provisioned}
-		}
-	}
-	for _, id := range sortedKeys(opts.Inventory) {
-		if !slices.Contains(provisioned, id) {
-			return nil, fmt.Errorf("inventory: %w", &DeviceError{ID: id, Where: "the provisioned devices of " + opts.Provisioned, Known: provisioned})
-		}
+		return nil, err
 	}
 	sums, err := readBuildSums(opts.Bin)
 	if err != nil {
@@ -196,6 +156,65 @@ func Bundle(opts BundleOptions) ([]Bundled, error) {
 	return out, nil
 }
 
+// check fills the defaults and checks the options that need no files.
+func (o *BundleOptions) check() error {
+	if o.Provisioned == "" || o.Bin == "" || o.Out == "" {
+		return fmt.Errorf("%w: bundle needs the provision folder, the build folder and an output folder", ErrUsage)
+	}
+	if o.ConfigDir == "" {
+		o.ConfigDir = DefaultConfigDir
+	}
+	if o.BinDir == "" {
+		o.BinDir = DefaultBinDir
+	}
+	if o.User == "" {
+		o.User = DefaultUser
+	}
+	if o.MemoryLimit == "" {
+		o.MemoryLimit = DefaultMemoryLimit
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	for _, s := range []string{o.ConfigDir, o.BinDir} {
+		if !path.IsAbs(s) || strings.ContainsAny(s, " '\"$`\\\n") {
+			return fmt.Errorf("%w: on-board folder %q must be absolute, without spaces or quotes", ErrUsage, s)
+		}
+	}
+	if err := wire.ValidID(o.User); err != nil || strings.ContainsAny(o.MemoryLimit, " '\"$`\\\n") {
+		return fmt.Errorf("%w: bad user %q or memory limit %q", ErrUsage, o.User, o.MemoryLimit)
+	}
+	return nil
+}
+
+// bundleIDs returns the devices to bundle (opts.IDs, or every device
+// provisioned in devDir), after checking that they and the inventory's
+// are provisioned.
+func bundleIDs(opts BundleOptions, devDir string) ([]string, error) {
+	provisioned, err := listDirs(devDir)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s holds no provisioned devices: %w", ErrUsage, opts.Provisioned, err)
+	}
+	ids := opts.IDs
+	if len(ids) == 0 {
+		ids = provisioned
+	}
+	for _, id := range ids {
+		if id == "" {
+			return nil, &DeviceError{}
+		}
+		if !slices.Contains(provisioned, id) {
+			return nil, &DeviceError{ID: id, Where: "the provisioned devices of " + opts.Provisioned, Known: provisioned}
+		}
+	}
+	for _, id := range sortedKeys(opts.Inventory) {
+		if !slices.Contains(provisioned, id) {
+			return nil, fmt.Errorf("inventory: %w", &DeviceError{ID: id, Where: "the provisioned devices of " + opts.Provisioned, Known: provisioned})
+		}
+	}
+	return ids, nil
+}
+
 type bundleFile struct {
 	Src, Dst string // Src inside the bundle; Dst relative to the config folder
 	Mode     string // octal, for install.sh
@@ -204,27 +223,64 @@ type bundleFile struct {
 	data     []byte
 }
 
+// bundleOne writes device id's bundle from its provisioned folder dir.
 func bundleOne(opts BundleOptions, dir, id string, arch Arch, sums map[string]string, version, commit string) (*Bundled, error) {
-	agentRel := path.Join(arch.Name, Agent)
-	agent, err := os.ReadFile(filepath.Join(opts.Bin, filepath.FromSlash(agentRel)))
+	agent, err := readAgent(opts.Bin, id, arch, sums)
 	if err != nil {
-		return nil, fmt.Errorf("%w: device %s: no %s agent in %s (run build for it): %w", ErrArch, id, arch.Name, opts.Bin, err)
-	}
-	want, ok := sums[agentRel]
-	if !ok {
-		return nil, fmt.Errorf("%w: %s is not listed in %s", ErrChecksum, agentRel, filepath.Join(opts.Bin, SumsFile))
-	}
-	if got := SHA256(agent); got != want {
-		return nil, &ChecksumError{File: filepath.Join(opts.Bin, filepath.FromSlash(agentRel)), Want: want, Got: got}
+		return nil, err
 	}
 	cfgBytes, err := os.ReadFile(filepath.Join(dir, DeviceConfig))
 	if err != nil {
 		return nil, fmt.Errorf("%w: device %s is not fully provisioned: %w", ErrBundle, id, err)
 	}
-	community := communityOf(cfgBytes, id)
+	files, stale, err := readDeviceFiles(dir)
+	if err != nil {
+		return nil, err
+	}
+	info := BundleInfo{Device: id, Community: communityOf(cfgBytes, id), Arch: arch.Name, Version: version, Commit: commit,
+		ConfigDir: opts.ConfigDir, BinDir: opts.BinDir, User: opts.User, Created: opts.Now().UTC().Truncate(time.Second)}
+	all, err := bundleContents(info, opts.MemoryLimit, agent, files, stale)
+	if err != nil {
+		return nil, err
+	}
+	res := &Bundled{Info: info}
+	tgz, err := tarGz("fedgan-"+id, all, info.Created)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range all {
+		res.Files = append(res.Files, f.Src)
+	}
+	res.Path = filepath.Join(opts.Out, fmt.Sprintf("fedgan-%s-%s.tar.gz", id, arch.Name))
+	// The bundle holds the device's secrets: 0600 like them.
+	if err := atomicfile.Write(res.Path, tgz, 0o600); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
 
-	var files []bundleFile
-	var stale []string
+// readAgent reads the agent built for arch in bin and checks it against
+// the build's sums.
+func readAgent(bin, id string, arch Arch, sums map[string]string) ([]byte, error) {
+	agentRel := path.Join(arch.Name, Agent)
+	agent, err := os.ReadFile(filepath.Join(bin, filepath.FromSlash(agentRel)))
+	if err != nil {
+		return nil, fmt.Errorf("%w: device %s: no %s agent in %s (run build for it): %w", ErrArch, id, arch.Name, bin, err)
+	}
+	want, ok := sums[agentRel]
+	if !ok {
+		return nil, fmt.Errorf("%w: %s is not listed in %s", ErrChecksum, agentRel, filepath.Join(bin, SumsFile))
+	}
+	if got := SHA256(agent); got != want {
+		return nil, &ChecksumError{File: filepath.Join(bin, filepath.FromSlash(agentRel)), Want: want, Got: got}
+	}
+	return agent, nil
+}
+
+// readDeviceFiles reads the files a device's provisioning may make from
+// its folder dir; stale lists those it does not hold, which install.sh
+// removes from the board.
+func readDeviceFiles(dir string) (files []bundleFile, stale []string, err error) {
 	for _, rel := range []string{DeviceConfig, DevicePassword, DeviceCA, DeviceCert, DeviceKey} {
 		b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(rel)))
 		if errors.Is(err, fs.ErrNotExist) {
@@ -232,7 +288,7 @@ func bundleOne(opts BundleOptions, dir, id string, arch Arch, sums map[string]st
 			continue
 		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		secret := rel == DevicePassword || rel == DeviceKey
 		f := bundleFile{Src: ConfigPrefix + rel, Dst: rel, Mode: "0644", mode: 0o644, data: b}
@@ -241,11 +297,16 @@ func bundleOne(opts BundleOptions, dir, id string, arch Arch, sums map[string]st
 		}
 		files = append(files, f)
 	}
-	info := BundleInfo{Device: id, Community: community, Arch: arch.Name, Version: version, Commit: commit,
-		ConfigDir: opts.ConfigDir, BinDir: opts.BinDir, User: opts.User, Created: opts.Now().UTC().Truncate(time.Second)}
+	return files, stale, nil
+}
+
+// bundleContents returns every file of the bundle: the MANIFEST first,
+// then bundle.json, install.sh, the systemd unit, the agent and the
+// device's files.
+func bundleContents(info BundleInfo, memoryLimit string, agent []byte, files []bundleFile, stale []string) ([]bundleFile, error) {
 	vars := map[string]any{
-		"Device": id, "Community": community, "Arch": arch.Name, "Version": version,
-		"ConfigDir": opts.ConfigDir, "BinDir": opts.BinDir, "User": opts.User, "MemoryLimit": opts.MemoryLimit,
+		"Device": info.Device, "Community": info.Community, "Arch": info.Arch, "Version": info.Version,
+		"ConfigDir": info.ConfigDir, "BinDir": info.BinDir, "User": info.User, "MemoryLimit": memoryLimit,
 		"Config": DeviceConfig, "Files": files, "Stale": stale,
 	}
 	install, err := render("templates/install.sh.tmpl", vars)
@@ -270,16 +331,17 @@ func bundleOne(opts BundleOptions, dir, id string, arch Arch, sums map[string]st
 	for _, f := range all {
 		manifest = append(manifest, Sum{SHA256: SHA256(f.data), Path: f.Src})
 	}
-	all = append([]bundleFile{{Src: ManifestFile, mode: 0o644, data: FormatSums(manifest)}}, all...)
+	return append([]bundleFile{{Src: ManifestFile, mode: 0o644, data: FormatSums(manifest)}}, all...), nil
+}
 
-	top := "fedgan-" + id
+// tarGz packs files under the folder top, with their folders, every entry
+// dated mtime.
+func tarGz(top string, files []bundleFile, mtime time.Time) ([]byte, error) {
 	var buf bytes.Buffer
 	gz := gzip.NewWriter(&buf)
 	tw := tar.NewWriter(gz)
-	mtime := info.Created
 	dirs := map[string]bool{}
-	res := &Bundled{Info: info}
-	for _, f := range all {
+	for _, f := range files {
 		for d := path.Dir(f.Src); d != "."; d = path.Dir(d) {
 			if !dirs[d] {
 				dirs[d] = true
@@ -295,7 +357,6 @@ func bundleOne(opts BundleOptions, dir, id string, arch Arch, sums map[string]st
 		if _, err := tw.Write(f.data); err != nil {
 			return nil, err
 		}
-		res.Files = append(res.Files, f.Src)
 	}
 	if err := tw.Close(); err != nil {
 		return nil, err
@@ -303,12 +364,7 @@ func bundleOne(opts BundleOptions, dir, id string, arch Arch, sums map[string]st
 	if err := gz.Close(); err != nil {
 		return nil, err
 	}
-	res.Path = filepath.Join(opts.Out, fmt.Sprintf("fedgan-%s-%s.tar.gz", id, arch.Name))
-	// The bundle holds the device's secrets: 0600 like them.
-	if err := atomicfile.Write(res.Path, buf.Bytes(), 0o600); err != nil {
-		return nil, err
-	}
-	return res, nil
+	return buf.Bytes(), nil
 }
 
 func render(name string, vars any) ([]byte, error) {

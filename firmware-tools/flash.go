@@ -87,12 +87,7 @@ type FlashResult struct {
 // refused key ErrAuth, each in a *HostError; a failing command is a
 // *RemoteError; a device that does not come online a *PresenceError.
 func Flash(ctx context.Context, opts FlashOptions) (*FlashResult, error) {
-	t0 := time.Now()
-	logf := func(format string, args ...any) {
-		if opts.Log != nil {
-			fmt.Fprintf(opts.Log, "[%s] "+format+"\n", append([]any{time.Since(t0).Round(10 * time.Millisecond)}, args...)...)
-		}
-	}
+	logf := progress(opts.Log)
 	if opts.Bundle == "" || opts.Host == "" {
 		return nil, fmt.Errorf("%w: flash needs a bundle and a host", ErrUsage)
 	}
@@ -107,12 +102,7 @@ func Flash(ctx context.Context, opts FlashOptions) (*FlashResult, error) {
 		return nil, err
 	}
 	defer cleanup()
-	if opts.Wait == 0 {
-		opts.Wait = 2 * time.Minute
-	}
-	if opts.ServiceCmd == "" {
-		opts.ServiceCmd = DefaultServiceCmd
-	}
+	opts.defaults()
 
 	cl, addr, err := dial(ctx, opts)
 	if err != nil {
@@ -124,18 +114,9 @@ func Flash(ctx context.Context, opts FlashOptions) (*FlashResult, error) {
 	r := remote{c: cl, host: addr}
 
 	// Every session costs the board a login shell: four in all.
-	info, err := r.run("uname -m; mktemp -d", "uname -m && umask 077 && mktemp -d \"${TMPDIR:-/tmp}/fedgan-flash.XXXXXX\"", nil)
-	if err != nil {
+	var dir string
+	if res.Machine, dir, err = r.tempDir(); err != nil {
 		return nil, err
-	}
-	lines := strings.Fields(info)
-	if len(lines) < 2 {
-		return nil, &RemoteError{Host: addr, Cmd: "uname -m; mktemp -d", Output: "unexpected output " + strconv.Quote(info)}
-	}
-	dir := lines[len(lines)-1]
-	res.Machine = lines[len(lines)-2]
-	if !strings.HasPrefix(dir, "/") || strings.Contains(dir, "'") {
-		return nil, &RemoteError{Host: addr, Cmd: "mktemp -d", Output: "unexpected folder " + strconv.Quote(dir)}
 	}
 	cleaned := false
 	defer func() {
@@ -143,32 +124,14 @@ func Flash(ctx context.Context, opts FlashOptions) (*FlashResult, error) {
 			r.run("clean up", "rm -rf "+shQuote(dir), nil) //nolint:errcheck // best effort
 		}
 	}()
-	if !arch.RunsOn(res.Machine) {
-		if !opts.SkipArchCheck {
-			return nil, &ArchError{Arch: arch.Name, Board: res.Machine}
-		}
-		logf("board is %s, bundle %s: installing anyway (arch check skipped)", res.Machine, arch.Name)
-	}
-
-	tgz := dir + "/bundle.tar.gz"
-	sumOut, err := r.run("upload the bundle", "cat > "+shQuote(tgz)+" && sha256sum "+shQuote(tgz), bytes.NewReader(b.Raw))
-	if err != nil {
+	if err := checkArch(arch, res.Machine, opts.SkipArchCheck, logf); err != nil {
 		return nil, err
 	}
-	if got, _, _ := strings.Cut(strings.TrimSpace(sumOut), " "); got != SHA256(b.Raw) {
-		return nil, &ChecksumError{File: addr + ":" + tgz, Want: SHA256(b.Raw), Got: got}
+	if err := r.upload(b.Raw, dir); err != nil {
+		return nil, err
 	}
 	logf("uploaded %s (%d bytes, sha256 verified)", filepath.Base(opts.Bundle), len(b.Raw))
-
-	sudo := ""
-	if opts.Sudo {
-		sudo = "sudo -n "
-	}
-	install := "cd " + shQuote(dir) + " && tar -xzf bundle.tar.gz && " + sudo + "sh " + shQuote(b.Top()+"/"+InstallFile)
-	if opts.Prefix != "" {
-		install += " --prefix " + shQuote(opts.Prefix)
-	}
-	out, err := r.run("install.sh", install, nil)
+	out, err := r.run("install.sh", installCmd(b, opts, dir), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -176,28 +139,12 @@ func Flash(ctx context.Context, opts FlashOptions) (*FlashResult, error) {
 
 	var w *PresenceWatch
 	if opts.Wait > 0 {
-		wctx, cancel := context.WithTimeout(ctx, opts.Wait)
-		w, err = WatchPresence(wctx, watch)
-		cancel()
-		if err != nil {
+		if w, err = startWatch(ctx, opts.Wait, watch); err != nil {
 			return nil, err
 		}
 		defer w.Close()
 	}
-	env := map[string]string{
-		"FEDGAN_PREFIX": opts.Prefix,
-		"FEDGAN_DEVICE": b.Info.Device,
-		"FEDGAN_AGENT":  opts.Prefix + b.Info.BinDir + "/fedgan-agent",
-		"FEDGAN_CONFIG": opts.Prefix + b.Info.ConfigDir + "/" + DeviceConfig,
-		"FEDGAN_URL":    watch.URL,
-	}
-	var cmd strings.Builder
-	for _, k := range sortedKeys(env) {
-		fmt.Fprintf(&cmd, "%s=%s; export %s; ", k, shQuote(env[k]), k)
-	}
-	cmd.WriteString(opts.ServiceCmd)
-	svc := sudo + "sh -c " + shQuote(cmd.String()) + "; rc=$?; rm -rf " + shQuote(dir) + "; exit $rc"
-	out, err = r.run("service command", svc, nil)
+	out, err = r.run("service command", serviceCmd(b, opts, watch.URL, dir), nil)
 	cleaned = true
 	if err != nil {
 		return nil, err
@@ -217,6 +164,116 @@ func Flash(ctx context.Context, opts FlashOptions) (*FlashResult, error) {
 	res.Presence = p
 	logf("%s is online (agent %s)", p.Device, p.Agent)
 	return res, nil
+}
+
+// defaults fills the wait and the service command.
+func (o *FlashOptions) defaults() {
+	if o.Wait == 0 {
+		o.Wait = 2 * time.Minute
+	}
+	if o.ServiceCmd == "" {
+		o.ServiceCmd = DefaultServiceCmd
+	}
+}
+
+// checkArch refuses a bundle built for arch on a board whose `uname -m`
+// is machine, unless skip (then it says so in the log).
+func checkArch(arch Arch, machine string, skip bool, logf func(string, ...any)) error {
+	if !arch.RunsOn(machine) {
+		if !skip {
+			return &ArchError{Arch: arch.Name, Board: machine}
+		}
+		logf("board is %s, bundle %s: installing anyway (arch check skipped)", machine, arch.Name)
+	}
+	return nil
+}
+
+// progress returns Flash's logger: lines to log (none if nil), each
+// stamped with the time since the call.
+func progress(log io.Writer) func(format string, args ...any) {
+	t0 := time.Now()
+	return func(format string, args ...any) {
+		if log != nil {
+			fmt.Fprintf(log, "[%s] "+format+"\n", append([]any{time.Since(t0).Round(10 * time.Millisecond)}, args...)...)
+		}
+	}
+}
+
+// tempDir asks the board for its machine (`uname -m`) and a new private
+// folder to unpack the bundle in.
+func (r remote) tempDir() (machine, dir string, err error) {
+	info, err := r.run("uname -m; mktemp -d", "uname -m && umask 077 && mktemp -d \"${TMPDIR:-/tmp}/fedgan-flash.XXXXXX\"", nil)
+	if err != nil {
+		return "", "", err
+	}
+	lines := strings.Fields(info)
+	if len(lines) < 2 {
+		return "", "", &RemoteError{Host: r.host, Cmd: "uname -m; mktemp -d", Output: "unexpected output " + strconv.Quote(info)}
+	}
+	dir = lines[len(lines)-1]
+	machine = lines[len(lines)-2]
+	if !strings.HasPrefix(dir, "/") || strings.Contains(dir, "'") {
+		return "", "", &RemoteError{Host: r.host, Cmd: "mktemp -d", Output: "unexpected folder " + strconv.Quote(dir)}
+	}
+	return machine, dir, nil
+}
+
+// upload writes the bundle raw into dir on the board as bundle.tar.gz and
+// checks its SHA-256 there.
+func (r remote) upload(raw []byte, dir string) error {
+	tgz := dir + "/bundle.tar.gz"
+	sumOut, err := r.run("upload the bundle", "cat > "+shQuote(tgz)+" && sha256sum "+shQuote(tgz), bytes.NewReader(raw))
+	if err != nil {
+		return err
+	}
+	if got, _, _ := strings.Cut(strings.TrimSpace(sumOut), " "); got != SHA256(raw) {
+		return &ChecksumError{File: r.host + ":" + tgz, Want: SHA256(raw), Got: got}
+	}
+	return nil
+}
+
+// sudo prefixes the commands that install when opts.Sudo.
+func sudo(opts FlashOptions) string {
+	if opts.Sudo {
+		return "sudo -n "
+	}
+	return ""
+}
+
+// installCmd unpacks the uploaded bundle in dir and runs its install.sh.
+func installCmd(b *OpenedBundle, opts FlashOptions, dir string) string {
+	install := "cd " + shQuote(dir) + " && tar -xzf bundle.tar.gz && " + sudo(opts) + "sh " + shQuote(b.Top()+"/"+InstallFile)
+	if opts.Prefix != "" {
+		install += " --prefix " + shQuote(opts.Prefix)
+	}
+	return install
+}
+
+// serviceCmd runs opts.ServiceCmd with the FEDGAN_ variables exported
+// (url is the edge's), then removes dir whatever its status.
+func serviceCmd(b *OpenedBundle, opts FlashOptions, url, dir string) string {
+	env := map[string]string{
+		"FEDGAN_PREFIX": opts.Prefix,
+		"FEDGAN_DEVICE": b.Info.Device,
+		"FEDGAN_AGENT":  opts.Prefix + b.Info.BinDir + "/fedgan-agent",
+		"FEDGAN_CONFIG": opts.Prefix + b.Info.ConfigDir + "/" + DeviceConfig,
+		"FEDGAN_URL":    url,
+	}
+	var cmd strings.Builder
+	for _, k := range sortedKeys(env) {
+		fmt.Fprintf(&cmd, "%s=%s; export %s; ", k, shQuote(env[k]), k)
+	}
+	cmd.WriteString(opts.ServiceCmd)
+	return sudo(opts) + "sh -c " + shQuote(cmd.String()) + "; rc=$?; rm -rf " + shQuote(dir) + "; exit $rc"
+}
+
+// startWatch subscribes to the device's presence before the service
+// starts, so that its online message is not missed; wait bounds the
+// connection.
+func startWatch(ctx context.Context, wait time.Duration, watch WatchOptions) (*PresenceWatch, error) {
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	return WatchPresence(wctx, watch)
 }
 
 // watchDefaults fills the presence watch from the bundle's slice. The
@@ -281,24 +338,9 @@ func dial(ctx context.Context, opts FlashOptions) (*ssh.Client, string, error) {
 	if _, _, err := net.SplitHostPort(hostport); err != nil {
 		hostport = net.JoinHostPort(strings.Trim(hostport, "[]"), "22")
 	}
-	signers := append([]ssh.Signer(nil), opts.Signers...)
-	for _, f := range opts.KeyFiles {
-		kb, err := os.ReadFile(f)
-		if err != nil {
-			return nil, "", fmt.Errorf("firmwaretools: SSH key: %w", err)
-		}
-		s, err := ssh.ParsePrivateKey(kb)
-		var pe *ssh.PassphraseMissingError
-		if errors.As(err, &pe) {
-			return nil, "", fmt.Errorf("firmwaretools: SSH key %s is passphrase-protected: load it into ssh-agent", f)
-		}
-		if err != nil {
-			return nil, "", fmt.Errorf("firmwaretools: SSH key %s: %w", f, err)
-		}
-		signers = append(signers, s)
-	}
-	if len(signers) == 0 {
-		return nil, "", fmt.Errorf("%w: flash: no SSH key (give --key or run ssh-agent)", ErrUsage)
+	signers, err := loadSigners(opts)
+	if err != nil {
+		return nil, "", err
 	}
 	timeout := opts.DialTimeout
 	if timeout == 0 {
@@ -344,6 +386,31 @@ func dial(ctx context.Context, opts FlashOptions) (*ssh.Client, string, error) {
 	}
 	conn.SetDeadline(time.Time{})
 	return ssh.NewClient(c, chans, reqs), hostport, nil
+}
+
+// loadSigners returns the keys to offer: opts.Signers, then those of
+// opts.KeyFiles. There must be one.
+func loadSigners(opts FlashOptions) ([]ssh.Signer, error) {
+	signers := append([]ssh.Signer(nil), opts.Signers...)
+	for _, f := range opts.KeyFiles {
+		kb, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("firmwaretools: SSH key: %w", err)
+		}
+		s, err := ssh.ParsePrivateKey(kb)
+		var pe *ssh.PassphraseMissingError
+		if errors.As(err, &pe) {
+			return nil, fmt.Errorf("firmwaretools: SSH key %s is passphrase-protected: load it into ssh-agent", f)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("firmwaretools: SSH key %s: %w", f, err)
+		}
+		signers = append(signers, s)
+	}
+	if len(signers) == 0 {
+		return nil, fmt.Errorf("%w: flash: no SSH key (give --key or run ssh-agent)", ErrUsage)
+	}
+	return signers, nil
 }
 
 // hostKeyError explains a knownhosts refusal.

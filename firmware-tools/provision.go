@@ -133,14 +133,8 @@ type ProvisionResult struct {
 // from the project CA (for the hosts of edge.advertise and
 // edge.tls.listen) and writes the CA as edge.tls.ca.
 func Provision(opts ProvisionOptions) (*ProvisionResult, error) {
-	if opts.Topology == "" || opts.Out == "" {
-		return nil, fmt.Errorf("%w: provision needs a topology and an output folder", ErrUsage)
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	if opts.BcryptCost != 0 && (opts.BcryptCost < bcrypt.MinCost || opts.BcryptCost > bcrypt.MaxCost) {
-		return nil, fmt.Errorf("%w: bcrypt cost %d outside [%d, %d]", ErrUsage, opts.BcryptCost, bcrypt.MinCost, bcrypt.MaxCost)
+	if err := opts.check(); err != nil {
+		return nil, err
 	}
 	top, err := config.Load(opts.Topology)
 	if err != nil {
@@ -151,186 +145,268 @@ func Provision(opts ProvisionOptions) (*ProvisionResult, error) {
 		ids = deviceIDs(top)
 	}
 	// Check every id and every choice before writing anything.
-	type plan struct {
-		dev          *config.Device
-		comm         *config.Community
-		pw, cert, tl bool
-	}
-	plans := make([]plan, len(ids))
+	plans := make([]devicePlan, len(ids))
 	needCA := false
 	for i, id := range ids {
-		if id == "" {
-			return nil, &DeviceError{}
+		if plans[i], err = planDevice(top, id, opts); err != nil {
+			return nil, err
 		}
-		dev, comm, _, err := top.Device(id)
-		if err != nil {
-			return nil, &DeviceError{ID: id, Where: top.Source, Known: deviceIDs(top)}
-		}
-		p := plan{dev: dev, comm: comm}
-		e := comm.Edge
-		hasTLS := e.TLS != nil && e.TLS.Listen != ""
-		switch opts.Credentials {
-		case CredAuto:
-			p.pw, p.cert = e.Credentials != "", hasTLS && e.TLS.CA != ""
-		case CredPassword:
-			p.pw = true
-		case CredCert:
-			p.cert = true
-		case CredBoth:
-			p.pw, p.cert = true, true
-		case CredNone:
-		default:
-			return nil, fmt.Errorf("%w: credentials %q", ErrUsage, opts.Credentials)
-		}
-		if p.pw && e.Credentials == "" {
-			return nil, fmt.Errorf("%w: device %s: community %s's edge has no credentials file (edge.credentials) to hold its password hash", ErrProvision, id, comm.ID)
-		}
-		if p.cert && !hasTLS {
-			return nil, fmt.Errorf("%w: device %s: a client certificate needs a TLS listener on community %s's edge (edge.tls.listen)", ErrProvision, id, comm.ID)
-		}
-		if p.cert && e.TLS.CA == "" {
-			return nil, fmt.Errorf("%w: device %s: community %s's edge checks no client certificates (edge.tls.ca is not set)", ErrProvision, id, comm.ID)
-		}
-		p.tl = hasTLS && opts.EdgeURL == "" || opts.EdgeURL != "" && isTLSURL(opts.EdgeURL)
-		needCA = needCA || p.cert || p.tl
-		plans[i] = p
+		needCA = needCA || plans[i].cert || plans[i].tl
 	}
-
-	res := &ProvisionResult{}
-	out, err := filepath.Abs(opts.Out)
-	if err != nil {
+	pv := &provisioning{opts: opts, top: top, res: &ProvisionResult{}, edgesDone: map[string]bool{}, hashes: map[string]map[string]string{}}
+	if pv.out, err = filepath.Abs(opts.Out); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(out, 0o750); err != nil {
+	if err := os.MkdirAll(pv.out, 0o750); err != nil {
 		return nil, err
 	}
-	var ca *CA
-	var edgeCA []byte
 	if needCA {
-		if opts.CACert == "" && opts.CAKey == "" {
-			opts.CACert, opts.CAKey = filepath.Join(out, "ca", "ca.pem"), filepath.Join(out, "ca", "ca.key")
-			if err := os.MkdirAll(filepath.Join(out, "ca"), 0o700); err != nil {
-				return nil, err
-			}
-		}
-		if opts.CACert == "" || opts.CAKey == "" {
-			return nil, fmt.Errorf("%w: give both the CA certificate and its key", ErrUsage)
-		}
-		if ca, res.CACreated, err = LoadOrCreateCA(opts.CACert, opts.CAKey, top.Name+" fedgan CA", opts.Now()); err != nil {
+		if err := pv.loadCA(); err != nil {
 			return nil, err
 		}
-		res.CA = opts.CACert
-		edgeCA = ca.CertPEM
-		if opts.EdgeCA != "" {
-			if edgeCA, err = os.ReadFile(opts.EdgeCA); err != nil {
-				return nil, fmt.Errorf("%w: edge CA: %w", ErrProvision, err)
-			}
-			if _, err := parseCertPEM(edgeCA); err != nil {
-				return nil, fmt.Errorf("%w: edge CA %s: %w", ErrProvision, opts.EdgeCA, err)
-			}
+	}
+	for _, p := range plans {
+		if err := pv.device(p); err != nil {
+			return nil, err
 		}
 	}
+	if err := pv.setUsers(); err != nil {
+		return nil, err
+	}
+	return pv.res, nil
+}
 
-	// Edge TLS files, once per community.
-	edgesDone := map[string]bool{}
-	hashes := map[string]map[string]string{} // credentials file → user → hash
-	for i, id := range ids {
-		p := plans[i]
-		e := p.comm.Edge
-		if (p.cert || p.tl) && !edgesDone[p.comm.ID] {
-			edgesDone[p.comm.ID] = true
-			changed, err := edgeTLS(top, p.comm, ca, p.cert, opts.Now())
-			if err != nil {
-				return nil, err
-			}
-			res.Changed = append(res.Changed, changed...)
+// check checks the options that need no topology and fills Now.
+func (o *ProvisionOptions) check() error {
+	if o.Topology == "" || o.Out == "" {
+		return fmt.Errorf("%w: provision needs a topology and an output folder", ErrUsage)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.BcryptCost != 0 && (o.BcryptCost < bcrypt.MinCost || o.BcryptCost > bcrypt.MaxCost) {
+		return fmt.Errorf("%w: bcrypt cost %d outside [%d, %d]", ErrUsage, o.BcryptCost, bcrypt.MinCost, bcrypt.MaxCost)
+	}
+	return nil
+}
+
+// devicePlan is what Provision makes for one device: a password (pw), a
+// client certificate (cert), and whether it dials its edge over TLS (tl).
+type devicePlan struct {
+	id           string
+	dev          *config.Device
+	comm         *config.Community
+	pw, cert, tl bool
+}
+
+// planDevice decides what device id gets, and checks that its edge can
+// check it.
+func planDevice(top *config.Topology, id string, opts ProvisionOptions) (devicePlan, error) {
+	if id == "" {
+		return devicePlan{}, &DeviceError{}
+	}
+	dev, comm, _, err := top.Device(id)
+	if err != nil {
+		return devicePlan{}, &DeviceError{ID: id, Where: top.Source, Known: deviceIDs(top)}
+	}
+	p := devicePlan{id: id, dev: dev, comm: comm}
+	e := comm.Edge
+	hasTLS := e.TLS != nil && e.TLS.Listen != ""
+	switch opts.Credentials {
+	case CredAuto:
+		p.pw, p.cert = e.Credentials != "", hasTLS && e.TLS.CA != ""
+	case CredPassword:
+		p.pw = true
+	case CredCert:
+		p.cert = true
+	case CredBoth:
+		p.pw, p.cert = true, true
+	case CredNone:
+	default:
+		return devicePlan{}, fmt.Errorf("%w: credentials %q", ErrUsage, opts.Credentials)
+	}
+	if p.pw && e.Credentials == "" {
+		return devicePlan{}, fmt.Errorf("%w: device %s: community %s's edge has no credentials file (edge.credentials) to hold its password hash", ErrProvision, id, comm.ID)
+	}
+	if p.cert && !hasTLS {
+		return devicePlan{}, fmt.Errorf("%w: device %s: a client certificate needs a TLS listener on community %s's edge (edge.tls.listen)", ErrProvision, id, comm.ID)
+	}
+	if p.cert && e.TLS.CA == "" {
+		return devicePlan{}, fmt.Errorf("%w: device %s: community %s's edge checks no client certificates (edge.tls.ca is not set)", ErrProvision, id, comm.ID)
+	}
+	p.tl = hasTLS && opts.EdgeURL == "" || opts.EdgeURL != "" && isTLSURL(opts.EdgeURL)
+	return p, nil
+}
+
+// provisioning is one Provision call once its plans are made.
+type provisioning struct {
+	opts      ProvisionOptions
+	top       *config.Topology
+	out       string // opts.Out, absolute
+	res       *ProvisionResult
+	ca        *CA    // the project CA, if a device needs it
+	edgeCA    []byte // what verifies the edges' certificates
+	edgesDone map[string]bool
+	hashes    map[string]map[string]string // credentials file → user → hash
+}
+
+// loadCA loads or creates the project CA, and reads the edge CA.
+func (pv *provisioning) loadCA() error {
+	opts := &pv.opts
+	if opts.CACert == "" && opts.CAKey == "" {
+		opts.CACert, opts.CAKey = filepath.Join(pv.out, "ca", "ca.pem"), filepath.Join(pv.out, "ca", "ca.key")
+		if err := os.MkdirAll(filepath.Join(pv.out, "ca"), 0o700); err != nil {
+			return err
 		}
-		dir := filepath.Join(out, "devices", id)
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, err
+	}
+	if opts.CACert == "" || opts.CAKey == "" {
+		return fmt.Errorf("%w: give both the CA certificate and its key", ErrUsage)
+	}
+	var err error
+	if pv.ca, pv.res.CACreated, err = LoadOrCreateCA(opts.CACert, opts.CAKey, pv.top.Name+" fedgan CA", opts.Now()); err != nil {
+		return err
+	}
+	pv.res.CA = opts.CACert
+	pv.edgeCA = pv.ca.CertPEM
+	if opts.EdgeCA != "" {
+		if pv.edgeCA, err = os.ReadFile(opts.EdgeCA); err != nil {
+			return fmt.Errorf("%w: edge CA: %w", ErrProvision, err)
 		}
-		if err := os.Chmod(dir, 0o700); err != nil {
-			return nil, err
+		if _, err := parseCertPEM(pv.edgeCA); err != nil {
+			return fmt.Errorf("%w: edge CA %s: %w", ErrProvision, opts.EdgeCA, err)
 		}
-		// Files of an earlier provisioning this one does not make must not
-		// be bundled.
-		for _, f := range []string{DevicePassword, DeviceCA, DeviceCert, DeviceKey} {
-			if err := os.Remove(filepath.Join(dir, filepath.FromSlash(f))); err != nil && !errors.Is(err, os.ErrNotExist) {
-				return nil, err
-			}
-		}
-		sp := sliceParams{URL: deviceURL(e, opts.EdgeURL, p.tl), DataDir: opts.DataDir}
-		idn := Identity{Device: id, Community: p.comm.ID, Dir: dir, Password: p.pw, Cert: p.cert, TLS: p.tl, URL: sp.URL}
-		if p.pw {
-			pw := NewPassword()
-			h, err := hashPassword(pw, opts.BcryptCost)
-			if err != nil {
-				return nil, err
-			}
-			cf := top.Path(e.Credentials)
-			if hashes[cf] == nil {
-				hashes[cf] = map[string]string{}
-			}
-			hashes[cf][id] = h
-			if err := writeSecret(filepath.Join(dir, DevicePassword), pw); err != nil {
-				return nil, err
-			}
-			if p.dev.PasswordFile != "" {
-				if err := writeSecret(top.Path(p.dev.PasswordFile), pw); err != nil {
-					return nil, err
-				}
-				res.Changed = append(res.Changed, top.Path(p.dev.PasswordFile))
-			}
-			sp.PasswordFile = DevicePassword
-		}
-		if p.tl {
-			if err := atomicfile.Write(filepath.Join(dir, filepath.FromSlash(DeviceCA)), edgeCA, 0o644); err != nil {
-				return nil, err
-			}
-			sp.TLS = &config.TLS{CA: DeviceCA}
-			if p.dev.TLS != nil {
-				sp.TLS.ServerName = p.dev.TLS.ServerName
-			}
-		}
-		if p.cert {
-			certPEM, keyPEM, err := ca.IssueClient(id, opts.Now())
-			if err != nil {
-				return nil, err
-			}
-			if err := atomicfile.Write(filepath.Join(dir, filepath.FromSlash(DeviceKey)), keyPEM, 0o600); err != nil {
-				return nil, err
-			}
-			if err := atomicfile.Write(filepath.Join(dir, filepath.FromSlash(DeviceCert)), certPEM, 0o644); err != nil {
-				return nil, err
-			}
-			sp.TLS.Cert, sp.TLS.Key = DeviceCert, DeviceKey
-		}
-		if n := dataNote(top, p.comm, p.dev, opts.DataDir); n != "" {
-			res.Notes = append(res.Notes, n)
-		}
-		slice, err := deviceSlice(top, id, sp)
+	}
+	return nil
+}
+
+// device provisions one device as p says: its edge's TLS files (once per
+// community), then its folder, credentials and slice.
+func (pv *provisioning) device(p devicePlan) error {
+	if (p.cert || p.tl) && !pv.edgesDone[p.comm.ID] {
+		pv.edgesDone[p.comm.ID] = true
+		changed, err := edgeTLS(pv.top, p.comm, pv.ca, p.cert, pv.opts.Now())
 		if err != nil {
-			return nil, err
+			return err
 		}
-		if err := atomicfile.Write(filepath.Join(dir, DeviceConfig), slice, 0o644); err != nil {
-			return nil, err
-		}
-		res.Devices = append(res.Devices, idn)
+		pv.res.Changed = append(pv.res.Changed, changed...)
 	}
-	if opts.Bridges {
-		notes, err := bridges(top, hashes, res, opts.BcryptCost)
+	dir := filepath.Join(pv.out, "devices", p.id)
+	if err := cleanDeviceDir(dir); err != nil {
+		return err
+	}
+	sp := sliceParams{URL: deviceURL(p.comm.Edge, pv.opts.EdgeURL, p.tl), DataDir: pv.opts.DataDir}
+	idn := Identity{Device: p.id, Community: p.comm.ID, Dir: dir, Password: p.pw, Cert: p.cert, TLS: p.tl, URL: sp.URL}
+	if p.pw {
+		if err := pv.password(p, dir, &sp); err != nil {
+			return err
+		}
+	}
+	if p.tl {
+		if err := atomicfile.Write(filepath.Join(dir, filepath.FromSlash(DeviceCA)), pv.edgeCA, 0o644); err != nil {
+			return err
+		}
+		sp.TLS = &config.TLS{CA: DeviceCA}
+		if p.dev.TLS != nil {
+			sp.TLS.ServerName = p.dev.TLS.ServerName
+		}
+	}
+	if p.cert {
+		if err := pv.clientCert(p, dir, &sp); err != nil {
+			return err
+		}
+	}
+	if n := dataNote(pv.top, p.comm, p.dev, pv.opts.DataDir); n != "" {
+		pv.res.Notes = append(pv.res.Notes, n)
+	}
+	slice, err := deviceSlice(pv.top, p.id, sp)
+	if err != nil {
+		return err
+	}
+	if err := atomicfile.Write(filepath.Join(dir, DeviceConfig), slice, 0o644); err != nil {
+		return err
+	}
+	pv.res.Devices = append(pv.res.Devices, idn)
+	return nil
+}
+
+// cleanDeviceDir makes a device's folder, 0700, without the files of an
+// earlier provisioning, which this one may not make and which must then
+// not be bundled.
+func cleanDeviceDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return err
+	}
+	for _, f := range []string{DevicePassword, DeviceCA, DeviceCert, DeviceKey} {
+		if err := os.Remove(filepath.Join(dir, filepath.FromSlash(f))); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
+
+// password gives the device a new password: in its folder, in its
+// password_file if the topology names one, and its hash for its edge's
+// credentials file (written by setUsers).
+func (pv *provisioning) password(p devicePlan, dir string, sp *sliceParams) error {
+	pw := NewPassword()
+	h, err := hashPassword(pw, pv.opts.BcryptCost)
+	if err != nil {
+		return err
+	}
+	cf := pv.top.Path(p.comm.Edge.Credentials)
+	if pv.hashes[cf] == nil {
+		pv.hashes[cf] = map[string]string{}
+	}
+	pv.hashes[cf][p.id] = h
+	if err := writeSecret(filepath.Join(dir, DevicePassword), pw); err != nil {
+		return err
+	}
+	if p.dev.PasswordFile != "" {
+		if err := writeSecret(pv.top.Path(p.dev.PasswordFile), pw); err != nil {
+			return err
+		}
+		pv.res.Changed = append(pv.res.Changed, pv.top.Path(p.dev.PasswordFile))
+	}
+	sp.PasswordFile = DevicePassword
+	return nil
+}
+
+// clientCert issues the device's client certificate into its folder.
+func (pv *provisioning) clientCert(p devicePlan, dir string, sp *sliceParams) error {
+	certPEM, keyPEM, err := pv.ca.IssueClient(p.id, pv.opts.Now())
+	if err != nil {
+		return err
+	}
+	if err := atomicfile.Write(filepath.Join(dir, filepath.FromSlash(DeviceKey)), keyPEM, 0o600); err != nil {
+		return err
+	}
+	if err := atomicfile.Write(filepath.Join(dir, filepath.FromSlash(DeviceCert)), certPEM, 0o644); err != nil {
+		return err
+	}
+	sp.TLS.Cert, sp.TLS.Key = DeviceCert, DeviceKey
+	return nil
+}
+
+// setUsers provisions the bridges if asked, then writes every password
+// hash into its credentials file.
+func (pv *provisioning) setUsers() error {
+	if pv.opts.Bridges {
+		notes, err := bridges(pv.top, pv.hashes, pv.res, pv.opts.BcryptCost)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		res.Notes = append(res.Notes, notes...)
+		pv.res.Notes = append(pv.res.Notes, notes...)
 	}
-	for _, f := range sortedKeys(hashes) {
-		if err := SetUsers(f, hashes[f]); err != nil {
-			return nil, err
+	for _, f := range sortedKeys(pv.hashes) {
+		if err := SetUsers(f, pv.hashes[f]); err != nil {
+			return err
 		}
-		res.Changed = append(res.Changed, f)
+		pv.res.Changed = append(pv.res.Changed, f)
 	}
-	return res, nil
+	return nil
 }
 
 // bridges provisions every edge's bridge account on the cloud's embedded

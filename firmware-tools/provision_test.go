@@ -15,8 +15,8 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/fedgan/fedgan/config"
-	"github.com/fedgan/fedgan/internal/mqttc"
 	"github.com/fedgan/fedgan/deploy"
+	"github.com/fedgan/fedgan/internal/mqttc"
 )
 
 // mode returns the permission bits of path.
