@@ -8,7 +8,7 @@
 // with a persistent, bounded store-and-forward queue, configured like a
 // Mosquitto bridge. Neither knows the topic tree; DeviceRules, EdgeRules,
 // EdgeUplinkRules, CloudRules and MonitorRules build the standard ACLs of
-// DESIGN.md §3 from wire.Topics.
+// docs/DESIGN.md §6.2 from wire.Topics.
 //
 // # Lifecycle
 //

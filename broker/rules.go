@@ -6,7 +6,7 @@ import (
 	"github.com/fedgan/fedgan/wire"
 )
 
-// The standard rule sets of DESIGN.md §3, built from wire.Topics so that
+// The standard rule sets of docs/DESIGN.md §6.2, built from wire.Topics so that
 // no topic string is formatted here. Each returns a fresh slice.
 //
 // device may be "%u" or "%c" to build one rule set shared by many device

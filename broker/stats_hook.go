@@ -9,7 +9,7 @@ import (
 
 // statsHook counts connections that mochi drops for bad input: a packet
 // over MaxPacketSize (which mochi does not announce to 3.1.1 clients,
-// MQTT-NOTES.md) or a malformed packet.
+// docs/DESIGN.md §5.1) or a malformed packet.
 type statsHook struct {
 	mqtt.HookBase
 	c *counters

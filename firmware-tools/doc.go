@@ -72,7 +72,7 @@
 // folder. Its data settings are kept verbatim by default: which rows a
 // device holds depends on them, and a device must compute the partition
 // the simulator computed. Data files are never bundled (real data never
-// leaves a device, DESIGN.md §2.7); ProvisionOptions.DataDir rewrites
+// leaves a device, docs/DESIGN.md §1.3); ProvisionOptions.DataDir rewrites
 // data paths into a folder of the board instead. In the label-related
 // scenario the slice keeps every community (their number sets the
 // discriminator's input width), each reduced to its id, domain, data,

@@ -12,7 +12,7 @@ import (
 )
 
 // DefaultDataDir is the conventional folder of a device's data files on
-// the board (DESIGN.md §2.7: real data never leaves the device, so data
+// the board (docs/DESIGN.md §1.3: real data never leaves the device, so data
 // files are never bundled: the board has them, or they are copied there).
 const DefaultDataDir = "/var/lib/fedgan/data"
 
