@@ -1,7 +1,6 @@
 package cloud_test
 
 import (
-	"encoding/binary"
 	"image/png"
 	"math/rand/v2"
 	"os"
@@ -13,55 +12,18 @@ import (
 	"github.com/fedgan/fedgan/config"
 	"github.com/fedgan/fedgan/deploy"
 	"github.com/fedgan/fedgan/eval"
+	"github.com/fedgan/fedgan/internal/fixture"
 )
 
-// writeStripes writes an IDX folder of n 4×4 images of two classes:
-// class 0 bright in the top half, class 1 in the bottom half, with noise.
+// writeStripes writes the fixture's stripes images into dir.
 func writeStripes(t *testing.T, dir string, n int) {
 	t.Helper()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := fixture.WriteStripes(dir, n); err != nil {
 		t.Fatal(err)
-	}
-	rng := rand.New(rand.NewPCG(1, 2))
-	for _, base := range []string{"train", "t10k"} {
-		img := binary.BigEndian.AppendUint32(nil, 0x00000803)
-		img = binary.BigEndian.AppendUint32(img, uint32(n))
-		img = binary.BigEndian.AppendUint32(img, 4)
-		img = binary.BigEndian.AppendUint32(img, 4)
-		lab := binary.BigEndian.AppendUint32(nil, 0x00000801)
-		lab = binary.BigEndian.AppendUint32(lab, uint32(n))
-		for i := range n {
-			c := i % 2
-			for p := range 16 {
-				v := rng.IntN(40)
-				if (p < 8) == (c == 0) {
-					v += 200
-				}
-				img = append(img, byte(v))
-			}
-			lab = append(lab, byte(c))
-		}
-		if err := os.WriteFile(filepath.Join(dir, base+"-images-idx3-ubyte"), img, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, base+"-labels-idx1-ubyte"), lab, 0o644); err != nil {
-			t.Fatal(err)
-		}
 	}
 }
 
-const stripes = `
-name: stripes
-seed: 3
-model: {latent: 4, data_dim: 16, generator: [8], discriminator: [8], output: tanh}
-training: {global_rounds: 2, local_iters: 1, batch_size: 8}
-cloud: {allow_anonymous: true, eval_samples: 200}
-communities:
-  - id: a
-    data: {kind: idx, path: stripes}
-    edge: {allow_anonymous: true}
-    device_count: 2
-`
+const stripes = fixture.Stripes
 
 func TestEvaluateImages(t *testing.T) {
 	dir := t.TempDir()
