@@ -11,17 +11,11 @@ import (
 	"github.com/fedgan/fedgan/cloud"
 	"github.com/fedgan/fedgan/config"
 	"github.com/fedgan/fedgan/eval"
+	"github.com/fedgan/fedgan/internal/fixture"
 	"github.com/fedgan/fedgan/local"
 )
 
-const tiny = `name: tiny
-model: {latent: 2, data_dim: 2, generator: [16], discriminator: [16]}
-training: {global_rounds: 2, local_iters: 5, batch_size: 16, sync_period: 2s}
-cloud: {allow_anonymous: true, eval_every: 1, eval_samples: 200}
-communities:
-  - {id: a, data: {kind: gaussian, means: [[-1, 0]], std: 0.1, samples: 100}, edge: {allow_anonymous: true}, device_count: 2}
-  - {id: b, data: {kind: gaussian, means: [[1, 0]], std: 0.1, samples: 100}, edge: {allow_anonymous: true}, device_count: 2}
-`
+const tiny = fixture.Tiny
 
 // TestRun runs the tiny topology over MQTT on loopback and checks what
 // the run measured: the rounds, each edge's status with its broker's byte
