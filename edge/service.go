@@ -168,6 +168,17 @@ func (s *Service) brokerConfig() (broker.Config, error) {
 	return cfg, nil
 }
 
+// queueDir is the bridge's store-and-forward folder: the file's
+// edge.bridge.queue_dir when it sets one, otherwise "bridge" in the state
+// folder, which Options.State may move.
+func (s *Service) queueDir() string {
+	e := s.comm.Edge
+	if q := e.Bridge.QueueDir; q != "" && q != filepath.Join(e.State, "bridge") {
+		return q
+	}
+	return filepath.Join(s.state, "bridge")
+}
+
 func (s *Service) newBridge() (*broker.Bridge, error) {
 	b := s.comm.Edge.Bridge
 	remote := b.Remote
@@ -187,7 +198,7 @@ func (s *Service) newBridge() (*broker.Bridge, error) {
 			{Pattern: s.topics.GlobalModel(), Direction: broker.In, QoS: 1, ForceRetain: true},
 			{Pattern: s.topics.GlobalStatus(), Direction: broker.In, QoS: 0, ForceRetain: true},
 		},
-		QueueDir: filepath.Join(s.state, "bridge"), QueueMaxMessages: b.QueueMax,
+		QueueDir: s.queueDir(), QueueMaxMessages: b.QueueMax,
 		QueueMaxBytes: int64(b.QueueMax) * int64(s.top.Limits.MaxPayload+4096),
 		Notifications: true,
 	}
