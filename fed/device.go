@@ -22,15 +22,7 @@ const (
 	NonSaturating
 )
 
-func (o Objective) String() string {
-	switch o {
-	case Minimax:
-		return "minimax"
-	case NonSaturating:
-		return "nonsaturating"
-	}
-	return fmt.Sprintf("Objective(%d)", int(o))
-}
+func (o Objective) String() string { return nameOf(objectiveNames[:], int(o), "Objective") }
 
 // ParseObjective parses "minimax" or "nonsaturating".
 func ParseObjective(s string) (Objective, error) {
@@ -97,12 +89,7 @@ const (
 
 var classModes = [...]string{"input", "aux", "both"}
 
-func (m ClassMode) String() string {
-	if m >= 0 && int(m) < len(classModes) {
-		return classModes[m]
-	}
-	return fmt.Sprintf("ClassMode(%d)", int(m))
-}
+func (m ClassMode) String() string { return nameOf(classModes[:], int(m), "ClassMode") }
 
 // ParseClassMode parses "input", "aux" or "both".
 func ParseClassMode(s string) (ClassMode, error) {

@@ -22,12 +22,7 @@ const (
 	Async
 )
 
-func (m Mode) String() string {
-	if m == Async {
-		return "async"
-	}
-	return "sync"
-}
+func (m Mode) String() string { return nameOf(modeNames[:], int(m), "Mode") }
 
 // ParseMode parses "sync" or "async".
 func ParseMode(s string) (Mode, error) {

@@ -68,15 +68,7 @@ const (
 
 // String returns the mode's configuration name, or "WeightMode(n)" for a
 // value that is not a named constant.
-func (m WeightMode) String() string {
-	switch m {
-	case WeightsExact:
-		return "exact"
-	case WeightsConstant:
-		return "constant"
-	}
-	return fmt.Sprintf("WeightMode(%d)", int(m))
-}
+func (m WeightMode) String() string { return nameOf(weightNames[:], int(m), "WeightMode") }
 
 // ParseWeightMode returns the mode named s: "exact" or "constant".
 // Names are case-sensitive; anything else, the empty string included,
@@ -124,15 +116,7 @@ const (
 
 // String returns the mode's configuration name, or "StalenessMode(n)"
 // for a value that is not a named constant.
-func (m StalenessMode) String() string {
-	switch m {
-	case StalenessTime:
-		return "time"
-	case StalenessVersions:
-		return "versions"
-	}
-	return fmt.Sprintf("StalenessMode(%d)", int(m))
-}
+func (m StalenessMode) String() string { return nameOf(stalenessNames[:], int(m), "StalenessMode") }
 
 // ParseStalenessMode returns the mode named s: "time" or "versions".
 // Names are case-sensitive; anything else, the empty string included,

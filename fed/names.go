@@ -8,7 +8,8 @@ import (
 )
 
 // The names of the enumerated settings, indexed by value: the Parse
-// functions accept these and no others (classModes names the ClassModes).
+// functions accept these and no others, and the String methods return
+// them (classModes names the ClassModes).
 // The configuration checks its keys with the Parse functions, so these
 // lists are the only ones.
 var (
@@ -17,6 +18,15 @@ var (
 	stalenessNames = [...]string{"time", "versions"}
 	objectiveNames = [...]string{"minimax", "nonsaturating"}
 )
+
+// nameOf is the name of value v of an enumerated setting, or "Type(v)"
+// for a value without one: what the String methods return.
+func nameOf(names []string, v int, typ string) string {
+	if v >= 0 && v < len(names) {
+		return names[v]
+	}
+	return fmt.Sprintf("%s(%d)", typ, v)
+}
 
 // NameError is the error of ParseMode, ParseWeightMode,
 // ParseStalenessMode, ParseObjective and ParseClassMode for a name they do

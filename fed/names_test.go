@@ -59,3 +59,4 @@ func TestParseNames(t *testing.T) {
 		}
 	}
 }
+
