@@ -59,4 +59,3 @@ func TestParseNames(t *testing.T) {
 		}
 	}
 }
-
