@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
-	"image/png"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 	"github.com/fedgan/fedgan/deploy"
 	"github.com/fedgan/fedgan/eval"
 	"github.com/fedgan/fedgan/experiment"
+	"github.com/fedgan/fedgan/internal/fixture"
 	"github.com/fedgan/fedgan/nn"
 )
 
@@ -186,17 +186,8 @@ func TestEvalCommands(t *testing.T) {
 
 func checkPNG(t *testing.T, path string, side int) {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if b := img.Bounds(); b.Dx() != side || b.Dy() != side {
-		t.Errorf("%s is %v, want %d×%d", path, b, side, side)
+	if err := fixture.CheckSquarePNG(path, side); err != nil {
+		t.Error(err)
 	}
 }
 

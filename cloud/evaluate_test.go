@@ -1,9 +1,7 @@
 package cloud_test
 
 import (
-	"image/png"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -82,20 +80,12 @@ func TestEvaluateImages(t *testing.T) {
 	}
 }
 
+// checkGrid checks a grid of 10 columns and rows of 4×4 images at scale 2
+// with 2-pixel gaps.
 func checkGrid(t *testing.T, path string) {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// 10 columns and rows of 4×4 images at scale 2 with 2-pixel gaps.
-	if b := img.Bounds(); b.Dx() != 10*(8+2)+2 || b.Dy() != 10*(8+2)+2 {
-		t.Errorf("%s is %v, want 102×102", path, b)
+	if err := fixture.CheckSquarePNG(path, 10*(8+2)+2); err != nil {
+		t.Error(err)
 	}
 }
 

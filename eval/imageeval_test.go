@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"image/png"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -209,17 +208,8 @@ func TestGridFiles(t *testing.T) {
 
 func checkGridPNG(t *testing.T, path string, side int) {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if b := img.Bounds(); b.Dx() != side || b.Dy() != side {
-		t.Errorf("%s is %v, want %d×%d", path, b, side, side)
+	if err := fixture.CheckSquarePNG(path, side); err != nil {
+		t.Error(err)
 	}
 }
 
