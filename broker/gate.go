@@ -27,14 +27,14 @@ const (
 	RefusedAnonymous      = "anonymous"       // no username and anonymous access off
 	RefusedUnknownUser    = "unknown_user"
 	RefusedWrongPassword  = "wrong_password"
-	RefusedClientCert     = "client_cert"     // mTLS: no certificate, or CommonName is not the client id
-	RefusedClientID       = "client_id"       // client id not allowed for this user (or reserved, or invalid)
+	RefusedClientCert     = "client_cert"      // mTLS: no certificate, or CommonName is not the client id
+	RefusedClientID       = "client_id"        // client id not allowed for this user (or reserved, or invalid)
 	RefusedClientIDInUse  = "client_id_in_use" // another user's session holds the client id
-	RefusedWillTopic      = "will_topic"      // will topic not writable
-	RefusedAuthBackoff    = "auth_backoff"    // address or username delayed after failed logins
-	RefusedAuthBusy       = "auth_busy"       // every bcrypt slot busy (Config.AuthConcurrency)
-	RefusedPublishRate    = "publish_rate"    // publishes over Config.PublishRate: disconnected
-	RefusedRetain         = "retain"          // retain flag on a topic whose rule forbids it: disconnected
+	RefusedWillTopic      = "will_topic"       // will topic not writable
+	RefusedAuthBackoff    = "auth_backoff"     // address or username delayed after failed logins
+	RefusedAuthBusy       = "auth_busy"        // every bcrypt slot busy (Config.AuthConcurrency)
+	RefusedPublishRate    = "publish_rate"     // publishes over Config.PublishRate: disconnected
+	RefusedRetain         = "retain"           // retain flag on a topic whose rule forbids it: disconnected
 )
 
 // refusals counts refusals by reason and logs them at most once a minute
