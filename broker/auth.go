@@ -294,8 +294,8 @@ func checkClientID(u *User, id string) refusal {
 	if u.ClientIDMustMatch && id != u.Name {
 		return refusal{RefusedClientID, "client id must equal the username", idRejected}
 	}
-	if u.ClientIDPrefix != "" && (!strings.HasPrefix(id, u.ClientIDPrefix) || len(id) == len(u.ClientIDPrefix)) {
-		return refusal{RefusedClientID, "client id must start with " + strconv.Quote(u.ClientIDPrefix), idRejected}
+	if u.ClientIDPrefix != "" && id != u.Name && (!strings.HasPrefix(id, u.ClientIDPrefix) || len(id) == len(u.ClientIDPrefix)) {
+		return refusal{RefusedClientID, "client id must be the username or start with " + strconv.Quote(u.ClientIDPrefix), idRejected}
 	}
 	if u.ClientIDMustMatch || usesSubst(u.Rules, "%c") {
 		if err := wire.ValidID(id); err != nil {

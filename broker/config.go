@@ -234,8 +234,9 @@ type User struct {
 	Rules []Rule
 	// ClientIDMustMatch requires the MQTT client id to equal Name.
 	ClientIDMustMatch bool
-	// ClientIDPrefix, when set, requires the client id to start with it
-	// (and be longer): the monitor's ids, kept apart from the devices'.
+	// ClientIDPrefix, when set, requires the client id to be Name or to
+	// start with the prefix (and be longer): the monitor's ids, kept
+	// apart from the devices'.
 	ClientIDPrefix string
 }
 

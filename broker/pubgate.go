@@ -1,7 +1,7 @@
 package broker
 
 import (
-	"errors"
+	"fmt"
 	"strconv"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -10,10 +10,12 @@ import (
 	"github.com/fedgan/fedgan/wire"
 )
 
-// Errors that end a client's connection from OnPacketRead.
+// Errors that end a client's connection from OnPacketRead: mochi passes
+// on only ErrRejectPacket from that hook (others are ignored), and a read
+// error ends the connection.
 var (
-	errPublishRate = errors.New("broker: publish rate over the limit")
-	errRetain      = errors.New("broker: retain flag not allowed on this topic")
+	errPublishRate = fmt.Errorf("%w: publish rate over the limit", packets.ErrRejectPacket)
+	errRetain      = fmt.Errorf("%w: retain flag not allowed on this topic", packets.ErrRejectPacket)
 )
 
 // bucket is one client's token bucket of publishes. mochi reads a

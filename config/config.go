@@ -240,9 +240,10 @@ type Monitor struct {
 	Username string `yaml:"username"`
 	// PasswordHash is a bcrypt hash (not the password).
 	PasswordHash string `yaml:"password_hash"`
-	// ClientIDPrefix is what the monitor's client ids must start with;
-	// default "fedgan-" (fedgan watch and fedgan-fw use it). No device id
-	// may start with it.
+	// ClientIDPrefix: the monitor's client id must be its username or
+	// start with this prefix; default "fedgan-" (fedgan watch and
+	// fedgan-fw use it). No device id may start with it or equal the
+	// username, so the monitor cannot hold a device's id.
 	ClientIDPrefix string `yaml:"client_id_prefix"`
 }
 

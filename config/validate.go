@@ -471,6 +471,9 @@ func (t *Topology) validateCommunities(p *problems) {
 		t.validateDevices(p, key, cm, seenD)
 		if m := cm.Edge.Monitor; m != nil && m.ClientIDPrefix != "" {
 			for _, d := range cm.Devices {
+				if d.ID == m.Username {
+					p.bad(key+".edge.monitor.username", "is device %q's id: the monitor could take its client id", d.ID)
+				}
 				if strings.HasPrefix(d.ID, m.ClientIDPrefix) {
 					p.bad(key+".edge.monitor.client_id_prefix", "device id %q starts with %q: the monitor could take its client id", d.ID, m.ClientIDPrefix)
 				}
