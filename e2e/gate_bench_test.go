@@ -57,8 +57,8 @@ func (h edgeAddrs) Handle(ctx context.Context, r slog.Record) error {
 	return nil
 }
 func (h edgeAddrs) Enabled(context.Context, slog.Level) bool { return true }
-func (h edgeAddrs) WithAttrs([]slog.Attr) slog.Handler        { return h }
-func (h edgeAddrs) WithGroup(string) slog.Handler             { return h }
+func (h edgeAddrs) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h edgeAddrs) WithGroup(string) slog.Handler            { return h }
 
 // trainWithStorm trains configs/gaussian.yaml with passwords and, when
 // attempts > 0, an attacker; it returns the rounds per second.
