@@ -116,20 +116,9 @@ func New(opts Options) (*Client, error) {
 		// must not swap. Handlers never block (OnMessage's contract), so
 		// ordered delivery cannot stall the client.
 		SetOrderMatters(true)
-	if opts.Dial != nil {
-		po.SetCustomOpenConnectionFn(func(*url.URL, paho.ClientOptions) (net.Conn, error) { return opts.Dial() })
-	}
 	po.SetConnectionNotificationHandler(cl.notified)
-	if opts.Username != "" {
-		po.SetUsername(opts.Username)
-		po.SetPassword(opts.Password)
-	}
-	if strings.HasPrefix(opts.URL, "ssl://") || strings.HasPrefix(opts.URL, "tls://") || strings.HasPrefix(opts.URL, "wss://") || strings.HasPrefix(opts.URL, "mqtts://") {
-		tc, err := TLSConfig(opts.CAFile, opts.CertFile, opts.KeyFile, opts.ServerName)
-		if err != nil {
-			return nil, err
-		}
-		po.SetTLSConfig(tc)
+	if err := setTransport(po, opts); err != nil {
+		return nil, err
 	}
 	if w := opts.Will; w != nil {
 		po.SetBinaryWill(w.Topic, w.Payload, w.QoS, w.Retain)
@@ -163,6 +152,26 @@ func New(opts Options) (*Client, error) {
 	cl.c = paho.NewClient(po)
 	cl.c.Connect() // retried in the background (SetConnectRetry)
 	return cl, nil
+}
+
+// setTransport sets how po reaches the broker: the in-process dialer,
+// the credentials and, for a TLS URL, the TLS configuration.
+func setTransport(po *paho.ClientOptions, opts Options) error {
+	if opts.Dial != nil {
+		po.SetCustomOpenConnectionFn(func(*url.URL, paho.ClientOptions) (net.Conn, error) { return opts.Dial() })
+	}
+	if opts.Username != "" {
+		po.SetUsername(opts.Username)
+		po.SetPassword(opts.Password)
+	}
+	if strings.HasPrefix(opts.URL, "ssl://") || strings.HasPrefix(opts.URL, "tls://") || strings.HasPrefix(opts.URL, "wss://") || strings.HasPrefix(opts.URL, "mqtts://") {
+		tc, err := TLSConfig(opts.CAFile, opts.CertFile, opts.KeyFile, opts.ServerName)
+		if err != nil {
+			return err
+		}
+		po.SetTLSConfig(tc)
+	}
+	return nil
 }
 
 func tokenErr(t paho.Token) error {
