@@ -134,9 +134,9 @@ func TestLockedDownEdge(t *testing.T) {
 			}
 			tc.Certificates = []tls.Certificate{c}
 		}
-		c := paho.NewClient(paho.NewClientOptions().AddBroker("ssl://"+b.TLSAddr()).SetClientID(id).
+		c := paho.NewClient(paho.NewClientOptions().AddBroker("ssl://" + b.TLSAddr()).SetClientID(id).
 			SetUsername(user).SetPassword(pw).SetTLSConfig(tc).SetProtocolVersion(4).
-			SetAutoReconnect(false).SetConnectTimeout(5*time.Second))
+			SetAutoReconnect(false).SetConnectTimeout(5 * time.Second))
 		tok := c.Connect()
 		if !tok.WaitTimeout(10 * time.Second) {
 			return errors.New("no answer")
