@@ -10,13 +10,23 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 // connectPacket is an MQTT 3.1.1 CONNECT with a clean session, a 60 s
-// keepalive and client id id, and no credentials.
-func connectPacket(id string) []byte {
-	body := []byte{0, 4, 'M', 'Q', 'T', 'T', 4, 0x02, 0, 60, byte(len(id) >> 8), byte(len(id))}
-	body = append(body, id...)
+// keepalive, client id id and, unless user is empty, credentials.
+func connectPacket(id, user, pw string) []byte {
+	flags := byte(0x02)
+	if user != "" {
+		flags |= 0xc0
+	}
+	body := []byte{0, 4, 'M', 'Q', 'T', 'T', 4, flags, 0, 60}
+	for _, f := range []string{id, user, pw} {
+		if f != "" {
+			body = append(append(body, byte(len(f)>>8), byte(len(f))), f...)
+		}
+	}
 	return append([]byte{0x10, byte(len(body))}, body...)
 }
 
@@ -82,8 +92,14 @@ func gateSockets(b *testing.B) {
 	writeKey(b, filepath.Join(dir, "srv.key"), srvKey)
 	const timeout = 2 * time.Second
 	const plain, silentTLS, idle = 1000, 200, 1000
+	// The shared account of a fleet of devices, rules per client id.
+	fleetHash, err := bcrypt.GenerateFromPassword([]byte("fleet-pw"), bcrypt.DefaultCost)
+	if err != nil {
+		b.Fatal(err)
+	}
 	br, err := New(Config{
-		Addr: "127.0.0.1:0", AllowAnonymous: true, ConnectTimeout: timeout, MaxClients: idle,
+		Users: []User{{Name: "fleet", PasswordHash: string(fleetHash), Rules: DeviceRules(tp, "c1", "%c")}},
+		Addr:  "127.0.0.1:0", AllowAnonymous: true, ConnectTimeout: timeout, MaxClients: idle,
 		TLS: &TLSConfig{Addr: "127.0.0.1:0", CertFile: filepath.Join(dir, "srv.pem"), KeyFile: filepath.Join(dir, "srv.key")},
 	}, nil)
 	if err != nil {
@@ -99,8 +115,9 @@ func gateSockets(b *testing.B) {
 	silent(b, br, br.Addr(), plain, timeout, base)
 	silent(b, br, br.TLSAddr(), silentTLS, timeout, base)
 
-	// Idle authenticated sessions: the heap each costs (client sockets
-	// are raw, so the figure is the broker's).
+	// Idle authenticated sessions (the first pays bcrypt, the others hit
+	// the cache): the heap and stacks each costs (client sockets are raw,
+	// so the figure is the broker's).
 	base = heapMiB()
 	conns := make([]net.Conn, 0, idle)
 	for i := range idle {
@@ -109,7 +126,7 @@ func gateSockets(b *testing.B) {
 			b.Fatal(err)
 		}
 		conns = append(conns, c)
-		if _, err := c.Write(connectPacket("idle" + strconv.Itoa(i))); err != nil {
+		if _, err := c.Write(connectPacket("idle"+strconv.Itoa(i), "fleet", "fleet-pw")); err != nil {
 			b.Fatal(err)
 		}
 		ack := make([]byte, 4)
@@ -126,7 +143,7 @@ func gateSockets(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	_, _ = c.Write(connectPacket("one-too-many"))
+	_, _ = c.Write(connectPacket("one-too-many", "fleet", "fleet-pw"))
 	ack := make([]byte, 4)
 	_, err = io.ReadFull(c, ack)
 	b.Logf("client %d with MaxClients %d: CONNACK % x (%v), then closed; counted max_clients=%d", idle+1, idle, ack, err, br.Stats().Refused[RefusedMaxClients])
