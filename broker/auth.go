@@ -11,11 +11,13 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/fedgan/fedgan/internal/clock"
 	"github.com/fedgan/fedgan/wire"
 )
 
@@ -26,26 +28,47 @@ import (
 // Passwords are bcrypt hashes. bcrypt costs ~50-100 ms at cost 10 (more
 // on ARM), so after a successful verification the hook remembers an
 // HMAC-SHA256 of the password, keyed by a random per-instance secret, for
-// that user; a reconnect with the same password then costs one HMAC.
-// The cache holds at most one entry per configured user. Failed attempts
-// always pay the full bcrypt cost, unknown users included (against a
-// dummy hash), so timing tells nothing about which usernames exist.
+// that user, for Config.AuthCacheTTL after its last use; a reconnect with
+// the same password then costs one HMAC. The cache holds at most one
+// entry per configured user. Failed attempts pay the full bcrypt cost,
+// unknown users included (against a dummy hash), so timing tells nothing
+// about which usernames exist; authLimiter bounds how many run.
+//
+// The checks run in OnConnect, which lets the hook answer each refusal
+// with its own CONNACK code (bad credentials, identifier rejected, server
+// unavailable, not authorized); OnConnectAuthenticate then only accepts
+// the clients OnConnect let through.
 type authHook struct {
 	mqtt.HookBase
 
+	srv        *mqtt.Server     // to answer refusals
 	clients    *mqtt.Clients    // the server's, to refuse session takeovers across users
 	users      map[string]*User // read-only after construction
 	anonymous  bool
 	anonRules  []Rule
 	mtlsListen string // listener id whose clients need CN == client id; "" for none
 	dummyHash  func() []byte
+	limit      *authLimiter
+	gate       *connGate
+	ref        *refusals
+	clock      clock.Clock
+	cacheTTL   time.Duration
 
 	cacheKey [32]byte
 	mu       sync.Mutex
-	verified map[string][32]byte // username → HMAC of the last password that verified
+	verified map[string]cachedPassword // username → the last password that verified
+	accepted sync.Map                  // *mqtt.Client → struct{}: passed OnConnect
+
+	pubRate, pubBurst float64
+	buckets           sync.Map // *mqtt.Client → *bucket (pubgate.go)
 
 	log *slog.Logger
 	c   *counters
+}
+
+type cachedPassword struct {
+	mac  [32]byte
+	used time.Time
 }
 
 // counters are the broker's own counters (mochi keeps the rest in its
@@ -58,14 +81,22 @@ type counters struct {
 	readErrors   atomic.Int64
 }
 
-func newAuthHook(cfg *Config, clients *mqtt.Clients, mtlsListener string, log *slog.Logger, c *counters) (*authHook, error) {
+func newAuthHook(cfg *Config, srv *mqtt.Server, mtlsListener string, gate *connGate, ref *refusals, log *slog.Logger, c *counters) (*authHook, error) {
 	h := &authHook{
-		clients:    clients,
+		srv:        srv,
+		clients:    srv.Clients,
 		users:      make(map[string]*User, len(cfg.Users)),
 		anonymous:  cfg.AllowAnonymous,
 		anonRules:  cfg.AnonymousRules,
 		mtlsListen: mtlsListener,
-		verified:   make(map[string][32]byte),
+		limit:      newAuthLimiter(cfg),
+		gate:       gate,
+		ref:        ref,
+		clock:      clock.Or(cfg.Clock),
+		cacheTTL:   cfg.AuthCacheTTL,
+		verified:   make(map[string]cachedPassword),
+		pubRate:    cfg.PublishRate,
+		pubBurst:   float64(cfg.PublishBurst),
 		log:        log,
 		c:          c,
 	}
@@ -97,64 +128,90 @@ func (h *authHook) ID() string { return "fedgan-auth" }
 
 // Provides implements mqtt.Hook.
 func (h *authHook) Provides(b byte) bool {
-	return b == mqtt.OnConnectAuthenticate || b == mqtt.OnACLCheck
+	switch b {
+	case mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPacketRead, mqtt.OnDisconnect:
+		return true
+	}
+	return false
 }
 
-// OnConnectAuthenticate implements mqtt.Hook.
-func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
-	if reason := h.authenticate(cl, pk); reason != "" {
-		h.c.authFailures.Add(1)
-		h.log.Warn("connection refused", "reason", reason, "client_id", cl.ID,
-			"username", string(pk.Connect.Username), "remote", cl.Net.Remote, "listener", cl.Net.Listener)
-		return false
-	}
-	return true
+// refusal is why a client may not connect, and what its CONNACK says.
+type refusal struct {
+	reason string // one of the Refused* constants
+	detail string
+	code   connackKind
 }
 
-// authenticate returns why cl may not connect, or "".
-func (h *authHook) authenticate(cl *mqtt.Client, pk packets.Packet) string {
-	if h.mtlsListen != "" && cl.Net.Listener == h.mtlsListen {
-		tc, ok := cl.Net.Conn.(*tls.Conn)
-		if !ok {
-			return "mTLS listener without a TLS connection"
-		}
-		st := tc.ConnectionState()
-		if len(st.PeerCertificates) == 0 {
-			return "no client certificate"
-		}
-		if cn := st.PeerCertificates[0].Subject.CommonName; cn != cl.ID {
-			return "client certificate CommonName " + strconv.Quote(cn) + " is not the client id"
-		}
-	}
+type connackKind int
 
+const (
+	badCredentials connackKind = iota
+	idRejected
+	unavailable
+	notAuthorized
+)
+
+// connack returns the CONNACK code of kind for a client of the protocol
+// version given (MQTT 3.1.1 has four refusal codes; mochi maps only some
+// 5.0 codes to them).
+func (k connackKind) connack(version byte) packets.Code {
+	if version < 5 {
+		return [...]packets.Code{packets.ErrMalformedUsernameOrPassword, packets.Err3ClientIdentifierNotValid,
+			packets.Err3ServerUnavailable, packets.Err3NotAuthorized}[k]
+	}
+	return [...]packets.Code{packets.ErrBadUsernameOrPassword, packets.ErrClientIdentifierNotValid,
+		packets.ErrServerUnavailable, packets.ErrNotAuthorized}[k]
+}
+
+// OnConnect implements mqtt.Hook: it authenticates cl and, on a refusal,
+// answers with its CONNACK code and ends the connection.
+func (h *authHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
+	r := h.authenticate(cl, pk)
+	if r.reason == "" {
+		h.accepted.Store(cl, struct{}{})
+		h.gate.authenticated(cl.Net.Conn)
+		return nil
+	}
+	h.c.authFailures.Add(1)
+	h.ref.refuse(r.reason, cl.Net.Remote, r.detail, "client_id", cl.ID,
+		"username", string(pk.Connect.Username), "listener", cl.Net.Listener)
+	// A 3.1.1 return code (below 0x80) goes out as is.
+	code := r.code.connack(cl.Properties.ProtocolVersion)
+	_ = h.srv.SendConnack(cl, code, false, nil)
+	return code
+}
+
+// OnConnectAuthenticate implements mqtt.Hook: only clients that passed
+// OnConnect are accepted.
+func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, _ packets.Packet) bool {
+	_, ok := h.accepted.LoadAndDelete(cl)
+	return ok
+}
+
+// authenticate returns why cl may not connect, or a zero refusal.
+func (h *authHook) authenticate(cl *mqtt.Client, pk packets.Packet) refusal {
+	if r := h.checkCert(cl); r.reason != "" {
+		return r
+	}
 	name := string(pk.Connect.Username)
 	var rules []Rule
 	if name == "" && !pk.Connect.UsernameFlag {
 		if !h.anonymous {
-			return "anonymous access is off"
+			return refusal{RefusedAnonymous, "anonymous access is off", badCredentials}
 		}
 		rules = h.anonRules
 		if usesSubst(rules, "%c") {
 			if err := wire.ValidID(cl.ID); err != nil {
-				return "invalid client id: " + err.Error()
+				return refusal{RefusedClientID, "invalid client id: " + err.Error(), idRejected}
 			}
 		}
 	} else {
-		u, ok := h.users[name]
-		if !ok {
-			_ = bcrypt.CompareHashAndPassword(h.dummyHash(), pk.Connect.Password)
-			return "unknown user"
+		u, r := h.checkUser(cl, name, pk.Connect.Password)
+		if r.reason != "" {
+			return r
 		}
-		if !h.checkPassword(u, pk.Connect.Password) {
-			return "wrong password"
-		}
-		if u.ClientIDMustMatch && cl.ID != u.Name {
-			return "client id must equal the username"
-		}
-		if u.ClientIDMustMatch || usesSubst(u.Rules, "%c") {
-			if err := wire.ValidID(cl.ID); err != nil {
-				return "invalid client id: " + err.Error()
-			}
+		if r := checkClientID(u, cl.ID); r.reason != "" {
+			return r
 		}
 		rules = u.Rules
 	}
@@ -162,42 +219,118 @@ func (h *authHook) authenticate(cl *mqtt.Client, pk packets.Packet) string {
 	// A client id names a session: another user must not take it over
 	// (and inherit its subscriptions), nor anyone the inline client's.
 	if cl.ID == mqtt.InlineClientId || strings.HasPrefix(cl.ID, bridgeIDPrefix) {
-		return "client id reserved"
+		return refusal{RefusedClientID, "client id reserved", idRejected}
 	}
 	if old, ok := h.clients.Get(cl.ID); ok && string(old.Properties.Username) != name {
-		return "client id in use by another user's session"
+		return refusal{RefusedClientIDInUse, "client id in use by another user's session", idRejected}
 	}
 
 	// mochi publishes wills without an ACL check: check them here.
 	if pk.Connect.WillFlag {
 		topic := pk.Connect.WillTopic
 		if !mqtt.IsValidFilter(topic, true) || !allowed(rules, name, cl.ID, topic, true) {
-			return "will topic " + strconv.Quote(topic) + " not writable"
+			return refusal{RefusedWillTopic, "will topic " + strconv.Quote(topic) + " not writable", notAuthorized}
 		}
 	}
-	return ""
+	return refusal{}
 }
 
-func (h *authHook) checkPassword(u *User, password []byte) bool {
+// checkCert checks the client certificate on the mTLS listener.
+func (h *authHook) checkCert(cl *mqtt.Client) refusal {
+	if h.mtlsListen == "" || cl.Net.Listener != h.mtlsListen {
+		return refusal{}
+	}
+	tc, ok := cl.Net.Conn.(*tls.Conn)
+	if !ok {
+		return refusal{RefusedClientCert, "mTLS listener without a TLS connection", badCredentials}
+	}
+	st := tc.ConnectionState()
+	if len(st.PeerCertificates) == 0 {
+		return refusal{RefusedClientCert, "no client certificate", badCredentials}
+	}
+	if cn := st.PeerCertificates[0].Subject.CommonName; cn != cl.ID {
+		return refusal{RefusedClientCert, "client certificate CommonName " + strconv.Quote(cn) + " is not the client id", idRejected}
+	}
+	return refusal{}
+}
+
+// checkUser verifies name's password: from the cache when it verified
+// recently, otherwise with bcrypt, within the limits of authLimiter.
+func (h *authHook) checkUser(cl *mqtt.Client, name string, password []byte) (*User, refusal) {
+	u, known := h.users[name]
+	var sum [32]byte
+	if known {
+		sum = h.passwordMAC(u.Name, password)
+		if h.cached(u.Name, sum) {
+			return u, refusal{}
+		}
+	}
+	host := hostOf(cl.Net.Remote)
+	if wait := h.limit.blocked(addrKey(host), userKey(name)); wait > 0 {
+		return nil, refusal{RefusedAuthBackoff, "too many failed logins: retry in " + wait.Round(time.Millisecond).String(), unavailable}
+	}
+	if !h.limit.acquire() {
+		return nil, refusal{RefusedAuthBusy, "every password check is busy", unavailable}
+	}
+	defer h.limit.release()
+	if !known {
+		_ = bcrypt.CompareHashAndPassword(h.dummyHash(), password)
+		h.limit.fail(addrKey(host), userKey(name))
+		return nil, refusal{RefusedUnknownUser, "unknown user", badCredentials}
+	}
+	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), password) != nil {
+		h.limit.fail(addrKey(host), userKey(name))
+		return nil, refusal{RefusedWrongPassword, "wrong password", badCredentials}
+	}
+	h.limit.succeed(userKey(name))
+	h.mu.Lock()
+	h.verified[u.Name] = cachedPassword{mac: sum, used: h.clock.Now()}
+	h.mu.Unlock()
+	return u, refusal{}
+}
+
+// checkClientID checks the client id a user asks for.
+func checkClientID(u *User, id string) refusal {
+	if u.ClientIDMustMatch && id != u.Name {
+		return refusal{RefusedClientID, "client id must equal the username", idRejected}
+	}
+	if u.ClientIDPrefix != "" && id != u.Name && (!strings.HasPrefix(id, u.ClientIDPrefix) || len(id) == len(u.ClientIDPrefix)) {
+		return refusal{RefusedClientID, "client id must be the username or start with " + strconv.Quote(u.ClientIDPrefix), idRejected}
+	}
+	if u.ClientIDMustMatch || usesSubst(u.Rules, "%c") {
+		if err := wire.ValidID(id); err != nil {
+			return refusal{RefusedClientID, "invalid client id: " + err.Error(), idRejected}
+		}
+	}
+	return refusal{}
+}
+
+func (h *authHook) passwordMAC(name string, password []byte) [32]byte {
 	mac := hmac.New(sha256.New, h.cacheKey[:])
-	mac.Write([]byte(u.Name))
+	mac.Write([]byte(name))
 	mac.Write([]byte{0})
 	mac.Write(password)
 	var sum [32]byte
 	mac.Sum(sum[:0])
+	return sum
+}
 
+// cached reports whether sum is the MAC of name's last verified password,
+// used within the cache TTL, and renews it.
+func (h *authHook) cached(name string, sum [32]byte) bool {
+	now := h.clock.Now()
 	h.mu.Lock()
-	cached, ok := h.verified[u.Name]
-	h.mu.Unlock()
-	if ok && subtle.ConstantTimeCompare(cached[:], sum[:]) == 1 {
-		return true
-	}
-	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), password) != nil {
+	defer h.mu.Unlock()
+	c, ok := h.verified[name]
+	if !ok || now.Sub(c.used) > h.cacheTTL {
+		delete(h.verified, name)
 		return false
 	}
-	h.mu.Lock()
-	h.verified[u.Name] = sum
-	h.mu.Unlock()
+	if subtle.ConstantTimeCompare(c.mac[:], sum[:]) != 1 {
+		return false
+	}
+	c.used = now
+	h.verified[name] = c
 	return true
 }
 

@@ -2,16 +2,20 @@ package broker
 
 import (
 	"context"
+	"crypto/subtle"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"net"
 	"net/http"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,6 +23,9 @@ import (
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/fedgan/fedgan/internal/clock"
+	"github.com/fedgan/fedgan/internal/ratelog"
 )
 
 // Listener ids, as they appear in logs and in mochi's Client.Net.Listener.
@@ -26,6 +33,8 @@ const (
 	ListenerTCP = "tcp"
 	ListenerTLS = "tls"
 	ListenerWS  = "ws"
+	// ListenerInproc is the in-process listener of DialInternal.
+	ListenerInproc = "inproc"
 )
 
 // ErrRunning is returned by a second call of Run.
@@ -40,6 +49,9 @@ type Broker struct {
 	srv    *mqtt.Server
 	tlsCfg *tls.Config
 	c      counters
+	ref    refusals
+	gate   *connGate
+	inproc *pipeListener
 
 	ran     atomic.Bool
 	ready   chan struct{}
@@ -69,6 +81,9 @@ func New(cfg Config, log *slog.Logger) (*Broker, error) {
 		addrs: map[string]string{},
 	}
 	b.subID.Store(1 << 20) // well clear of ids applications pick by hand
+	b.ref.lim = ratelog.Limiter{Log: log.With("component", "gate"), Msg: "refused", Now: clock.Or(cfg.Clock).Now}
+	b.gate = newConnGate(&b.cfg, &b.ref)
+	b.inproc = newPipeListener()
 
 	if cfg.TLS != nil {
 		tc, err := loadServerTLS(cfg.TLS)
@@ -99,7 +114,7 @@ func New(cfg Config, log *slog.Logger) (*Broker, error) {
 	if cfg.TLS != nil && cfg.TLS.ClientCAFile != "" {
 		mtls = ListenerTLS
 	}
-	hook, err := newAuthHook(&b.cfg, b.srv.Clients, mtls, log.With("component", "auth"), &b.c)
+	hook, err := newAuthHook(&b.cfg, b.srv, mtls, b.gate, &b.ref, log.With("component", "auth"), &b.c)
 	if err != nil {
 		return nil, fmt.Errorf("broker: auth hook: %w", err)
 	}
@@ -146,8 +161,13 @@ func (b *Broker) Ready() <-chan struct{} { return b.ready }
 // Done is closed when Run has returned.
 func (b *Broker) Done() <-chan struct{} { return b.done }
 
+// DialInternal connects in-process to the broker (a net.Pipe on the
+// "inproc" listener), for the services' own clients: it works with the
+// plain listener off. It fails before Ready and after Run returns.
+func (b *Broker) DialInternal() (net.Conn, error) { return b.inproc.dial() }
+
 // Addr returns the bound address of the plain TCP listener ("" before
-// Ready).
+// Ready, or with TLSOnly).
 func (b *Broker) Addr() string { return b.addr(ListenerTCP) }
 
 // TLSAddr returns the bound address of the TLS listener, or "".
@@ -211,7 +231,8 @@ func (b *Broker) Run(ctx context.Context) error {
 	}
 	b.mu.Unlock()
 	b.serving.Store(true)
-	b.log.Info("broker serving", "tcp", b.Addr(), "tls", b.TLSAddr(), "ws", b.WSAddr(), "http", b.HTTPAddr())
+	b.log.Info("broker serving", "tcp", b.Addr(), "tls", b.TLSAddr(), "ws", b.WSAddr(), "http", b.HTTPAddr(),
+		"http_token", b.cfg.HTTPToken != "", "max_clients", b.cfg.MaxClients, "connect_timeout", b.cfg.ConnectTimeout)
 	close(b.ready)
 
 	err = b.serve(ctx, ls, httpLn)
@@ -224,17 +245,22 @@ func (b *Broker) Run(ctx context.Context) error {
 // closes those it bound.
 func (b *Broker) listen() (ls []*netListener, httpLn net.Listener, err error) {
 	bind := func(id, addr string, tc *tls.Config, ws bool) error {
-		nl, err := net.Listen("tcp", addr)
+		raw, err := net.Listen("tcp", addr)
 		if err != nil {
 			return fmt.Errorf("broker: listen %s %s: %w", id, addr, err)
 		}
+		var nl net.Listener = &gateListener{Listener: raw, g: b.gate}
 		if tc != nil {
 			nl = tls.NewListener(nl, tc)
 		}
-		ls = append(ls, newNetListener(id, nl, ws, b.log.With("listener", id)))
+		l := newNetListener(id, nl, ws, b.log.With("listener", id))
+		l.gate = b.gate
+		ls = append(ls, l)
 		return nil
 	}
-	err = bind(ListenerTCP, b.cfg.Addr, nil, false)
+	if !b.cfg.TLSOnly {
+		err = bind(ListenerTCP, b.cfg.Addr, nil, false)
+	}
 	if err == nil && b.cfg.TLS != nil {
 		err = bind(ListenerTLS, b.cfg.TLS.Addr, b.tlsCfg, false)
 	}
@@ -259,6 +285,15 @@ func (b *Broker) listen() (ls []*netListener, httpLn net.Listener, err error) {
 // start hands the MQTT listeners to mochi and starts serving. On an error
 // it closes the listeners.
 func (b *Broker) start(ls []*netListener, httpLn net.Listener) error {
+	if err := b.srv.AddListener(b.inproc); err != nil {
+		for _, l := range ls {
+			_ = l.ln.Close()
+		}
+		if httpLn != nil {
+			_ = httpLn.Close()
+		}
+		return fmt.Errorf("broker: add listener %s: %w", ListenerInproc, err)
+	}
 	for _, l := range ls {
 		if err := b.srv.AddListener(l); err != nil {
 			for _, l := range ls {
@@ -308,6 +343,7 @@ func (b *Broker) serve(ctx context.Context, ls []*netListener, httpLn net.Listen
 		for _, l := range ls {
 			l.wait()
 		}
+		b.inproc.wait()
 		return nil
 	})
 	return g.Wait()
@@ -336,6 +372,10 @@ type Stats struct {
 
 	PacketsTooLarge int64 `json:"packets_too_large"` // connections dropped for a packet over MaxPacketSize
 	ReadErrors      int64 `json:"read_errors"`       // connections dropped for a malformed packet
+
+	// Refused counts refused sockets, logins and publishes by reason
+	// (the Refused* constants).
+	Refused map[string]int64 `json:"refused,omitempty"`
 }
 
 // Stats returns the current counters.
@@ -360,6 +400,7 @@ func (b *Broker) Stats() Stats {
 		WriteDenied:      b.c.writeDenied.Load(),
 		PacketsTooLarge:  b.c.tooLarge.Load(),
 		ReadErrors:       b.c.readErrors.Load(),
+		Refused:          b.ref.lim.Counts(),
 	}
 }
 
@@ -374,11 +415,11 @@ func (b *Broker) httpHandler() http.Handler {
 		}
 		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
 	})
-	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("GET /stats", b.authorized(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(b.Stats())
-	})
-	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
+	}))
+	mux.HandleFunc("GET /metrics", b.authorized(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 		s := b.Stats()
 		for _, m := range []struct {
@@ -401,6 +442,31 @@ func (b *Broker) httpHandler() http.Handler {
 		} {
 			fmt.Fprintf(w, "# TYPE fedgan_broker_%s %s\nfedgan_broker_%s %d\n", m.name, m.kind, m.name, m.v)
 		}
-	})
+		fmt.Fprintf(w, "# TYPE fedgan_broker_refused_total counter\n")
+		for _, r := range slices.Sorted(maps.Keys(s.Refused)) {
+			fmt.Fprintf(w, "fedgan_broker_refused_total{reason=%q} %d\n", r, s.Refused[r])
+		}
+	}))
 	return mux
+}
+
+// authorized wraps h with the HTTPToken check, when one is set.
+func (b *Broker) authorized(h http.HandlerFunc) http.HandlerFunc {
+	if b.cfg.HTTPToken == "" {
+		return h
+	}
+	want := []byte(b.cfg.HTTPToken)
+	return func(w http.ResponseWriter, r *http.Request) {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok {
+			_, got, ok = r.BasicAuth()
+		}
+		if !ok || subtle.ConstantTimeCompare([]byte(got), want) != 1 {
+			b.ref.refuse("http", r.RemoteAddr, "HTTP request without the token", "path", r.URL.Path)
+			w.Header().Set("WWW-Authenticate", `Basic realm="fedgan broker"`)
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		h(w, r)
+	}
 }

@@ -4,12 +4,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/fedgan/fedgan/internal/clock"
 	"github.com/fedgan/fedgan/wire"
 )
 
@@ -21,6 +24,15 @@ const (
 	DefaultReceiveMaximum   = 256
 	DefaultMaxInflight      = 64
 	DefaultSessionExpiry    = time.Hour
+	DefaultConnectTimeout   = 10 * time.Second
+	DefaultMaxPending       = 256
+	DefaultAuthFreeFailures = 5
+	DefaultAuthBackoff      = time.Second
+	DefaultAuthBackoffMax   = 5 * time.Minute
+	DefaultAuthCacheTTL     = 5 * time.Minute
+	// DefaultPublishRate is generous: a device publishes one feedback per
+	// batch, a few hundred a second at most on the tiny Gaussian model.
+	DefaultPublishRate = 2000
 
 	// maxMQTTPacket is the largest packet MQTT 3.1.1/5 can frame:
 	// a 256 MiB remaining length plus a 5-byte fixed header.
@@ -117,7 +129,66 @@ type Config struct {
 	MaxInflight int
 
 	// MaxClients limits concurrent connections. Zero means no limit.
+	// Client N+1 gets CONNACK "server unavailable" (counted as
+	// max_clients).
 	MaxClients int
+
+	// TLSOnly turns the plain TCP listener off: clients connect over TLS
+	// (and WebSocket, if configured) only. Needs TLS. In-process clients
+	// use DialInternal.
+	TLSOnly bool
+
+	// HTTPToken, when set, protects /stats and /metrics: a request must
+	// carry "Authorization: Bearer <token>" or basic auth with the token
+	// as password. /healthz stays open.
+	HTTPToken string
+
+	// ConnectTimeout is how long a socket may take from being accepted
+	// to its CONNECT being read, its TLS handshake included; then it is
+	// closed (counted as connect_timeout or tls_timeout). Zero means
+	// DefaultConnectTimeout.
+	ConnectTimeout time.Duration
+
+	// MaxPending bounds the sockets accepted but not yet authenticated;
+	// beyond it new sockets are closed at once (max_pending). Zero means
+	// DefaultMaxPending.
+	MaxPending int
+
+	// MaxConnsPerAddr bounds the open sockets from one IP address
+	// (per_address). Zero means no limit (devices behind one NAT share
+	// an address).
+	MaxConnsPerAddr int
+
+	// AuthFreeFailures is how many failed logins an address or a
+	// username may have before further attempts are refused for a delay
+	// of AuthBackoff, doubling with each further failure up to
+	// AuthBackoffMax. Zero means DefaultAuthFreeFailures, and the zero
+	// durations DefaultAuthBackoff and DefaultAuthBackoffMax.
+	AuthFreeFailures int
+	AuthBackoff      time.Duration
+	AuthBackoffMax   time.Duration
+
+	// AuthConcurrency is how many bcrypt verifications may run at once;
+	// an attempt that finds none free is refused (auth_busy). Zero means
+	// half the CPUs, at least one.
+	AuthConcurrency int
+
+	// AuthCacheTTL is how long a verified password is remembered after
+	// its last use, so that a reconnect costs an HMAC instead of bcrypt.
+	// Zero means DefaultAuthCacheTTL.
+	AuthCacheTTL time.Duration
+
+	// PublishRate is the most publishes a second one network client may
+	// make on average, with bursts of PublishBurst; a client over it is
+	// disconnected (publish_rate). Zero means DefaultPublishRate, and a
+	// zero burst the rate (at least 1). Negative turns the limit off.
+	PublishRate  float64
+	PublishBurst int
+
+	// Clock is the time of the login delays, the password cache and the
+	// publish rate; nil is the real clock. Socket deadlines are always
+	// wall time.
+	Clock clock.Clock
 
 	// SessionExpiry is how long the session (subscriptions and queued
 	// messages) of a disconnected clean-session=false client is kept.
@@ -163,6 +234,10 @@ type User struct {
 	Rules []Rule
 	// ClientIDMustMatch requires the MQTT client id to equal Name.
 	ClientIDMustMatch bool
+	// ClientIDPrefix, when set, requires the client id to be Name or to
+	// start with the prefix (and be longer): the monitor's ids, kept
+	// apart from the devices'.
+	ClientIDPrefix string
 }
 
 // LogValue hides the password hash from logs.
@@ -189,6 +264,9 @@ type Rule struct {
 	// them); Write allows publishing to topics matching Filter. A rule
 	// with neither denies.
 	Read, Write bool
+	// NoRetain refuses a publish with the retain flag on a topic this
+	// rule lets the client write: the client is disconnected.
+	NoRetain bool
 }
 
 // HashPassword returns the bcrypt hash of password at bcrypt's default
@@ -209,8 +287,11 @@ func (c *Config) validate() error {
 	}
 	if c.TLS != nil {
 		c.TLS.validate(&p)
+	} else if c.TLSOnly {
+		p.addf("TLSOnly: needs a TLS listener")
 	}
 	c.validateLimits(&p)
+	c.validateGate(&p)
 	c.validateAnonymous(&p)
 	c.validateUsers(&p)
 	return p.err()
@@ -278,6 +359,52 @@ func (c *Config) validateLimits(p *problems) {
 	}
 }
 
+// validateGate fills and checks the limits on sockets, logins and
+// publishes.
+func (c *Config) validateGate(p *problems) {
+	dur := func(name string, v *time.Duration, def time.Duration) {
+		switch {
+		case *v == 0:
+			*v = def
+		case *v < 0:
+			p.addf("%s: %v is negative", name, *v)
+		}
+	}
+	dur("ConnectTimeout", &c.ConnectTimeout, DefaultConnectTimeout)
+	dur("AuthBackoff", &c.AuthBackoff, DefaultAuthBackoff)
+	dur("AuthBackoffMax", &c.AuthBackoffMax, DefaultAuthBackoffMax)
+	dur("AuthCacheTTL", &c.AuthCacheTTL, DefaultAuthCacheTTL)
+	if c.AuthBackoffMax < c.AuthBackoff {
+		p.addf("AuthBackoffMax: %v is below AuthBackoff %v", c.AuthBackoffMax, c.AuthBackoff)
+	}
+	count := func(name string, v *int, def int) {
+		switch {
+		case *v == 0:
+			*v = def
+		case *v < 0:
+			p.addf("%s: %d is negative", name, *v)
+		}
+	}
+	count("MaxPending", &c.MaxPending, DefaultMaxPending)
+	count("AuthFreeFailures", &c.AuthFreeFailures, DefaultAuthFreeFailures)
+	count("AuthConcurrency", &c.AuthConcurrency, max(1, runtime.GOMAXPROCS(0)/2))
+	if c.MaxConnsPerAddr < 0 {
+		p.addf("MaxConnsPerAddr: %d is negative", c.MaxConnsPerAddr)
+	}
+	if c.PublishRate == 0 {
+		c.PublishRate = DefaultPublishRate
+	}
+	if math.IsNaN(c.PublishRate) || math.IsInf(c.PublishRate, 0) {
+		p.addf("PublishRate: %v is not a number", c.PublishRate)
+	}
+	if c.PublishBurst == 0 {
+		c.PublishBurst = max(1, int(c.PublishRate))
+	}
+	if c.PublishBurst < 0 {
+		p.addf("PublishBurst: %d is negative", c.PublishBurst)
+	}
+}
+
 // validateAnonymous fills the anonymous rules (everything when anonymous
 // access is on and no rules are given) and checks them.
 func (c *Config) validateAnonymous(p *problems) {
@@ -298,7 +425,18 @@ func (c *Config) validateAnonymous(p *problems) {
 // rules.
 func (c *Config) validateUsers(p *problems) {
 	seen := map[string]int{}
+	var prefixed []int // users with a client id prefix
 	for i, u := range c.Users {
+		if u.ClientIDPrefix != "" {
+			prefixed = append(prefixed, i)
+		}
+	}
+	for i, u := range c.Users {
+		for _, j := range prefixed {
+			if j != i && strings.HasPrefix(u.Name, c.Users[j].ClientIDPrefix) {
+				p.addf("Users[%d].Name: %q starts with Users[%d].ClientIDPrefix %q: that user could take its client id", i, u.Name, j, c.Users[j].ClientIDPrefix)
+			}
+		}
 		switch {
 		case u.Name == "":
 			p.addf("Users[%d].Name: required", i)

@@ -42,6 +42,25 @@
 // since mochi publishes wills without an ACL check. Refused connections
 // are counted in Stats.AuthFailures.
 //
+// # The gate
+//
+// Before mochi sees a socket, the broker admits it (Config.MaxPending
+// unauthenticated sockets, Config.MaxConnsPerAddr per address) and gives
+// it Config.ConnectTimeout for its TLS handshake and CONNECT. Failed
+// logins delay their address and username (Config.AuthFreeFailures,
+// AuthBackoff, AuthBackoffMax) by refusing them without bcrypt, at most
+// Config.AuthConcurrency bcrypt checks run at once, and a verified
+// password is cached for Config.AuthCacheTTL after its last use. Each
+// refusal gets its own CONNACK code (bad credentials, identifier
+// rejected, server unavailable, not authorized). A client publishing
+// faster than Config.PublishRate, or with a retain flag its rule forbids
+// (Rule.NoRetain), is disconnected. User.ClientIDPrefix keeps a monitor's
+// client ids apart from the devices'. Every refusal is counted by reason
+// (Stats.Refused, the Refused* constants) and logged at most once a
+// minute per client address. Config.TLSOnly turns the plain listener off;
+// DialInternal connects in-process; Config.HTTPToken protects /stats and
+// /metrics (docs/DESIGN.md §6.1).
+//
 // # Access control
 //
 // Each user has an ordered list of Rules; the first rule whose filter

@@ -29,6 +29,7 @@ type netListener struct {
 	closed atomic.Bool
 	wg     sync.WaitGroup
 	hs     *http.Server
+	gate   *connGate // counts connections that end before they authenticate; nil for none
 }
 
 var _ listeners.Listener = (*netListener)(nil)
@@ -74,8 +75,12 @@ func (l *netListener) Serve(establish listeners.EstablishFn) {
 		l.wg.Add(1)
 		go func() {
 			defer l.wg.Done()
-			if err := establish(l.id, conn); err != nil && !isClosing(err) {
+			err := establish(l.id, conn)
+			if err != nil && !isClosing(err) {
 				l.log.Debug("client ended", "error", err, "remote", conn.RemoteAddr().String())
+			}
+			if l.gate != nil {
+				l.gate.ended(conn, err)
 			}
 		}()
 	}
@@ -94,8 +99,18 @@ func (l *netListener) serveWS(establish listeners.EstablishFn) {
 				return
 			}
 			defer c.Close()
-			if err := establish(l.id, &wsConn{Conn: c.UnderlyingConn(), c: c}); err != nil && !isClosing(err) {
+			conn := &wsConn{Conn: c.UnderlyingConn(), c: c}
+			if l.gate != nil {
+				// The HTTP server reset the admission deadline: CONNECT
+				// gets the connect timeout again.
+				_ = conn.SetDeadline(time.Now().Add(l.gate.timeout))
+			}
+			err = establish(l.id, conn)
+			if err != nil && !isClosing(err) {
 				l.log.Debug("client ended", "error", err, "remote", r.RemoteAddr)
+			}
+			if l.gate != nil {
+				l.gate.ended(conn, err)
 			}
 		}),
 	}
@@ -165,3 +180,60 @@ func (ws *wsConn) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// pipeListener is the in-process listener: DialInternal hands one end of a
+// net.Pipe to mochi. No socket, so it works with every network listener
+// off.
+type pipeListener struct {
+	mu        sync.Mutex
+	establish listeners.EstablishFn // nil until Serve, and again after Close
+	closed    bool
+	wg        sync.WaitGroup
+}
+
+var _ listeners.Listener = (*pipeListener)(nil)
+
+func newPipeListener() *pipeListener { return &pipeListener{} }
+
+func (l *pipeListener) ID() string              { return ListenerInproc }
+func (l *pipeListener) Address() string         { return "inproc" }
+func (l *pipeListener) Protocol() string        { return "pipe" }
+func (l *pipeListener) Init(*slog.Logger) error { return nil }
+
+// Serve records establish; connections come from dial.
+func (l *pipeListener) Serve(establish listeners.EstablishFn) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.closed {
+		l.establish = establish
+	}
+}
+
+// Close stops dial and disconnects this listener's clients.
+func (l *pipeListener) Close(closeClients listeners.CloseFn) {
+	l.mu.Lock()
+	l.closed, l.establish = true, nil
+	l.mu.Unlock()
+	closeClients(ListenerInproc)
+}
+
+var errNotServing = errors.New("broker: not serving")
+
+func (l *pipeListener) dial() (net.Conn, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.establish == nil {
+		return nil, errNotServing
+	}
+	client, server := net.Pipe()
+	establish := l.establish
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		_ = establish(ListenerInproc, server)
+	}()
+	return client, nil
+}
+
+// wait blocks until every connection dial started has ended.
+func (l *pipeListener) wait() { l.wg.Wait() }

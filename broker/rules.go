@@ -16,12 +16,13 @@ import (
 // globalFilter is {root}/global/#, derived from the model topic.
 func globalFilter(t wire.Topics) string { return path.Dir(t.GlobalModel()) + "/#" }
 
-// DeviceRules lets a device publish only its own feedback and presence
-// and subscribe only to its community's batch and status topics and to the
-// global topics ({root}/global/#, retained model and status).
+// DeviceRules lets a device publish only its own feedback (never
+// retained) and presence (retained: the protocol's) and subscribe only to
+// its community's batch and status topics and to the global topics
+// ({root}/global/#, retained model and status).
 func DeviceRules(t wire.Topics, community, device string) []Rule {
 	return []Rule{
-		{Filter: t.Feedback(community, device), Write: true},
+		{Filter: t.Feedback(community, device), Write: true, NoRetain: true},
 		{Filter: t.Presence(community, device), Write: true},
 		{Filter: t.Batch(community), Read: true},
 		{Filter: t.Status(community), Read: true},

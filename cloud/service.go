@@ -145,7 +145,14 @@ func (s *Service) brokerConfig() (broker.Config, error) {
 	if s.opts.Listen != "" {
 		listen = s.opts.Listen
 	}
-	cfg := brokercfg.Base(s.top, listen, c.WebSocket, c.HTTP, c.TLS, c.AllowAnonymous, c.Monitor)
+	cfg, err := brokercfg.Base(s.top, brokercfg.Listeners{
+		Listen: listen, WebSocket: c.WebSocket, HTTP: c.HTTP, HTTPTokenFile: c.HTTPTokenFile, TLS: c.TLS,
+		TLSOnly: c.TLSOnly, AllowAnonymous: c.AllowAnonymous, Monitor: c.Monitor,
+		MaxClients: len(s.top.Communities) + 16, // the edges' bridges, the monitor, tools, and room for reconnects
+	})
+	if err != nil {
+		return cfg, err
+	}
 	edges := map[string]string{}
 	for _, cm := range s.top.Communities {
 		edges[cm.Edge.Bridge.Username] = cm.ID
@@ -204,6 +211,9 @@ func (s *Service) Run(ctx context.Context) error {
 			return g.Wait()
 		}
 		url, user, pw = "tcp://"+s.broker.Addr(), s.self.User, s.self.Password
+		if s.broker.Addr() == "" {
+			url = "ssl://" + s.broker.TLSAddr()
+		}
 	} else {
 		var err error
 		if pw, err = s.top.ReadSecret(s.top.Cloud.PasswordFile); err != nil {
@@ -224,6 +234,9 @@ func (s *Service) Run(ctx context.Context) error {
 		OnMessage:     s.onMessage,
 		Logger:        s.log,
 	}
+	if s.broker != nil {
+		opts.Dial = s.broker.DialInternal // in-process: works with the plain listener off
+	}
 	if pw != "" {
 		opts.Username = user
 	}
@@ -242,6 +255,9 @@ func (s *Service) Run(ctx context.Context) error {
 		close(s.ready)
 		s.started = s.now()
 		s.log.Info("cloud started", slog.String("broker", url), slog.Bool("restored", restored), slog.Int("round", s.fsm.Round()), slog.Int("rounds", s.top.Training.GlobalRounds))
+		if s.broker != nil {
+			brokercfg.LogExposure(s.log, s.broker)
+		}
 		s.fsm.Start(s.now())
 		return s.loop(ctx, client)
 	})

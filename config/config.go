@@ -187,6 +187,39 @@ type Limits struct {
 	MaxPayload int `yaml:"max_payload"`
 	// MaxPendingWrites bounds messages queued by a broker per client; default 64.
 	MaxPendingWrites int `yaml:"max_pending_writes"`
+
+	// The embedded brokers' gate (docs/DESIGN.md §6.1). Zero values take
+	// the broker's defaults (broker.Default*).
+
+	// ConnectTimeout closes a socket that has not finished its TLS
+	// handshake and sent CONNECT this long after it was accepted; default 10s.
+	ConnectTimeout Duration `yaml:"connect_timeout"`
+	// MaxClients caps the clients connected to one broker; client N+1 gets
+	// CONNACK "server unavailable". Default: an edge's devices + 16, the
+	// cloud's communities + 16.
+	MaxClients int `yaml:"max_clients"`
+	// MaxPendingConnections caps the sockets not yet authenticated; default 256.
+	MaxPendingConnections int `yaml:"max_pending_connections"`
+	// MaxConnectionsPerAddress caps the sockets from one IP address; default
+	// 0 (no cap: devices behind one NAT share an address).
+	MaxConnectionsPerAddress int `yaml:"max_connections_per_address"`
+	// PublishRate is the most publishes per second one client may make
+	// (bursts of PublishBurst); a client over it is disconnected. Default
+	// 2000; negative turns the limit off.
+	PublishRate  float64 `yaml:"publish_rate"`
+	PublishBurst int     `yaml:"publish_burst"`
+	// AuthFreeFailures failed logins from one address or for one username
+	// are free; then attempts are refused for AuthBackoff, doubling with
+	// every further failure up to AuthBackoffMax. Defaults 5, 1s, 5m.
+	AuthFreeFailures int      `yaml:"auth_free_failures"`
+	AuthBackoff      Duration `yaml:"auth_backoff"`
+	AuthBackoffMax   Duration `yaml:"auth_backoff_max"`
+	// AuthConcurrency bounds the bcrypt checks running at once; default
+	// half the CPUs (at least 1).
+	AuthConcurrency int `yaml:"auth_concurrency"`
+	// AuthCache is how long a verified password is remembered after its
+	// last use; default 5m.
+	AuthCache Duration `yaml:"auth_cache"`
 }
 
 // TLS names certificate files. Paths are relative to the topology file.
@@ -207,14 +240,19 @@ type Monitor struct {
 	Username string `yaml:"username"`
 	// PasswordHash is a bcrypt hash (not the password).
 	PasswordHash string `yaml:"password_hash"`
+	// ClientIDPrefix: the monitor's client id must be its username or
+	// start with this prefix; default "fedgan-" (fedgan watch and
+	// fedgan-fw use it). No device id may start with it or equal the
+	// username, so the monitor cannot hold a device's id.
+	ClientIDPrefix string `yaml:"client_id_prefix"`
 }
 
 // Cloud is the cloud tier.
 type Cloud struct {
 	// ID is the cloud's client id; default "cloud".
 	ID string `yaml:"id"`
-	// Listen is the embedded broker's TCP address; default ":1883". Ignored
-	// when URL is set.
+	// Listen is the embedded broker's TCP address; default
+	// "127.0.0.1:1883" (loopback only). Ignored when URL is set.
 	Listen string `yaml:"listen"`
 	// URL points the cloud at an existing MQTT broker (tcp://host:port,
 	// ssl://…) instead of the embedded one.
@@ -222,10 +260,15 @@ type Cloud struct {
 	// Advertise is the URL edges dial to reach the cloud broker; default
 	// URL, or tcp://Listen.
 	Advertise string `yaml:"advertise"`
-	// WebSocket and HTTP are optional listener addresses of the embedded broker.
+	// WebSocket and HTTP are optional listener addresses of the embedded
+	// broker; an HTTP address without a host ("":9100") is on loopback.
 	WebSocket string `yaml:"websocket"`
 	HTTP      string `yaml:"http"`
-	TLS       *TLS   `yaml:"tls"`
+	// HTTPTokenFile holds a token that /stats and /metrics then require.
+	HTTPTokenFile string `yaml:"http_token_file"`
+	TLS           *TLS   `yaml:"tls"`
+	// TLSOnly turns the plain TCP listener off (needs tls.listen).
+	TLSOnly bool `yaml:"tls_only"`
 	// AllowAnonymous lets clients without credentials connect to the
 	// embedded broker. Deployments leave it false.
 	AllowAnonymous bool `yaml:"allow_anonymous"`
@@ -270,13 +313,22 @@ type Community struct {
 
 // Edge is a community's gateway service.
 type Edge struct {
-	// Listen is the embedded broker's TCP address; default ":1883".
+	// Listen is the embedded broker's TCP address; default
+	// "127.0.0.1:1883": with no listen key an edge accepts devices on
+	// loopback only, as Mosquitto 2 does.
 	Listen string `yaml:"listen"`
-	// Advertise is the URL devices dial; default tcp://Listen.
+	// Advertise is the URL devices dial; default tcp://Listen (with
+	// TLSOnly, ssl://TLS.Listen).
 	Advertise string `yaml:"advertise"`
 	WebSocket string `yaml:"websocket"`
-	HTTP      string `yaml:"http"`
-	TLS       *TLS   `yaml:"tls"`
+	// HTTP serves /healthz, /stats and /metrics; an address without a
+	// host (":9100") is on loopback.
+	HTTP string `yaml:"http"`
+	// HTTPTokenFile holds a token that /stats and /metrics then require.
+	HTTPTokenFile string `yaml:"http_token_file"`
+	TLS           *TLS   `yaml:"tls"`
+	// TLSOnly turns the plain TCP listener off (needs tls.listen).
+	TLSOnly bool `yaml:"tls_only"`
 	// AllowAnonymous lets devices connect without credentials.
 	AllowAnonymous bool `yaml:"allow_anonymous"`
 	// Credentials is the device password file ("device:bcrypt-hash" lines),

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/fedgan/fedgan/fed"
@@ -320,6 +321,68 @@ func (t *Topology) validateLimits(p *problems) {
 	if t.Limits.MaxPendingWrites < 1 {
 		p.bad("limits.max_pending_writes", "must be > 0, got %d", t.Limits.MaxPendingWrites)
 	}
+	t.Limits.validateGate(p)
+}
+
+// validateGate checks the limits of the brokers' gate; zero values are
+// left for the broker's defaults.
+func (l *Limits) validateGate(p *problems) {
+	for _, c := range []struct {
+		key string
+		v   int
+	}{
+		{"limits.max_clients", l.MaxClients}, {"limits.max_pending_connections", l.MaxPendingConnections},
+		{"limits.max_connections_per_address", l.MaxConnectionsPerAddress}, {"limits.publish_burst", l.PublishBurst},
+		{"limits.auth_free_failures", l.AuthFreeFailures}, {"limits.auth_concurrency", l.AuthConcurrency},
+	} {
+		if c.v < 0 {
+			p.bad(c.key, "must be >= 0 (0: the default), got %d", c.v)
+		}
+	}
+	for _, d := range []struct {
+		key string
+		v   Duration
+	}{
+		{"limits.connect_timeout", l.ConnectTimeout}, {"limits.auth_backoff", l.AuthBackoff},
+		{"limits.auth_backoff_max", l.AuthBackoffMax}, {"limits.auth_cache", l.AuthCache},
+	} {
+		if d.v < 0 {
+			p.bad(d.key, "must be >= 0 (0: the default), got %s", d.v.D())
+		}
+	}
+	backoff := l.AuthBackoff
+	if backoff == 0 {
+		backoff = Duration(time.Second) // broker.DefaultAuthBackoff
+	}
+	if l.AuthBackoffMax > 0 && l.AuthBackoffMax < backoff {
+		p.bad("limits.auth_backoff_max", "must be >= auth_backoff (%s), got %s", backoff.D(), l.AuthBackoffMax.D())
+	}
+	if math.IsNaN(l.PublishRate) || math.IsInf(l.PublishRate, 0) {
+		p.bad("limits.publish_rate", "must be a number (negative: no limit), got %g", l.PublishRate)
+	}
+}
+
+// validateListeners fills and checks what a broker section (cloud or an
+// edge; key names it) says about its listeners: the loopback default,
+// loopback HTTP for an address without a host, TLS only, the monitor.
+func validateListeners(p *problems, key string, listen, http *string, t *TLS, tlsOnly bool, mon *Monitor) {
+	if *listen == "" {
+		*listen = "127.0.0.1:1883"
+	}
+	if strings.HasPrefix(*http, ":") {
+		*http = "127.0.0.1" + *http
+	}
+	if tlsOnly && (t == nil || t.Listen == "") {
+		p.bad(key+".tls_only", "needs a TLS listener (tls.listen, cert, key)")
+	}
+	if mon != nil && mon.Username != "" {
+		if mon.ClientIDPrefix == "" {
+			mon.ClientIDPrefix = "fedgan-"
+		}
+		if err := wire.ValidID(strings.TrimSuffix(mon.ClientIDPrefix, "-")); err != nil {
+			p.bad(key+".monitor.client_id_prefix", "%v", err)
+		}
+	}
 }
 
 // validatePayload checks limits.max_payload, and when every other key is
@@ -343,13 +406,16 @@ func (t *Topology) validateCloud(p *problems) {
 	if err := wire.ValidID(c.ID); err != nil {
 		p.bad("cloud.id", "%v", err)
 	}
-	if c.Listen == "" && c.URL == "" {
-		c.Listen = ":1883"
+	if c.URL == "" {
+		validateListeners(p, "cloud", &c.Listen, &c.HTTP, c.TLS, c.TLSOnly, c.Monitor)
 	}
 	if c.Advertise == "" {
-		if c.URL != "" {
+		switch {
+		case c.URL != "":
 			c.Advertise = c.URL
-		} else {
+		case c.TLSOnly && c.TLS != nil:
+			c.Advertise = "ssl://" + loopbackIfAny(c.TLS.Listen)
+		default:
 			c.Advertise = "tcp://" + loopbackIfAny(c.Listen)
 		}
 	}
@@ -403,6 +469,16 @@ func (t *Topology) validateCommunities(p *problems) {
 		t.validateCommunity(p, key, i)
 		cm.Edge.validate(p, key, cm.ID, t.Cloud.Advertise)
 		t.validateDevices(p, key, cm, seenD)
+		if m := cm.Edge.Monitor; m != nil && m.ClientIDPrefix != "" {
+			for _, d := range cm.Devices {
+				if d.ID == m.Username {
+					p.bad(key+".edge.monitor.username", "is device %q's id: the monitor could take its client id", d.ID)
+				}
+				if strings.HasPrefix(d.ID, m.ClientIDPrefix) {
+					p.bad(key+".edge.monitor.client_id_prefix", "device id %q starts with %q: the monitor could take its client id", d.ID, m.ClientIDPrefix)
+				}
+			}
+		}
 	}
 }
 
@@ -455,11 +531,12 @@ func (t *Topology) validateCommunity(p *problems, key string, i int) {
 // and fills its addresses, its state directory and its bridge's settings;
 // the bridge's remote defaults to cloud, the cloud's advertised address.
 func (e *Edge) validate(p *problems, key, community, cloud string) {
-	if e.Listen == "" {
-		e.Listen = ":1883"
-	}
+	validateListeners(p, key+".edge", &e.Listen, &e.HTTP, e.TLS, e.TLSOnly, e.Monitor)
 	if e.Advertise == "" {
 		e.Advertise = "tcp://" + loopbackIfAny(e.Listen)
+		if e.TLSOnly && e.TLS != nil {
+			e.Advertise = "ssl://" + loopbackIfAny(e.TLS.Listen)
+		}
 	}
 	if e.State == "" {
 		e.State = filepath.Join("state", community)

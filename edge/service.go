@@ -147,7 +147,14 @@ func (s *Service) brokerConfig() (broker.Config, error) {
 	if s.opts.Listen != "" {
 		listen = s.opts.Listen
 	}
-	cfg := brokercfg.Base(s.top, listen, e.WebSocket, e.HTTP, e.TLS, e.AllowAnonymous, e.Monitor)
+	cfg, err := brokercfg.Base(s.top, brokercfg.Listeners{
+		Listen: listen, WebSocket: e.WebSocket, HTTP: e.HTTP, HTTPTokenFile: e.HTTPTokenFile, TLS: e.TLS,
+		TLSOnly: e.TLSOnly, AllowAnonymous: e.AllowAnonymous, Monitor: e.Monitor,
+		MaxClients: len(s.comm.Devices) + 16, // its devices, the monitor, tools, and room for reconnects
+	})
+	if err != nil {
+		return cfg, err
+	}
 	devs := map[string]bool{}
 	for _, d := range s.comm.Devices {
 		devs[d.ID] = true
@@ -261,15 +268,13 @@ func (s *Service) Run(ctx context.Context) error {
 	}); err != nil {
 		return fmt.Errorf("edge %s: subscribe to feedback: %w", s.comm.ID, err)
 	}
-	client, err := mqttc.New(mqttc.Options{
-		URL: "tcp://" + s.broker.Addr(), ClientID: s.self.User, Username: s.self.User, Password: s.self.Password,
-		Subscriptions: map[string]byte{
-			s.topics.PresenceFilter(s.comm.ID): 1,
-			s.topics.GlobalModel():             1,
-		},
-		OnMessage: s.onMessage,
-		Logger:    s.log,
-	})
+	opts := brokercfg.ServiceClient(s.broker, s.self)
+	opts.Subscriptions = map[string]byte{
+		s.topics.PresenceFilter(s.comm.ID): 1,
+		s.topics.GlobalModel():             1,
+	}
+	opts.OnMessage, opts.Logger = s.onMessage, s.log
+	client, err := mqttc.New(opts)
 	if err != nil {
 		return err
 	}
@@ -279,7 +284,9 @@ func (s *Service) Run(ctx context.Context) error {
 			return nil
 		}
 		close(s.ready)
-		s.log.Info("edge started", slog.String("addr", s.broker.Addr()), slog.Bool("restored", restored), slog.Int("round", s.fsm.Round()))
+		s.log.Info("edge started", slog.String("addr", s.broker.Addr()), slog.String("tls", s.broker.TLSAddr()),
+			slog.String("http", s.broker.HTTPAddr()), slog.Bool("restored", restored), slog.Int("round", s.fsm.Round()))
+		brokercfg.LogExposure(s.log, s.broker)
 		if restored {
 			s.fsm.Resume(s.now())
 		}

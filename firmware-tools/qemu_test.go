@@ -33,7 +33,7 @@ func newTap(t testing.TB, f *fixture) *tap {
 	tp := &tap{feedback: map[string]int{}, presence: map[string][]string{}, changed: make(chan struct{}, 1)}
 	topics := wire.Topics{Root: wire.DefaultRoot}
 	c, err := mqttc.New(mqttc.Options{
-		URL: f.EdgeURL(), ClientID: "fw-test-tap", Username: "watcher", Password: monitorPassword,
+		URL: f.EdgeURL(), ClientID: "fedgan-test-tap", Username: "watcher", Password: monitorPassword,
 		Subscriptions: map[string]byte{topics.FeedbackFilter("c1"): 1, topics.PresenceFilter("c1"): 1},
 		OnMessage: func(topic string, payload []byte, retained bool) {
 			tt, err := topics.Parse(topic)

@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
+	"net"
 	"os"
 
 	"golang.org/x/crypto/bcrypt"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/fedgan/fedgan/broker"
 	"github.com/fedgan/fedgan/config"
+	"github.com/fedgan/fedgan/internal/mqttc"
 	"github.com/fedgan/fedgan/wire"
 )
 
@@ -37,23 +40,70 @@ func NewInternal(user string, rules []broker.Rule) (Internal, broker.User, error
 	return Internal{User: user, Password: pw}, broker.User{Name: user, PasswordHash: string(h), Rules: rules, ClientIDMustMatch: true}, nil
 }
 
-// Base fills the settings every embedded broker shares: listeners, limits
-// and the monitor user.
-func Base(top *config.Topology, listen, ws, http string, t *config.TLS, anonymous bool, mon *config.Monitor) broker.Config {
+// Listeners is what a broker section of the topology (the cloud's or an
+// edge's) says about its listeners and users.
+type Listeners struct {
+	Listen, WebSocket, HTTP, HTTPTokenFile string
+	TLS                                    *config.TLS
+	TLSOnly, AllowAnonymous                bool
+	Monitor                                *config.Monitor
+	// MaxClients is the default of limits.max_clients for this broker.
+	MaxClients int
+}
+
+// Base fills the settings every embedded broker shares: listeners, the
+// limits of the topology's limits section and the monitor user.
+func Base(top *config.Topology, l Listeners) (broker.Config, error) {
 	topics := wire.Topics{Root: top.Root}
+	lim := top.Limits
 	cfg := broker.Config{
-		Addr: listen, WSAddr: ws, HTTPAddr: http, AllowAnonymous: anonymous,
+		Addr: l.Listen, WSAddr: l.WebSocket, HTTPAddr: l.HTTP, AllowAnonymous: l.AllowAnonymous, TLSOnly: l.TLSOnly,
 		// A payload at the limit plus the fixed header and the topic.
-		MaxPacketSize:    top.Limits.MaxPayload + 4096,
-		MaxPendingWrites: top.Limits.MaxPendingWrites,
+		MaxPacketSize:    lim.MaxPayload + 4096,
+		MaxPendingWrites: lim.MaxPendingWrites,
+		MaxClients:       lim.MaxClients,
+		ConnectTimeout:   lim.ConnectTimeout.D(),
+		MaxPending:       lim.MaxPendingConnections,
+		MaxConnsPerAddr:  lim.MaxConnectionsPerAddress,
+		PublishRate:      lim.PublishRate,
+		PublishBurst:     lim.PublishBurst,
+		AuthFreeFailures: lim.AuthFreeFailures,
+		AuthBackoff:      lim.AuthBackoff.D(),
+		AuthBackoffMax:   lim.AuthBackoffMax.D(),
+		AuthConcurrency:  lim.AuthConcurrency,
+		AuthCacheTTL:     lim.AuthCache.D(),
 	}
-	if t != nil && t.Listen != "" {
+	if cfg.MaxClients == 0 {
+		cfg.MaxClients = l.MaxClients
+	}
+	if l.HTTPTokenFile != "" {
+		tok, err := top.ReadSecret(l.HTTPTokenFile)
+		if err != nil {
+			return cfg, err
+		}
+		if tok == "" {
+			return cfg, fmt.Errorf("%w: http_token_file %s is empty", config.ErrConfig, l.HTTPTokenFile)
+		}
+		cfg.HTTPToken = tok
+	}
+	if t := l.TLS; t != nil && t.Listen != "" {
 		cfg.TLS = &broker.TLSConfig{Addr: t.Listen, CertFile: top.Path(t.Cert), KeyFile: top.Path(t.Key), ClientCAFile: top.Path(t.CA)}
 	}
-	if mon != nil && mon.Username != "" {
-		cfg.Users = append(cfg.Users, broker.User{Name: mon.Username, PasswordHash: mon.PasswordHash, Rules: broker.MonitorRules(topics)})
+	if mon := l.Monitor; mon != nil && mon.Username != "" {
+		cfg.Users = append(cfg.Users, broker.User{Name: mon.Username, PasswordHash: mon.PasswordHash,
+			Rules: broker.MonitorRules(topics), ClientIDPrefix: mon.ClientIDPrefix})
 	}
-	return cfg
+	return cfg, nil
+}
+
+// ServiceClient is how a service's own client reaches the broker it
+// embeds: in-process (no socket, so it works with the plain listener off),
+// as its internal account.
+func ServiceClient(b *broker.Broker, self Internal) mqttc.Options {
+	return mqttc.Options{
+		URL: "inproc://broker", Dial: b.DialInternal,
+		ClientID: self.User, Username: self.User, Password: self.Password,
+	}
 }
 
 // Users reads a password file ("user:bcrypt-hash" lines) and gives each
@@ -94,4 +144,24 @@ func Serve(ctx context.Context, g *errgroup.Group, b *broker.Broker) bool {
 	case <-ctx.Done():
 	}
 	return false
+}
+
+// LogExposure says in a service's start log where its broker can be
+// reached from: loopback only (the default with no listen key, as
+// Mosquitto 2 does), or every interface.
+func LogExposure(log *slog.Logger, b *broker.Broker) {
+	for _, l := range []struct{ name, addr string }{{"tcp", b.Addr()}, {"tls", b.TLSAddr()}, {"ws", b.WSAddr()}, {"http", b.HTTPAddr()}} {
+		if l.addr == "" {
+			continue
+		}
+		host, _, _ := net.SplitHostPort(l.addr)
+		ip := net.ParseIP(host)
+		switch {
+		case ip != nil && ip.IsLoopback():
+			log.Info("listener on loopback only: other hosts cannot connect (set its address, e.g. listen: 0.0.0.0:1883, to accept them)",
+				slog.String("listener", l.name), slog.String("addr", l.addr))
+		case ip != nil && ip.IsUnspecified():
+			log.Info("listener on every interface", slog.String("listener", l.name), slog.String("addr", l.addr))
+		}
+	}
 }

@@ -7,12 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/eclipse/paho.mqtt.golang/packets"
 )
 
 // Options configure a client the way every fedgan service uses paho:
@@ -20,7 +23,11 @@ import (
 // subscriptions renewed on every connect, handlers that never block.
 type Options struct {
 	// URL is tcp://host:port, ssl://host:port or ws://host:port/path.
-	URL      string
+	URL string
+	// Dial, when set, opens the connection instead of dialling URL (which
+	// then only names the broker in logs): a service's in-process
+	// connection to the broker it embeds.
+	Dial     func() (net.Conn, error)
 	ClientID string
 	Username string
 	Password string
@@ -63,6 +70,10 @@ type Client struct {
 
 	connected chan struct{} // closed at the first successful connect
 	once      sync.Once
+
+	refMu         sync.Mutex
+	lastRefusal   string
+	lastRefusalAt time.Time
 }
 
 // ErrPublish is returned when a publish was not acknowledged in time.
@@ -105,16 +116,9 @@ func New(opts Options) (*Client, error) {
 		// must not swap. Handlers never block (OnMessage's contract), so
 		// ordered delivery cannot stall the client.
 		SetOrderMatters(true)
-	if opts.Username != "" {
-		po.SetUsername(opts.Username)
-		po.SetPassword(opts.Password)
-	}
-	if strings.HasPrefix(opts.URL, "ssl://") || strings.HasPrefix(opts.URL, "tls://") || strings.HasPrefix(opts.URL, "wss://") || strings.HasPrefix(opts.URL, "mqtts://") {
-		tc, err := TLSConfig(opts.CAFile, opts.CertFile, opts.KeyFile, opts.ServerName)
-		if err != nil {
-			return nil, err
-		}
-		po.SetTLSConfig(tc)
+	po.SetConnectionNotificationHandler(cl.notified)
+	if err := setTransport(po, opts); err != nil {
+		return nil, err
 	}
 	if w := opts.Will; w != nil {
 		po.SetBinaryWill(w.Topic, w.Payload, w.QoS, w.Retain)
@@ -148,6 +152,26 @@ func New(opts Options) (*Client, error) {
 	cl.c = paho.NewClient(po)
 	cl.c.Connect() // retried in the background (SetConnectRetry)
 	return cl, nil
+}
+
+// setTransport sets how po reaches the broker: the in-process dialer,
+// the credentials and, for a TLS URL, the TLS configuration.
+func setTransport(po *paho.ClientOptions, opts Options) error {
+	if opts.Dial != nil {
+		po.SetCustomOpenConnectionFn(func(*url.URL, paho.ClientOptions) (net.Conn, error) { return opts.Dial() })
+	}
+	if opts.Username != "" {
+		po.SetUsername(opts.Username)
+		po.SetPassword(opts.Password)
+	}
+	if strings.HasPrefix(opts.URL, "ssl://") || strings.HasPrefix(opts.URL, "tls://") || strings.HasPrefix(opts.URL, "wss://") || strings.HasPrefix(opts.URL, "mqtts://") {
+		tc, err := TLSConfig(opts.CAFile, opts.CertFile, opts.KeyFile, opts.ServerName)
+		if err != nil {
+			return err
+		}
+		po.SetTLSConfig(tc)
+	}
+	return nil
 }
 
 func tokenErr(t paho.Token) error {
@@ -218,4 +242,47 @@ func TLSConfig(caFile, certFile, keyFile, serverName string) (*tls.Config, error
 		tc.Certificates = []tls.Certificate{cert}
 	}
 	return tc, nil
+}
+
+// refusalLogEvery is how often a client logs that the broker keeps
+// refusing it (paho retries every few hundred milliseconds).
+const refusalLogEvery = 30 * time.Second
+
+// Refusal explains a refused connection in an operator's words, or
+// returns "" when err is not a refusal by the broker.
+func Refusal(err error) string {
+	switch {
+	case errors.Is(err, packets.ErrorRefusedIDRejected):
+		return "the broker refused the client id: it is in use by another session (a second agent with this id, or another client holding it), or it is not this user's (a device's client id must equal its username and certificate CN)"
+	case errors.Is(err, packets.ErrorRefusedBadUsernameOrPassword):
+		return "the broker refused the credentials: wrong username or password, unknown user, no or wrong client certificate, or anonymous access off"
+	case errors.Is(err, packets.ErrorRefusedNotAuthorised):
+		return "the broker refused the connection as not authorized (for example a will topic this user may not write)"
+	case errors.Is(err, packets.ErrorRefusedServerUnavailable):
+		return "the broker is unavailable: it has its maximum number of clients, or it delays logins after failed attempts from this address or for this user"
+	}
+	return ""
+}
+
+// notified logs refused connections clearly, at most once per
+// refusalLogEvery for the same refusal.
+func (c *Client) notified(_ paho.Client, n paho.ConnectionNotification) {
+	f, ok := n.(paho.ConnectionNotificationFailed)
+	if !ok {
+		return
+	}
+	why := Refusal(f.Reason)
+	if why == "" {
+		return
+	}
+	now := time.Now()
+	c.refMu.Lock()
+	if why == c.lastRefusal && now.Sub(c.lastRefusalAt) < refusalLogEvery {
+		c.refMu.Unlock()
+		return
+	}
+	c.lastRefusal, c.lastRefusalAt = why, now
+	c.refMu.Unlock()
+	c.log.Error("connection refused by the broker; retrying", slog.String("url", c.opts.URL),
+		slog.String("username", c.opts.Username), slog.String("why", why), slog.Any("error", f.Reason))
 }

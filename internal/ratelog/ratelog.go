@@ -15,6 +15,8 @@ type Limiter struct {
 	Log   *slog.Logger
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// Msg is the log message; default "message dropped".
+	Msg string
 
 	mu     sync.Mutex
 	last   map[string]time.Time
@@ -60,7 +62,11 @@ func (l *Limiter) Drop(key, reason string, err error, attrs ...any) {
 	l.mu.Unlock()
 	if logIt && l.Log != nil {
 		args := append([]any{slog.String("sender", key), slog.String("reason", reason), slog.Any("error", err), slog.Int64("suppressed_since_last", suppressed)}, attrs...)
-		l.Log.Warn("message dropped", args...)
+		msg := l.Msg
+		if msg == "" {
+			msg = "message dropped"
+		}
+		l.Log.Warn(msg, args...)
 	}
 }
 
