@@ -110,8 +110,12 @@ type RobustConfig struct {
 // default numbers.
 var DefaultRobust = RobustConfig{Rule: RobustClip, WeightCap: 1.5, Clip: 3, Trim: 0.2, LossSpread: 2, Window: 20, Suspect: 0.5}
 
-// withDefaults fills the zero numbers with DefaultRobust's and checks
-// them.
+// WithDefaults returns c with its zero numbers set to DefaultRobust's, or
+// an error naming the first number out of range (the configuration checks
+// its training.robust* keys with it).
+func (c RobustConfig) WithDefaults() (RobustConfig, error) { return c.withDefaults() }
+
+// withDefaults is WithDefaults.
 func (c RobustConfig) withDefaults() (RobustConfig, error) {
 	d := DefaultRobust
 	if c.WeightCap == 0 {
