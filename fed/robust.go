@@ -253,15 +253,22 @@ func CapWeights(w []float64, cap float64) int {
 
 // refOthers returns the median of vals without index j, together with
 // extra (values of reporters absent from this aggregation), and false
-// when there is none.
-func refOthers(vals []float64, j int, extra []float64) (float64, bool) {
+// when there is none. With positive set, only values > 0 count: a zero
+// feedback tensor (a device that holds none of a batch's classes) says
+// nothing about how large an honest one is.
+func refOthers(vals []float64, j int, extra []float64, positive bool) (float64, bool) {
 	o := make([]float64, 0, len(vals)-1+len(extra))
 	for i, v := range vals {
-		if i != j {
+		if i != j && (!positive || v > 0) {
 			o = append(o, v)
 		}
 	}
-	return Median(append(o, extra...))
+	for _, v := range extra {
+		if !positive || v > 0 {
+			o = append(o, v)
+		}
+	}
+	return Median(o)
 }
 
 // Bounded is the outcome of judging the reports of one aggregation:
@@ -276,7 +283,8 @@ type Bounded struct {
 // Bound judges one aggregation's reports: losses[j] and norms[j] (of the
 // feedback tensor, or of a community's parameter change) against the
 // medians of the others' (those of this aggregation and extraLosses,
-// extraNorms, the last values of reporters absent from it). A loss below
+// extraNorms, the last values of reporters absent from it; zero norms do
+// not count). A loss below
 // its reference − LossSpread is raised to it; a norm above Clip × its
 // reference gets the scale that brings it there. Only the side that can
 // grab influence is bounded: losses from below (a loss above another's is
@@ -286,10 +294,10 @@ func (c RobustConfig) Bound(losses, norms, extraLosses, extraNorms []float64) Bo
 	b := Bounded{Losses: slices.Clone(losses), Scales: make([]float64, n), Raised: make([]bool, n), Clipped: make([]bool, n)}
 	for j := range losses {
 		b.Scales[j] = 1
-		if ref, ok := refOthers(losses, j, extraLosses); ok && losses[j] < ref-c.LossSpread {
+		if ref, ok := refOthers(losses, j, extraLosses, false); ok && losses[j] < ref-c.LossSpread {
 			b.Losses[j], b.Raised[j] = min(ref-c.LossSpread, MaxLoss), true
 		}
-		if ref, ok := refOthers(norms, j, extraNorms); ok {
+		if ref, ok := refOthers(norms, j, extraNorms, true); ok {
 			b.Scales[j] = ClipScale(norms[j], ref, c.Clip)
 			b.Clipped[j] = b.Scales[j] < 1
 		}
