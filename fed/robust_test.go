@@ -375,3 +375,78 @@ func TestEdgeRobustLiar(t *testing.T) {
 		}
 	}
 }
+
+// TestCloudRobust: over rounds of three communities whose honest updates
+// move G by small steps, one community lies in turn: a loss of 1e30
+// (rejected and counted; the round still closes without it), a loss of 0
+// with parameters ×1e30 (clipped, weight capped), a loss of −1e30 (raised).
+// G moves by at most a bounded step from the honest average, stays
+// finite, and the liar ends as a suspect. Under none the same lies
+// replace G with the liar's parameters.
+func TestCloudRobust(t *testing.T) {
+	for _, rule := range append([]Robust{RobustNone}, robustRules...) {
+		c, err := NewCloud(CloudConfig{Communities: []string{"a", "b", "liar"}, GlobalRounds: 30, RoundTimeout: time.Minute,
+			Gen: tinyGen(t), RNG: rand.NewPCG(3, 3), Robust: RobustConfig{Rule: rule, Window: 4}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := time.Unix(0, 0)
+		c.Start(now)
+		r := rand.New(rand.NewPCG(1, 1))
+		var worst float64
+		for round := 0; round < 30; round++ {
+			g := nn.Flatten(nil, c.Gen().Params())
+			honest := func() []float32 {
+				p := slices.Clone(g)
+				for i := range p {
+					p[i] += float32(0.01 * r.NormFloat64())
+				}
+				return p
+			}
+			pa, pb := honest(), honest()
+			liar := honest()
+			loss := -0.7
+			switch round % 3 {
+			case 0:
+				loss = 1e30
+			case 1:
+				loss = 0
+				for i := range liar {
+					liar[i] *= 1e30
+				}
+			case 2:
+				loss = -1e30
+			}
+			for _, u := range []*Update{{Community: "a", Round: round, Loss: -0.7, Params: pa}, {Community: "b", Round: round, Loss: -0.72, Params: pb}, {Community: "liar", Round: round, Loss: loss, Params: liar}} {
+				err := c.Update(now, u)
+				if (err != nil) != (rule != RobustNone && u.Community == "liar" && loss > 0) {
+					t.Fatalf("%v round %d %s: %v", rule, round, u.Community, err)
+				}
+			}
+			if c.Round() != round+1 {
+				t.Fatalf("%v: round %d did not close", rule, round)
+			}
+			mid := make([]float32, len(g))
+			for i := range mid {
+				mid[i] = (pa[i] + pb[i]) / 2
+			}
+			d := dist(nn.Flatten(nil, c.Gen().Params()), mid)
+			if math.IsNaN(d) {
+				d = math.Inf(1)
+			}
+			worst = max(worst, d)
+		}
+		s := c.Stats()
+		t.Logf("%v: worst distance from the honest average %.3g; rejected %v, bounded %v, suspects %v", rule, worst, s.Rejected, s.Bounded, s.Suspects)
+		if rule == RobustNone {
+			if worst < 1e20 {
+				t.Errorf("none: the lies moved G only %.3g: too weak to test the bound", worst)
+			}
+			continue
+		}
+		// An honest step is about 0.01·√(#params) ≈ 0.05.
+		if worst > 0.5 || s.Rejected[ReasonLossAbove] != 10 || !slices.Contains(s.Suspects, "liar") {
+			t.Errorf("%v: worst %.3g, stats %+v", rule, worst, s)
+		}
+	}
+}
