@@ -539,11 +539,15 @@ func (c *Cloud) Restore(b []byte) error {
 	c.round, c.done, c.linv, c.lspe, c.stats = s.Round, s.Done, s.LInv, s.LSpe, s.Stats
 	c.flat = nn.Flatten(nil, c.cfg.Gen.Params())
 	clear(c.got)
+	clear(c.rejected)
 	for _, u := range s.Got {
 		if len(u.Params) != len(c.flat) {
 			return fmt.Errorf("%w: stored update of %s has %d parameters, want %d", ErrSnapshot, u.Community, len(u.Params), len(c.flat))
 		}
 		c.got[u.Community] = u
+		if c.rob.Rule != RobustNone && lossReason(u.Loss) != "" {
+			c.rejected[u.Community] = true // counted when it arrived
+		}
 	}
 	c.last = c.globalModel()
 	if s.Weights != nil {

@@ -450,3 +450,43 @@ func TestCloudRobust(t *testing.T) {
 		}
 	}
 }
+
+// TestCloudRobustRestore: an update rejected before a checkpoint stays
+// out of Eq. 1 after a restore.
+func TestCloudRobustRestore(t *testing.T) {
+	cfg := CloudConfig{Communities: []string{"a", "liar"}, GlobalRounds: 2, RoundTimeout: time.Minute,
+		Gen: tinyGen(t), RNG: rand.NewPCG(3, 3), Robust: DefaultRobust}
+	c, err := NewCloud(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(0, 0)
+	c.Start(now)
+	g := nn.Flatten(nil, c.Gen().Params())
+	liar := slices.Clone(g)
+	for i := range liar {
+		liar[i] += 100
+	}
+	if err := c.Update(now, &Update{Community: "liar", Round: 0, Loss: 1e30, Params: liar}); err == nil {
+		t.Fatal("loss 1e30 accepted")
+	}
+	snap, err := c.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Gen = tinyGen(t)
+	d, err := NewCloud(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Restore(snap); err != nil {
+		t.Fatal(err)
+	}
+	d.Start(now)
+	if err := d.Update(now, &Update{Community: "a", Round: 0, Loss: -0.7, Params: g}); err != nil {
+		t.Fatal(err)
+	}
+	if got := nn.Flatten(nil, d.Gen().Params()); !slices.Equal(got, g) {
+		t.Errorf("the rejected update reached G after a restore")
+	}
+}
