@@ -83,6 +83,10 @@ func (c *Cloud) aggregate(ids []string, losses []float64, params [][]float32) ([
 			c.stats.Quarantined++
 			continue
 		}
+		if b.NoRef[i] && len(c.cfg.Communities) > 1 {
+			c.countBounded(ReasonNoRef, true) // nothing to judge its change by yet
+			continue
+		}
 		keep = append(keep, i)
 	}
 	if len(keep) == 0 {

@@ -71,6 +71,13 @@ func (e *Edge) judge(ids []string, losses []float64, grads [][]float32) (keep []
 			e.stats.Quarantined++
 			continue
 		}
+		// A tensor nothing can be compared with yet (the first report of
+		// an async edge, before any other device's) is left out, unless
+		// the community has one device and never will have a reference.
+		if b.NoRef[j] && len(e.cfg.Devices) > 1 {
+			e.count(&e.stats.Bounded, ReasonNoRef, 1)
+			continue
+		}
 		keep = append(keep, j)
 	}
 	return keep, b

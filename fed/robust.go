@@ -69,6 +69,7 @@ const (
 	ReasonClipped   = "norm_clipped"   // tensor norm scaled down to κ × the others' median
 	ReasonRaised    = "loss_raised"    // loss raised to the others' median − δ
 	ReasonCapped    = "weight_capped"  // weight lowered to the cap
+	ReasonNoRef     = "unreferenced"   // no other report to judge a tensor by yet: left out
 )
 
 // lossReason is the rejection reason of an implausible l ("" when plausible).
@@ -278,6 +279,7 @@ type Bounded struct {
 	Scales  []float64 // the factor of each tensor (ClipScale)
 	Raised  []bool    // Losses[j] was raised
 	Clipped []bool    // Scales[j] < 1
+	NoRef   []bool    // no other non-zero norm to judge tensor j by
 }
 
 // Bound judges one aggregation's reports: losses[j] and norms[j] (of the
@@ -291,7 +293,7 @@ type Bounded struct {
 // bounded by MaxLoss and by the weight cap), norms from above.
 func (c RobustConfig) Bound(losses, norms, extraLosses, extraNorms []float64) Bounded {
 	n := len(losses)
-	b := Bounded{Losses: slices.Clone(losses), Scales: make([]float64, n), Raised: make([]bool, n), Clipped: make([]bool, n)}
+	b := Bounded{Losses: slices.Clone(losses), Scales: make([]float64, n), Raised: make([]bool, n), Clipped: make([]bool, n), NoRef: make([]bool, n)}
 	for j := range losses {
 		b.Scales[j] = 1
 		if ref, ok := refOthers(losses, j, extraLosses, false); ok && losses[j] < ref-c.LossSpread {
@@ -300,6 +302,8 @@ func (c RobustConfig) Bound(losses, norms, extraLosses, extraNorms []float64) Bo
 		if ref, ok := refOthers(norms, j, extraNorms, true); ok {
 			b.Scales[j] = ClipScale(norms[j], ref, c.Clip)
 			b.Clipped[j] = b.Scales[j] < 1
+		} else {
+			b.NoRef[j] = norms[j] > 0
 		}
 	}
 	return b
