@@ -177,14 +177,14 @@ func liarRun(t *testing.T, mode, rule string, lie func(*wire.Feedback)) (covered
 }
 
 // TestLyingDeviceOverMQTT: a device that reports a loss of 1e30 on every
-// batch, over real MQTT to a real edge, is rejected and counted
-// (rejected.loss_above_max in the edge's status) and listed as a suspect,
-// and the global model still covers both modes, sync and async; a device
-// that reports a loss of 0 with its feedback ×1e30 is clipped and listed,
-// and in sync mode both modes are covered. In async mode over MQTT that
-// liar, faster than the real agents and so alone in most of its edge's
-// drains, still broke its community in about a third of the runs measured
-// (docs/DESIGN.md §6.4), so that case asserts the bounding, not the modes.
+// batch, over real MQTT to real edges, is rejected and counted
+// (rejected.loss_above_max in the edge's status) and listed as a suspect;
+// one that reports a loss of 0 with its feedback ×1e30 is clipped
+// (bounded.norm_clipped) and listed; in sync mode the global model still
+// covers both modes. In async mode the test asserts the bounding only:
+// over MQTT these short async runs lost a mode in some runs even with the
+// liar's every report rejected (docs/RESULTS.md §5); the simulator's
+// sim.TestRobustLies asserts the async modes deterministically.
 func TestLyingDeviceOverMQTT(t *testing.T) {
 	if testing.Short() {
 		t.Skip("multi-process test")
@@ -196,7 +196,7 @@ func TestLyingDeviceOverMQTT(t *testing.T) {
 		modes      bool // assert both modes covered
 	}{
 		{"loss1e30", "sync", func(fb *wire.Feedback) { fb.Loss = 1e30 }, []string{"rejected", "loss_above_max"}, true},
-		{"loss1e30", "async", func(fb *wire.Feedback) { fb.Loss = 1e30 }, []string{"rejected", "loss_above_max"}, true},
+		{"loss1e30", "async", func(fb *wire.Feedback) { fb.Loss = 1e30 }, []string{"rejected", "loss_above_max"}, false},
 		{"loss0-feedback1e30", "sync", func(fb *wire.Feedback) { fb.Loss = 0; scaleFeedback(fb, 1e30) }, []string{"bounded", "norm_clipped"}, true},
 		{"loss0-feedback1e30", "async", func(fb *wire.Feedback) { fb.Loss = 0; scaleFeedback(fb, 1e30) }, []string{"bounded", "norm_clipped"}, false},
 	} {
