@@ -362,6 +362,7 @@ func TestEdgeRobustLiar(t *testing.T) {
 			e.Advance()
 		}
 		s := e.Stats()
+		t.Logf("%v: rejected %v bounded %v quarantined %d", mode, s.Rejected, s.Bounded, s.Quarantined)
 		if s.Rejected[ReasonLossAbove] != 6 || s.Bounded[ReasonClipped] == 0 || !slices.Contains(s.Suspects, "liar") || s.Quarantined == 0 {
 			t.Errorf("%v: stats %+v", mode, s)
 		}
