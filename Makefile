@@ -14,7 +14,7 @@ LDFLAGS   := -s -w -X github.com/fedgan/fedgan/internal/buildinfo.Version=$(VERS
 RACE_PKGS := ./broker/... ./device/... ./edge/... ./cloud/... ./deploy/... ./sim/... ./local/... ./experiment/... ./cli/... ./e2e/... ./cmd/... ./internal/... ./firmware-tools/...
 FUZZTIME  ?= 100000x
 
-.PHONY: run test fmt-check vet unit fuzz bench build clean firmware budget
+.PHONY: run test fmt-check vet unit fuzz bench build clean firmware budget robust
 
 run: build
 	./bin/fedgan run -c $(CONFIG)
@@ -59,6 +59,11 @@ firmware:
 # The agent's memory and CPU budgets: peak RSS natively and under qemu, idle CPU.
 budget:
 	$(GO) test ./firmware-tools -run '^$$' -bench Budget -benchtime 1x -timeout 60m
+
+# One of six devices lying in each way, sync and async, under every robust
+# rule: a table of modes covered and high quality (docs/RESULTS.md §5).
+robust:
+	$(GO) test ./sim -run '^TestRobustTable$$' -robust -v -timeout 60m
 
 clean:
 	rm -rf bin/ results/

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/fedgan/fedgan/fed"
 )
 
 // Topology is one whole deployment: the cloud, every community with its
@@ -178,6 +180,35 @@ type Training struct {
 	Lambda2 float64 `yaml:"lambda2"`
 	// ClassifierSteps is how many steps the cloud trains C per round (LR); default 50.
 	ClassifierSteps int `yaml:"classifier_steps"`
+
+	// Robust is the robust aggregation rule (fed.Robust, docs/DESIGN.md
+	// §2.11): "clip" (default), "trimmed", "median", or "none" (the paper's
+	// Eq. 1, 4 and 5 exactly). The numbers below default to
+	// fed.DefaultRobust's: RobustWeightCap (1.5: no device's or
+	// community's weight above 1.5/n), RobustClip (3: a feedback norm or
+	// parameter change above 3 × the others' median is scaled down to
+	// it), RobustTrim (0.2: the fraction trimmed at each end by
+	// "trimmed"), RobustLossSpread (2: a loss below the others' median − 2
+	// is raised to it), RobustWindow and RobustSuspect (20 and 0.5: a
+	// reporter bounded or rejected in more than half of its last 20
+	// reports is a suspect) and RobustQuarantine (false: suspects are
+	// listed in the status; true: their reports are also left out).
+	Robust           string  `yaml:"robust"`
+	RobustWeightCap  float64 `yaml:"robust_weight_cap"`
+	RobustClip       float64 `yaml:"robust_clip"`
+	RobustTrim       float64 `yaml:"robust_trim"`
+	RobustLossSpread float64 `yaml:"robust_loss_spread"`
+	RobustWindow     int     `yaml:"robust_window"`
+	RobustSuspect    float64 `yaml:"robust_suspect"`
+	RobustQuarantine bool    `yaml:"robust_quarantine"`
+}
+
+// RobustConfig returns the fed.RobustConfig the training section
+// describes (validated: the rule parses).
+func (tr *Training) RobustConfig() fed.RobustConfig {
+	rule, _ := fed.ParseRobust(tr.Robust)
+	return fed.RobustConfig{Rule: rule, WeightCap: tr.RobustWeightCap, Clip: tr.RobustClip, Trim: tr.RobustTrim,
+		LossSpread: tr.RobustLossSpread, Window: tr.RobustWindow, Suspect: tr.RobustSuspect, Quarantine: tr.RobustQuarantine}
 }
 
 // Limits protect gateways and services from bad or oversized input.

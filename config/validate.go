@@ -201,6 +201,23 @@ func (tr *Training) validateAggregation(p *problems) {
 		p.bad("training.max_staleness", "must be in 1..1024, got %d", tr.MaxStaleness)
 	}
 	fedName(p, "training.weights", &tr.Weights, "exact", fed.ParseWeightMode)
+	tr.validateRobust(p)
+}
+
+// validateRobust checks the robust aggregation rule and its numbers, and
+// writes their defaults back.
+func (tr *Training) validateRobust(p *problems) {
+	fedName(p, "training.robust", &tr.Robust, fed.RobustClip.String(), fed.ParseRobust)
+	if _, err := fed.ParseRobust(tr.Robust); err != nil {
+		return
+	}
+	c, err := tr.RobustConfig().WithDefaults()
+	if err != nil {
+		p.bad("training.robust", "%v", err)
+		return
+	}
+	tr.RobustWeightCap, tr.RobustClip, tr.RobustTrim, tr.RobustLossSpread = c.WeightCap, c.Clip, c.Trim, c.LossSpread
+	tr.RobustWindow, tr.RobustSuspect = c.Window, c.Suspect
 }
 
 // validateLosses checks the objective and the terms added to the losses.

@@ -50,6 +50,7 @@ func Cloud(top *config.Topology) (*fed.Cloud, error) {
 		Gen:          gen,
 		RNG:          pcg,
 		Layout:       top.GenLayout(),
+		Robust:       top.Training.RobustConfig(),
 	}
 	for _, c := range top.Communities {
 		cfg.Communities = append(cfg.Communities, c.ID)
@@ -111,6 +112,7 @@ func Edge(top *config.Topology, id string) (*fed.Edge, error) {
 		LocalIters: tr.LocalIters, Batch: tr.BatchSize, Layout: top.GenLayout(), DataDim: top.Model.DataDim,
 		Gen: gen, Opt: genOptimizer(tr), RNG: PCG(top, "edge/"+id),
 		LRDecay: tr.LRDecay, Rounds: tr.GlobalRounds, ModeSeeking: tr.ModeSeeking,
+		Robust: tr.RobustConfig(),
 	}
 	for _, d := range c.Devices {
 		cfg.Devices = append(cfg.Devices, d.ID)

@@ -174,7 +174,7 @@ func (r *edgeRun) answer(t *testing.T, b *wire.Batch, device string) {
 		grad[i] = 0.01
 	}
 	fb := &wire.Feedback{V: wire.Version, Community: "c1", Device: device, Round: b.Round, Iter: b.Iter, Version: b.Version,
-		Loss: 0.7, Grad: wire.NewTensor(b.Gen.Shape, grad), NReal: 2}
+		Loss: -0.7, Grad: wire.NewTensor(b.Gen.Shape, grad), NReal: 2}
 	p, err := wire.AppendFeedback(nil, fb)
 	if err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package fed
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"sort"
 	"time"
@@ -57,6 +58,13 @@ type CloudConfig struct {
 	ClassifierOpt      nn.Optimizer
 	ClassifierSteps    int
 	Lambda1, Lambda2   float64
+
+	// Robust bounds any one community's influence on G (docs/DESIGN.md
+	// §2.11; config training.robust*): updates whose loss no objective
+	// produces are rejected, losses far below the others' raised, Eq. 1's
+	// weights capped and each parameter change G_k − G clipped relative to
+	// the others'. The zero value is RobustNone: Eq. 1 exactly.
+	Robust RobustConfig
 }
 
 // Update is a decoded GeneratorUpdate.
@@ -97,6 +105,12 @@ type CloudStats struct {
 	Unknown   int64    `json:"unknown_community"`
 	Timeouts  int64    `json:"timeouts"`
 	Empty     int64    `json:"empty_rounds"`
+	// Rejected, Bounded, Quarantined and Suspects are EdgeStats' for
+	// communities (docs/DESIGN.md §2.11).
+	Rejected    map[string]int64 `json:"rejected,omitempty"`
+	Bounded     map[string]int64 `json:"bounded,omitempty"`
+	Quarantined int64            `json:"quarantined,omitempty"`
+	Suspects    []string         `json:"suspects,omitempty"`
 }
 
 // CloudReady is what the cloud wants done.
@@ -128,6 +142,12 @@ type Cloud struct {
 	flat    []float32
 	// serverLR is ServerOpt's learning rate at NewCloud (ServerLRDecay).
 	serverLR float32
+	// robust rule, outlier history, each community's last bounded loss
+	// and change norm, and the open round's rejected updates
+	rob              RobustConfig
+	sus              *suspects
+	refLoss, refNorm map[string]float64
+	rejected         map[string]bool
 }
 
 // NewCloud checks cfg and returns a cloud that has not started.
@@ -155,7 +175,12 @@ func NewCloud(cfg CloudConfig) (*Cloud, error) {
 	if cfg.Layout.Domains > 0 && (cfg.Classifier == nil || cfg.ClassifierOpt == nil || cfg.Batch <= 0 || cfg.Layout.Latent <= 0 || cfg.FirstLayers <= 0) {
 		return nil, errors.New("fed: LR cloud needs Classifier, ClassifierOpt, Batch, Latent and FirstLayers")
 	}
-	c := &Cloud{cfg: cfg, rng: rand.New(cfg.RNG), got: map[string]*Update{}}
+	rob, err := cfg.Robust.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	c := &Cloud{cfg: cfg, rng: rand.New(cfg.RNG), got: map[string]*Update{}, rob: rob, sus: newSuspects(rob.Window, rob.Suspect),
+		refLoss: map[string]float64{}, refNorm: map[string]float64{}, rejected: map[string]bool{}}
 	if cfg.ServerLRDecay != 0 {
 		if !(cfg.ServerLRDecay > 0 && cfg.ServerLRDecay < 1) || cfg.ServerOpt == nil {
 			return nil, fmt.Errorf("fed: CloudConfig: ServerLRDecay %g needs a ServerOpt and a value in [0, 1)", cfg.ServerLRDecay)
@@ -227,6 +252,10 @@ func (c *Cloud) Stats() CloudStats {
 		s.Reported = append(s.Reported, id)
 	}
 	sort.Strings(s.Reported)
+	s.Rejected, s.Bounded = maps.Clone(c.stats.Rejected), maps.Clone(c.stats.Bounded)
+	if c.rob.Rule != RobustNone {
+		s.Suspects = c.sus.list()
+	}
 	return s
 }
 
@@ -285,10 +314,11 @@ func (c *Cloud) Update(now time.Time, u *Update) error {
 	c.stats.Updates++
 	c.got[u.Community] = u
 	c.ready.Checkpoint = true
+	err := c.rejectLoss(u)
 	if len(c.got) == len(c.cfg.Communities) {
 		c.close(now, false)
 	}
-	return nil
+	return err
 }
 
 // Deadline is when Tick must next be called.
@@ -329,10 +359,7 @@ func (c *Cloud) close(now time.Time, timedOut bool) {
 		losses[i], params[i] = c.got[id].Loss, c.got[id].Params
 	}
 	sum := RoundSummary{Round: c.round, Weights: map[string]float64{}, Losses: map[string]float64{}, TimedOut: timedOut, Started: c.opened, Closed: now}
-	w, err := GlobalWeights(nil, losses)
-	if err == nil {
-		err = Average(c.flat, w, params)
-	}
+	w, err := c.aggregate(ids, losses, params)
 	if err != nil {
 		// Inputs were validated on arrival; keep the previous G rather than
 		// publish a poisoned one.
@@ -374,6 +401,7 @@ func (c *Cloud) close(now time.Time, timedOut bool) {
 		sum.LInv, sum.LSpe = c.linv, c.lspe
 	}
 	clear(c.got)
+	clear(c.rejected)
 	c.round++
 	c.opened = now
 	c.done = c.round >= c.cfg.GlobalRounds
@@ -511,11 +539,15 @@ func (c *Cloud) Restore(b []byte) error {
 	c.round, c.done, c.linv, c.lspe, c.stats = s.Round, s.Done, s.LInv, s.LSpe, s.Stats
 	c.flat = nn.Flatten(nil, c.cfg.Gen.Params())
 	clear(c.got)
+	clear(c.rejected)
 	for _, u := range s.Got {
 		if len(u.Params) != len(c.flat) {
 			return fmt.Errorf("%w: stored update of %s has %d parameters, want %d", ErrSnapshot, u.Community, len(u.Params), len(c.flat))
 		}
 		c.got[u.Community] = u
+		if c.rob.Rule != RobustNone && lossReason(u.Loss) != "" {
+			c.rejected[u.Community] = true // counted when it arrived
+		}
 	}
 	c.last = c.globalModel()
 	if s.Weights != nil {

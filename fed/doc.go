@@ -26,6 +26,11 @@
 //     losses and the parameter-wise weighted sum.
 //   - DomainInvariant and DomainSpecific: Eq. 8 and Eq. 9 with their
 //     gradients, for the label-related scenario.
+//   - Robust, RobustConfig and its Bound, RobustSyncWeights,
+//     RobustAsyncWeights, RobustGlobalWeights and RobustCombine, with
+//     LossPlausible, CapWeights, ClipScale, Norm and Median: bounded
+//     influence of one device on Eq. 4/5 and of one community on Eq. 1
+//     (docs/DESIGN.md §2.11); RobustNone is the paper's arithmetic.
 //
 // # State machines
 //

@@ -3,6 +3,7 @@ package fed
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"sort"
@@ -75,6 +76,10 @@ type EdgeConfig struct {
 	// Classifier is the LR domain classifier C, whose parameters arrive with
 	// each GlobalModel; nil in FR.
 	Classifier *nn.Sequential
+	// Robust bounds any one device's influence on G_k's update
+	// (docs/DESIGN.md §2.11; config training.robust*). The zero value is
+	// RobustNone: the paper's Eq. 4 and Eq. 5 exactly.
+	Robust RobustConfig
 
 	// Layout.SourceCodes is the width of the one-hot source code appended
 	// to every latent row in FR (config model.source_code; 0: the paper's
@@ -162,26 +167,36 @@ type Global struct {
 
 // EdgeStats are the counters an edge reports in its status.
 type EdgeStats struct {
-	Round      int                `json:"round"`
-	Iter       int64              `json:"iteration"`
-	RoundIter  int                `json:"round_iteration"`
-	Version    int64              `json:"version"`
-	State      string             `json:"state"`
-	Loss       float64            `json:"loss"`
-	Weights    map[string]float64 `json:"weights"`
-	Live       []string           `json:"live_devices"`
-	Feedback   int64              `json:"feedback"`
-	Late       int64              `json:"late"`
-	Duplicate  int64              `json:"duplicate"`
-	Unknown    int64              `json:"unknown_device"`
-	Stale      int64              `json:"stale"`
-	Empty      int64              `json:"empty_iterations"`
-	Partial    int64              `json:"partial_iterations"`
-	Updates    int64              `json:"updates"`
-	Diverged   int64              `json:"diverged"`
-	LInv       float64            `json:"l_inv,omitempty"`
-	LSpe       float64            `json:"l_spe,omitempty"`
-	LastUpload int                `json:"last_upload_round"`
+	Round     int                `json:"round"`
+	Iter      int64              `json:"iteration"`
+	RoundIter int                `json:"round_iteration"`
+	Version   int64              `json:"version"`
+	State     string             `json:"state"`
+	Loss      float64            `json:"loss"`
+	Weights   map[string]float64 `json:"weights"`
+	Live      []string           `json:"live_devices"`
+	Feedback  int64              `json:"feedback"`
+	Late      int64              `json:"late"`
+	Duplicate int64              `json:"duplicate"`
+	Unknown   int64              `json:"unknown_device"`
+	Stale     int64              `json:"stale"`
+	Empty     int64              `json:"empty_iterations"`
+	Partial   int64              `json:"partial_iterations"`
+	Updates   int64              `json:"updates"`
+	Diverged  int64              `json:"diverged"`
+	// Rejected counts feedback dropped for a loss the objective cannot
+	// produce, by reason; Bounded the reports a robust rule bounded
+	// (norm_clipped, loss_raised, weight_capped); Quarantined the reports
+	// of suspects left out; Suspects the devices whose reports were
+	// outliers in more than the suspect fraction of their last window
+	// (docs/DESIGN.md §2.11).
+	Rejected    map[string]int64 `json:"rejected,omitempty"`
+	Bounded     map[string]int64 `json:"bounded,omitempty"`
+	Quarantined int64            `json:"quarantined,omitempty"`
+	Suspects    []string         `json:"suspects,omitempty"`
+	LInv        float64          `json:"l_inv,omitempty"`
+	LSpe        float64          `json:"l_spe,omitempty"`
+	LastUpload  int              `json:"last_upload_round"`
 }
 
 // Note is something the shell should log.
@@ -261,6 +276,13 @@ type Edge struct {
 	stats EdgeStats
 	ready EdgeReady
 
+	// robust rule with its defaults, outlier history, and each device's
+	// last bounded loss and feedback norm (references for the others)
+	rob              RobustConfig
+	sus              *suspects
+	refLoss, refNorm map[string]float64
+	rejected         map[string]bool // sync: answered with a rejected loss
+
 	dom *domainLoss
 
 	pos    map[string]int // device → its position in cfg.Devices
@@ -326,6 +348,10 @@ func NewEdge(cfg EdgeConfig) (*Edge, error) {
 	if cfg.MaxStaleness <= 0 {
 		cfg.MaxStaleness = 8
 	}
+	rob, err := cfg.Robust.withDefaults()
+	if err != nil {
+		return nil, err
+	}
 	e := &Edge{
 		cfg:      cfg,
 		rng:      rand.New(cfg.RNG),
@@ -333,6 +359,10 @@ func NewEdge(cfg EdgeConfig) (*Edge, error) {
 		devices:  map[string]*device{},
 		versions: map[int64]*version{},
 		baseLR:   baseLR,
+		rob:      rob,
+		sus:      newSuspects(rob.Window, rob.Suspect),
+		refLoss:  map[string]float64{},
+		refNorm:  map[string]float64{},
 	}
 	e.pos = make(map[string]int, len(cfg.Devices))
 	for i, d := range cfg.Devices {
@@ -379,6 +409,8 @@ func (e *Edge) Stats() EdgeStats {
 	s.Round, s.Iter, s.RoundIter, s.Version, s.State = e.round, e.iter, e.rIters, e.version, e.state.String()
 	s.Weights = copyWeights(e.stats.Weights)
 	s.Live = e.live(time.Time{})
+	s.Rejected, s.Bounded = maps.Clone(e.stats.Rejected), maps.Clone(e.stats.Bounded)
+	s.Suspects = e.suspectList()
 	return s
 }
 
@@ -469,6 +501,7 @@ func (e *Edge) Global(now time.Time, g *Global) error {
 	e.setLR()
 	e.rIters = 0
 	e.cur, e.expected, e.received = nil, nil, nil
+	clear(e.rejected)
 	clear(e.versions)
 	e.inbox, e.recvAt = e.inbox[:0], e.recvAt[:0]
 	if g.Final {

@@ -20,6 +20,9 @@ func (e *Edge) asyncFeedback(now time.Time, d *device, fb *Feedback) error {
 		return fmt.Errorf("fed: duplicate feedback from %s for iteration %d", fb.Device, fb.Iter)
 	}
 	d.lastIter = fb.Iter
+	if err := e.rejectLoss(fb); err != nil {
+		return err
+	}
 	e.inbox = append(e.inbox, fb)
 	e.recvAt = append(e.recvAt, now)
 	return nil
@@ -58,7 +61,20 @@ func (e *Edge) asyncUpdate(now time.Time) {
 			e.stale = append(e.stale, TimeStaleness(e.recvAt[i], e.versions[fb.Version].produced, e.cfg.StalenessUnit))
 		}
 	}
-	w, err := AsyncWeights(e.losses, e.stale)
+	var w Weighting
+	var err error
+	var scales []float64
+	if e.robustOn() {
+		w, scales, err = e.robustAsync()
+		if err == nil && w.Coeffs == nil {
+			e.stats.Empty++
+			e.note("only quarantined feedback: update skipped")
+			e.inbox, e.recvAt = e.inbox[:0], e.recvAt[:0]
+			return
+		}
+	} else {
+		w, err = AsyncWeights(e.losses, e.stale)
+	}
 	if err != nil {
 		e.stats.Diverged++
 		e.note("aggregation failed: update skipped", "error", err)
@@ -80,15 +96,28 @@ func (e *Edge) asyncUpdate(now time.Time) {
 	slices.Sort(vers)
 	e.dx = grow(e.dx, e.cfg.Batch*e.cfg.DataDim)
 	for _, v := range vers {
-		var coeffs []float64
+		var coeffs, weights, sc []float64
 		e.grads = e.grads[:0]
 		for i, fb := range e.inbox {
-			if fb.Version == v {
+			if fb.Version == v && (scales == nil || scales[i] >= 0) {
 				coeffs = append(coeffs, w.Coeffs[i])
+				weights = append(weights, w.Coeffs[i])
 				e.grads = append(e.grads, e.own(len(e.grads), fb.Device, fb.Grad))
+				if scales != nil {
+					sc = append(sc, scales[i])
+				}
 			}
 		}
-		if err := Combine(e.dx, coeffs, e.grads); err != nil {
+		if len(e.grads) == 0 {
+			continue
+		}
+		var err error
+		if scales == nil {
+			err = Combine(e.dx, coeffs, e.grads)
+		} else {
+			err = e.combineRule().RobustCombine(e.dx, coeffs, weights, sc, e.grads)
+		}
+		if err != nil {
 			e.cfg.Gen.ZeroGrad()
 			e.stats.Diverged++
 			e.note("aggregation failed: update skipped", "error", err)

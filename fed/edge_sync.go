@@ -26,8 +26,16 @@ func (e *Edge) syncFeedback(now time.Time, d *device, fb *Feedback) error {
 	d.lastIter = fb.Iter
 	e.received[fb.Device] = fb
 	e.expected[fb.Device] = true
+	err := e.rejectLoss(fb)
+	if err != nil {
+		// Answered, so the iteration does not wait for it, but not used.
+		if e.rejected == nil {
+			e.rejected = map[string]bool{}
+		}
+		e.rejected[fb.Device] = true
+	}
 	e.maybeComplete(now)
-	return nil
+	return err
 }
 
 func (e *Edge) maybeComplete(now time.Time) {
@@ -77,18 +85,37 @@ func (e *Edge) syncUpdate(now time.Time) {
 	}
 	ids := make([]string, 0, len(e.received))
 	for id := range e.received {
-		ids = append(ids, id)
+		if !e.rejected[id] {
+			ids = append(ids, id)
+		}
 	}
+	clear(e.rejected)
 	sort.Strings(ids)
 	e.losses, e.grads = e.losses[:0], e.grads[:0]
 	for i, id := range ids {
 		e.losses = append(e.losses, e.received[id].Loss)
 		e.grads = append(e.grads, e.own(i, id, e.received[id].Grad))
 	}
-	w, err := SyncWeights(e.losses, e.cfg.Weights)
-	if err == nil {
-		e.dx = grow(e.dx, e.cfg.Batch*e.cfg.DataDim)
-		err = Combine(e.dx, w.Coeffs, e.grads)
+	var w Weighting
+	var err error
+	if e.robustOn() {
+		ok := len(ids) > 0
+		if ok {
+			w, ids, ok, err = e.robustSync(ids)
+		}
+		if !ok {
+			e.received = nil
+			e.stats.Empty++
+			e.note("no usable feedback in the sync period: update skipped", "iteration", e.curIter)
+			e.emit(now)
+			return
+		}
+	} else {
+		w, err = SyncWeights(e.losses, e.cfg.Weights)
+		if err == nil {
+			e.dx = grow(e.dx, e.cfg.Batch*e.cfg.DataDim)
+			err = Combine(e.dx, w.Coeffs, e.grads)
+		}
 	}
 	if err != nil {
 		e.stats.Diverged++

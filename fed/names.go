@@ -29,7 +29,7 @@ func nameOf(names []string, v int, typ string) string {
 }
 
 // NameError is the error of ParseMode, ParseWeightMode,
-// ParseStalenessMode, ParseObjective and ParseClassMode for a name they do
+// ParseStalenessMode, ParseObjective, ParseClassMode and ParseRobust for a name they do
 // not accept. It unwraps to ErrMode.
 type NameError struct {
 	Name  string   // the name given

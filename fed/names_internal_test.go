@@ -25,6 +25,11 @@ func TestNamesRoundTrip(t *testing.T) {
 			t.Errorf("objective %q: %v, %v", name, o, err)
 		}
 	}
+	for _, name := range robustNames {
+		if r, err := ParseRobust(name); err != nil || r.String() != name {
+			t.Errorf("robust %q: %v, %v", name, r, err)
+		}
+	}
 	for _, name := range classModes {
 		if m, err := ParseClassMode(name); err != nil || m.String() != name {
 			t.Errorf("class mode %q: %v, %v", name, m, err)

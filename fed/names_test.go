@@ -18,6 +18,7 @@ func TestParseNames(t *testing.T) {
 	staleness := func(s string) (fmt.Stringer, error) { return fed.ParseStalenessMode(s) }
 	objective := func(s string) (fmt.Stringer, error) { return fed.ParseObjective(s) }
 	class := func(s string) (fmt.Stringer, error) { return fed.ParseClassMode(s) }
+	robust := func(s string) (fmt.Stringer, error) { return fed.ParseRobust(s) }
 	for _, tc := range []struct {
 		parse parse
 		name  string
@@ -40,6 +41,11 @@ func TestParseNames(t *testing.T) {
 		{parse: class, name: "input", want: fed.ClassInput},
 		{parse: class, name: "aux", want: fed.ClassAux},
 		{parse: class, name: "both", want: fed.ClassBoth},
+		{parse: robust, name: "none", want: fed.RobustNone},
+		{parse: robust, name: "clip", want: fed.RobustClip},
+		{parse: robust, name: "trimmed", want: fed.RobustTrimmed},
+		{parse: robust, name: "median", want: fed.RobustMedian},
+		{parse: robust, name: "krum", err: `fed: unknown mode: robust "krum" (want none, clip, trimmed or median)`, known: []string{"none", "clip", "trimmed", "median"}},
 		{parse: class, name: "proj", err: `fed: unknown mode: class mode "proj" (want input, aux or both)`, known: []string{"input", "aux", "both"}},
 	} {
 		got, err := tc.parse(tc.name)

@@ -197,7 +197,7 @@ func neg(x []float64) []float64 {
 }
 
 // applySet overrides training and model keys of a loaded topology, for
-// experiments: obj, mode, weights, src (source_code), cs
+// experiments: obj, mode, weights, robust, src (source_code), cs
 // (source_code_scale), lrg, lrd, decay, sn (d_spectral_norm), noise, gl,
 // lo, b (batch) and h (hidden width of G and D).
 func applySet(top *config.Topology, set string) error {
@@ -219,6 +219,8 @@ func applySet(top *config.Topology, set string) error {
 			tr.Weights = v
 		case k == "src":
 			m.SourceCode = v
+		case k == "robust":
+			tr.Robust = v
 		case !num:
 			return fmt.Errorf("set %s: %q is not a number", k, v)
 		case k == "cs":

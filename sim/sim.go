@@ -25,6 +25,10 @@ type Options struct {
 	OnRound func(fed.RoundSummary, *nn.Sequential)
 	// MaxEvents bounds the run; default 50 million.
 	MaxEvents int
+	// Tamper, when set, may rewrite every feedback a device sends before
+	// its edge receives it: how tests and measurements make a device lie
+	// (docs/DESIGN.md §2.11). The message is the device's own copy.
+	Tamper func(device string, fb *wire.Feedback)
 }
 
 // Result is what a simulated run produced.
@@ -231,9 +235,9 @@ func (s *Simulator) edgeReady(ed *edge) {
 			return
 		}
 		s.at(s.now.Add(s.opt.Latency), func() {
-			if err := s.cloud.Update(s.now, up); err != nil {
-				return // dropped and counted by the cloud, as over MQTT
-			}
+			// An update dropped or rejected is counted by the cloud, as
+			// over MQTT; a rejected one may still close the round.
+			_ = s.cloud.Update(s.now, up)
 			s.cloudReady()
 		})
 	}
@@ -266,7 +270,11 @@ func (s *Simulator) work(ed *edge, d *device) {
 	if !ok {
 		return // nothing new
 	}
-	fb, err := fed.FeedbackOf(d.a.Ready().Feedback)
+	wfb := d.a.Ready().Feedback
+	if s.opt.Tamper != nil {
+		s.opt.Tamper(d.id, wfb)
+	}
+	fb, err := fed.FeedbackOf(wfb)
 	d.a.Advance()
 	if err != nil {
 		s.err = err

@@ -1,0 +1,129 @@
+// The cloud's side of bounded influence (docs/DESIGN.md §2.11): Eq. 1
+// with implausible updates rejected, losses raised, weights capped and
+// parameter changes clipped.
+
+package fed
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/fedgan/fedgan/nn"
+)
+
+// errAllRejected is aggregate's error when no update of the round may be
+// used: the previous G is kept.
+var errAllRejected = errors.New("fed: every update of the round was rejected or quarantined")
+
+// rejectLoss marks u rejected (it still counts as arrived, so the round
+// does not wait for it) and returns an error when its loss is one no
+// objective produces; nil when plausible or under RobustNone.
+func (c *Cloud) rejectLoss(u *Update) error {
+	if c.rob.Rule == RobustNone {
+		return nil
+	}
+	reason := lossReason(u.Loss)
+	if reason == "" {
+		return nil
+	}
+	if c.stats.Rejected == nil {
+		c.stats.Rejected = map[string]int64{}
+	}
+	c.stats.Rejected[reason]++
+	c.rejected[u.Community] = true
+	c.sus.record(u.Community, true)
+	return fmt.Errorf("fed: update from %s for round %d rejected: loss %g outside [%g, %g] (%s)", u.Community, u.Round, u.Loss, float64(MinLoss), float64(MaxLoss), reason)
+}
+
+// aggregate computes Eq. 1's weights over the round's updates (ids[k],
+// losses[k], params[k]) and writes the average into c.flat: exactly
+// GlobalWeights and Average under RobustNone; otherwise with the robust
+// rule. It returns the weights, indexed like ids (0 for an update left
+// out).
+func (c *Cloud) aggregate(ids []string, losses []float64, params [][]float32) ([]float64, error) {
+	if c.rob.Rule == RobustNone {
+		w, err := GlobalWeights(nil, losses)
+		if err == nil {
+			err = Average(c.flat, w, params)
+		}
+		return w, err
+	}
+	g := nn.Flatten(nil, c.cfg.Gen.Params())
+	var use []int
+	for k, id := range ids {
+		if !c.rejected[id] {
+			use = append(use, k)
+		}
+	}
+	deltas := make([][]float32, len(use))
+	norms := make([]float64, len(use))
+	for i, k := range use {
+		d := make([]float32, len(g))
+		for j, v := range params[k] {
+			d[j] = v - g[j]
+		}
+		deltas[i], norms[i] = d, Norm(d)
+	}
+	uids := pick(ids, use)
+	var xl, xn []float64
+	for _, id := range c.cfg.Communities {
+		if _, ok := c.refLoss[id]; ok && !slices.Contains(uids, id) {
+			xl, xn = append(xl, c.refLoss[id]), append(xn, c.refNorm[id])
+		}
+	}
+	b := c.rob.Bound(pick(losses, use), norms, xl, xn)
+	var keep []int
+	for i, id := range uids {
+		c.countBounded(ReasonRaised, b.Raised[i])
+		c.countBounded(ReasonClipped, b.Clipped[i])
+		c.sus.record(id, b.Raised[i] || b.Clipped[i])
+		c.refLoss[id], c.refNorm[id] = b.Losses[i], norms[i]*b.Scales[i]
+		if c.rob.Quarantine && c.sus.suspect(id) {
+			c.stats.Quarantined++
+			continue
+		}
+		if b.NoRef[i] && len(c.cfg.Communities) > 1 {
+			c.countBounded(ReasonNoRef, true) // nothing to judge its change by yet
+			continue
+		}
+		keep = append(keep, i)
+	}
+	if len(keep) == 0 {
+		return nil, errAllRejected
+	}
+	w, capped, err := c.rob.RobustGlobalWeights(pick(b.Losses, keep))
+	if err != nil {
+		return nil, err
+	}
+	for range capped {
+		c.countBounded(ReasonCapped, true)
+	}
+	if err := c.rob.RobustCombine(c.flat, w, w, pick(b.Scales, keep), pick(deltas, keep)); err != nil {
+		copy(c.flat, g)
+		return nil, err
+	}
+	for j := range c.flat {
+		c.flat[j] += g[j]
+	}
+	if err := checkFinite32("G", c.flat); err != nil {
+		copy(c.flat, g)
+		return nil, err
+	}
+	all := make([]float64, len(ids))
+	for i, k := range keep {
+		all[use[k]] = w[i]
+	}
+	return all, nil
+}
+
+// countBounded adds one to the Bounded counter of reason when hit.
+func (c *Cloud) countBounded(reason string, hit bool) {
+	if !hit {
+		return
+	}
+	if c.stats.Bounded == nil {
+		c.stats.Bounded = map[string]int64{}
+	}
+	c.stats.Bounded[reason]++
+}
