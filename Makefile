@@ -61,7 +61,7 @@ budget:
 	$(GO) test ./firmware-tools -run '^$$' -bench Budget -benchtime 1x -timeout 60m
 
 # One of six devices lying in each way, sync and async, under every robust
-# rule: a table of modes covered and high quality (docs/RESULTS.md §5).
+# rule: a table of modes covered and high quality (docs/RESULTS.md §6).
 robust:
 	$(GO) test ./sim -run '^TestRobustTable$$' -robust -v -timeout 60m
 

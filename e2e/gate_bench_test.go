@@ -22,7 +22,7 @@ import (
 // BenchmarkGateStormDuringTraining runs configs/gaussian.yaml with bcrypt
 // passwords (bcrypt.DefaultCost) on every edge, once quiet and once with
 // an attacker that makes 300 wrong-password connections, 20 in parallel,
-// to an edge as soon as the hierarchy has started (docs/RESULTS.md §6):
+// to an edge as soon as the hierarchy has started (docs/RESULTS.md §5):
 //
 //	go test ./e2e -run '^$' -bench GateStorm -benchtime 1x -v
 //

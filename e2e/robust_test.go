@@ -183,7 +183,7 @@ func liarRun(t *testing.T, mode, rule string, lie func(*wire.Feedback)) (covered
 // (bounded.norm_clipped) and listed; in sync mode the global model still
 // covers both modes. In async mode the test asserts the bounding only:
 // over MQTT these short async runs lost a mode in some runs even with the
-// liar's every report rejected (docs/RESULTS.md §5); the simulator's
+// liar's every report rejected (docs/RESULTS.md §6); the simulator's
 // sim.TestRobustLies asserts the async modes deterministically.
 func TestLyingDeviceOverMQTT(t *testing.T) {
 	if testing.Short() {
