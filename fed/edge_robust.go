@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 )
 
 // robustOn reports whether a robust rule is set (not RobustNone).
@@ -72,9 +73,11 @@ func (e *Edge) judge(ids []string, losses []float64, grads [][]float32) (keep []
 			continue
 		}
 		// A tensor nothing can be compared with yet (the first report of
-		// an async edge, before any other device's) is left out, unless
-		// the community has one device and never will have a reference.
-		if b.NoRef[j] && len(e.cfg.Devices) > 1 {
+		// an async edge, before any other device's) is left out while
+		// another device is online to give a reference soon. A device
+		// online alone is aggregated: leaving it out would stall the
+		// community, and the cloud bounds the community's change.
+		if b.NoRef[j] && len(e.live(time.Time{})) > 1 {
 			e.count(&e.stats.Bounded, ReasonNoRef, 1)
 			continue
 		}

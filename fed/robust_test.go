@@ -377,6 +377,42 @@ func TestEdgeRobustLiar(t *testing.T) {
 	}
 }
 
+// TestEdgeRobustAlone: a device online alone in its community (the others
+// never came online) has no reference for its feedback, and is aggregated
+// all the same: the default rule must not stall a community.
+func TestEdgeRobustAlone(t *testing.T) {
+	rob, err := RobustConfig{Rule: RobustClip}.WithDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []Mode{Sync, Async} {
+		g := tinyGen(t)
+		e, err := NewEdge(EdgeConfig{Community: "c", Devices: []string{"a", "b", "c"}, Layout: Layout{Latent: 2}, Mode: mode,
+			SyncPeriod: time.Second, LocalIters: 1000, Batch: 4, DataDim: 2, Gen: g, Opt: nn.NewAdam(1e-3, 0.5, 0.999, 1e-8), RNG: rand.NewPCG(1, 2),
+			Robust: rob})
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := time.Unix(0, 0)
+		_ = e.Presence(now, "a", true)
+		if err := e.Global(now, &Global{Round: 0, Params: nn.Flatten(nil, g.Params())}); err != nil {
+			t.Fatal(err)
+		}
+		for it := int64(1); it <= 5; it++ {
+			now = now.Add(10 * time.Millisecond)
+			grad := []float32{0.01, -0.02, 0.03, 0, 0.01, 0.01, -0.01, 0.02}
+			if err := e.Feedback(now, &Feedback{Device: "a", Round: 0, Iter: it, Version: e.Stats().Version, Loss: -0.7, Grad: grad}); err != nil {
+				t.Fatalf("%v it %d: %v", mode, it, err)
+			}
+			e.Tick(now)
+			e.Advance()
+		}
+		if s := e.Stats(); s.Updates != 5 || s.Bounded[ReasonNoRef] != 0 {
+			t.Errorf("%v: %d updates (want 5), bounded %v", mode, s.Updates, s.Bounded)
+		}
+	}
+}
+
 // TestCloudRobust: over rounds of three communities whose honest updates
 // move G by small steps, one community lies in turn: a loss of 1e30
 // (rejected and counted; the round still closes without it), a loss of 0
