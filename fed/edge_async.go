@@ -65,7 +65,7 @@ func (e *Edge) asyncUpdate(now time.Time) {
 	var err error
 	var scales []float64
 	if e.robustOn() {
-		w, scales, err = e.robustAsync()
+		w, scales, err = e.robustAsync(now)
 		if err == nil && w.Coeffs == nil {
 			e.stats.Empty++
 			e.note("only quarantined feedback: update skipped")

@@ -45,7 +45,7 @@ func (e *Edge) count(m *map[string]int64, key string, n int64) {
 // last values of the devices absent from it, records each device's
 // outcome, and returns the positions to aggregate (all but quarantined
 // suspects) with the bounded losses and the tensors' scales.
-func (e *Edge) judge(ids []string, losses []float64, grads [][]float32) (keep []int, b Bounded) {
+func (e *Edge) judge(now time.Time, ids []string, losses []float64, grads [][]float32) (keep []int, b Bounded) {
 	norms := make([]float64, len(grads))
 	for j, g := range grads {
 		norms[j] = Norm(g)
@@ -72,12 +72,13 @@ func (e *Edge) judge(ids []string, losses []float64, grads [][]float32) (keep []
 			e.stats.Quarantined++
 			continue
 		}
-		// A tensor nothing can be compared with yet (the first report of
-		// an async edge, before any other device's) is left out while
-		// another device is online to give a reference soon. A device
-		// online alone is aggregated: leaving it out would stall the
-		// community, and the cloud bounds the community's change.
-		if b.NoRef[j] && len(e.live(time.Time{})) > 1 {
+		// An async edge leaves out a tensor nothing can be compared with
+		// yet (its first drains, before any other device has reported)
+		// while another live device can give a reference soon. A sync
+		// iteration aggregates what it has: leaving its only report out
+		// would waste the iteration (or stall a community whose other
+		// devices stay silent), and the cloud bounds the community.
+		if b.NoRef[j] && e.cfg.Mode == Async && len(e.live(now)) > 1 {
 			e.count(&e.stats.Bounded, ReasonNoRef, 1)
 			continue
 		}
@@ -108,8 +109,8 @@ func (e *Edge) combineRule() RobustConfig {
 
 // robustSync is syncUpdate's Eq. 4 under a robust rule: judge, cap and
 // combine into e.dx. ok is false when every report was quarantined.
-func (e *Edge) robustSync(ids []string) (w Weighting, kept []string, ok bool, err error) {
-	keep, b := e.judge(ids, e.losses, e.grads)
+func (e *Edge) robustSync(now time.Time, ids []string) (w Weighting, kept []string, ok bool, err error) {
+	keep, b := e.judge(now, ids, e.losses, e.grads)
 	if len(keep) == 0 {
 		return w, nil, false, nil
 	}
@@ -136,14 +137,14 @@ func (e *Edge) suspectList() []string {
 // Weighting and scales are indexed like the inbox; a quarantined report
 // has coefficient 0 and scale −1. Coeffs is nil when every report was
 // quarantined.
-func (e *Edge) robustAsync() (Weighting, []float64, error) {
+func (e *Edge) robustAsync(now time.Time) (Weighting, []float64, error) {
 	n := len(e.inbox)
 	ids := make([]string, n)
 	grads := make([][]float32, n)
 	for i, fb := range e.inbox {
 		ids[i], grads[i] = fb.Device, e.own(i, fb.Device, fb.Grad)
 	}
-	keep, b := e.judge(ids, e.losses, grads)
+	keep, b := e.judge(now, ids, e.losses, grads)
 	if len(keep) == 0 {
 		return Weighting{}, nil, nil
 	}

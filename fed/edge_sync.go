@@ -101,7 +101,7 @@ func (e *Edge) syncUpdate(now time.Time) {
 	if e.robustOn() {
 		ok := len(ids) > 0
 		if ok {
-			w, ids, ok, err = e.robustSync(ids)
+			w, ids, ok, err = e.robustSync(now, ids)
 		}
 		if !ok {
 			e.received = nil

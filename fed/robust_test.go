@@ -413,6 +413,47 @@ func TestEdgeRobustAlone(t *testing.T) {
 	}
 }
 
+// TestEdgeRobustFirstAsyncReport: an async edge leaves out the first
+// report of a device while another live device has not reported yet
+// (nothing bounds it), and aggregates once the other has.
+func TestEdgeRobustFirstAsyncReport(t *testing.T) {
+	rob, err := RobustConfig{Rule: RobustClip}.WithDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := tinyGen(t)
+	e, err := NewEdge(EdgeConfig{Community: "c", Devices: []string{"a", "b"}, Layout: Layout{Latent: 2}, Mode: Async,
+		SyncPeriod: time.Second, LocalIters: 1000, Batch: 4, DataDim: 2, Gen: g, Opt: nn.NewAdam(1e-3, 0.5, 0.999, 1e-8), RNG: rand.NewPCG(1, 2),
+		Robust: rob})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(0, 0)
+	_ = e.Presence(now, "a", true)
+	_ = e.Presence(now, "b", true)
+	if err := e.Global(now, &Global{Round: 0, Params: nn.Flatten(nil, g.Params())}); err != nil {
+		t.Fatal(err)
+	}
+	grad := []float32{0.01, -0.02, 0.03, 0, 0.01, 0.01, -0.01, 0.02}
+	send := func(dev string) {
+		now = now.Add(10 * time.Millisecond)
+		if err := e.Feedback(now, &Feedback{Device: dev, Round: 0, Iter: e.Stats().Iter, Version: e.Stats().Version, Loss: -0.7, Grad: grad}); err != nil {
+			t.Fatalf("%s: %v", dev, err)
+		}
+		e.Tick(now)
+		e.Advance()
+	}
+	send("a")
+	if s := e.Stats(); s.Bounded[ReasonNoRef] != 1 {
+		t.Fatalf("a's first report: bounded %v, want it left out as unreferenced", s.Bounded)
+	}
+	send("b") // a's report is b's reference
+	send("a")
+	if s := e.Stats(); s.Bounded[ReasonNoRef] != 1 {
+		t.Errorf("after b reported: bounded %v, want no more unreferenced reports", s.Bounded)
+	}
+}
+
 // TestCloudRobust: over rounds of three communities whose honest updates
 // move G by small steps, one community lies in turn: a loss of 1e30
 // (rejected and counted; the round still closes without it), a loss of 0
