@@ -1,7 +1,6 @@
 package firmwaretools
 
 import (
-	"bytes"
 	"context"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	fx "github.com/fedgan/fedgan/internal/fixture"
 	"github.com/fedgan/fedgan/internal/mqttc"
 	"github.com/fedgan/fedgan/wire"
 )
@@ -109,22 +109,8 @@ type agentProc struct {
 	done chan error
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+// lockedBuffer is a log sink shared by goroutines and the test.
+type lockedBuffer = fx.LockedBuffer
 
 // startAgent runs argv; the test's cleanup stops it (SIGTERM, then kill).
 func startAgent(t testing.TB, argv []string, env ...string) *agentProc {

@@ -1,12 +1,10 @@
 package mqttc_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,27 +12,13 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/fedgan/fedgan/broker"
+	"github.com/fedgan/fedgan/internal/fixture"
 	"github.com/fedgan/fedgan/internal/mqttc"
 	"github.com/fedgan/fedgan/wire"
 )
 
-// lockedBuffer is a log sink shared by paho's goroutines and the test.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+// lockedBuffer is a log sink shared by goroutines and the test.
+type lockedBuffer = fixture.LockedBuffer
 
 func TestRefusal(t *testing.T) {
 	for _, tc := range []struct {
