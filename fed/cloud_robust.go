@@ -99,6 +99,16 @@ func (c *Cloud) aggregate(ids []string, losses []float64, params [][]float32) ([
 	for range capped {
 		c.countBounded(ReasonCapped, true)
 	}
+	if capped == 0 && len(keep) == len(ids) && c.rob.Rule == RobustClip && unbounded(b) {
+		// Nothing was bounded: Eq. 1 exactly as under RobustNone, so an
+		// honest federation computes what the paper's arithmetic does, to
+		// the bit (G + Σ w Δ rounds differently from Σ w G_k).
+		if err := Average(c.flat, w, params); err != nil {
+			copy(c.flat, g)
+			return nil, err
+		}
+		return w, nil
+	}
 	if err := c.rob.RobustCombine(c.flat, w, w, pick(b.Scales, keep), pick(deltas, keep)); err != nil {
 		copy(c.flat, g)
 		return nil, err
@@ -126,4 +136,15 @@ func (c *Cloud) countBounded(reason string, hit bool) {
 		c.stats.Bounded = map[string]int64{}
 	}
 	c.stats.Bounded[reason]++
+}
+
+// unbounded reports whether Bound left every report as it was: no loss
+// raised, no tensor clipped or left without a reference.
+func unbounded(b Bounded) bool {
+	for j := range b.Scales {
+		if b.Raised[j] || b.Clipped[j] || b.NoRef[j] || b.Scales[j] != 1 {
+			return false
+		}
+	}
+	return true
 }

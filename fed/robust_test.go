@@ -461,6 +461,45 @@ func TestEdgeRobustFirstAsyncReport(t *testing.T) {
 // G moves by at most a bounded step from the honest average, stays
 // finite, and the liar ends as a suspect. Under none the same lies
 // replace G with the liar's parameters.
+// TestCloudClipHonestIsEq1: with honest updates that no bound touches,
+// the clip rule's cloud computes Eq. 1 to the bit, as RobustNone does.
+func TestCloudClipHonestIsEq1(t *testing.T) {
+	var gens [2][]float32
+	for i, rule := range []Robust{RobustNone, RobustClip} {
+		rob, err := RobustConfig{Rule: rule}.WithDefaults()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := NewCloud(CloudConfig{Communities: []string{"a", "b", "c"}, GlobalRounds: 5, RoundTimeout: time.Minute,
+			Gen: tinyGen(t), RNG: rand.NewPCG(3, 3), Robust: rob})
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := time.Unix(0, 0)
+		c.Start(now)
+		r := rand.New(rand.NewPCG(1, 1))
+		for round := range 5 {
+			g := nn.Flatten(nil, c.Gen().Params())
+			for k, id := range []string{"a", "b", "c"} {
+				p := slices.Clone(g)
+				for i := range p {
+					p[i] += float32(0.01 * r.NormFloat64())
+				}
+				if err := c.Update(now, &Update{Community: id, Round: round, Loss: -0.7 - 0.01*float64(k), Params: p}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if s := c.Stats(); len(s.Bounded) != 0 {
+			t.Fatalf("%v: bounded %v; the test wants honest updates", rule, s.Bounded)
+		}
+		gens[i] = nn.Flatten(nil, c.Gen().Params())
+	}
+	if !slices.Equal(gens[0], gens[1]) {
+		t.Errorf("clip's G differs from Eq. 1's by %g", dist(gens[0], gens[1]))
+	}
+}
+
 func TestCloudRobust(t *testing.T) {
 	for _, rule := range append([]Robust{RobustNone}, robustRules...) {
 		c, err := NewCloud(CloudConfig{Communities: []string{"a", "b", "liar"}, GlobalRounds: 30, RoundTimeout: time.Minute,

@@ -39,6 +39,7 @@ type Result struct {
 	Last    *nn.Sequential
 	Rounds  []fed.RoundSummary
 	Edges   []fed.EdgeStats
+	Cloud   fed.CloudStats
 	Virtual time.Duration // simulated time
 	Batches int64
 	Events  int
@@ -186,6 +187,7 @@ func (s *Simulator) RunContext(ctx context.Context) (*Result, error) {
 	for _, ed := range s.edges {
 		s.res.Edges = append(s.res.Edges, ed.e.Stats())
 	}
+	s.res.Cloud = s.cloud.Stats()
 	return &s.res, nil
 }
 
