@@ -56,15 +56,7 @@ func (c *Cloud) aggregate(ids []string, losses []float64, params [][]float32) ([
 			use = append(use, k)
 		}
 	}
-	deltas := make([][]float32, len(use))
-	norms := make([]float64, len(use))
-	for i, k := range use {
-		d := make([]float32, len(g))
-		for j, v := range params[k] {
-			d[j] = v - g[j]
-		}
-		deltas[i], norms[i] = d, Norm(d)
-	}
+	deltas, norms := changes(g, pick(params, use))
 	uids := pick(ids, use)
 	var xl, xn []float64
 	for _, id := range c.cfg.Communities {
@@ -147,4 +139,18 @@ func unbounded(b Bounded) bool {
 		}
 	}
 	return true
+}
+
+// changes returns each community's parameter change Δ_k = G_k − G and its
+// norm.
+func changes(g []float32, params [][]float32) (deltas [][]float32, norms []float64) {
+	deltas, norms = make([][]float32, len(params)), make([]float64, len(params))
+	for i, p := range params {
+		d := make([]float32, len(g))
+		for j, v := range p {
+			d[j] = v - g[j]
+		}
+		deltas[i], norms[i] = d, Norm(d)
+	}
+	return deltas, norms
 }
