@@ -7,7 +7,6 @@ package fed
 import (
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/fedgan/fedgan/nn"
 )
@@ -27,10 +26,7 @@ func (c *Cloud) rejectLoss(u *Update) error {
 	if reason == "" {
 		return nil
 	}
-	if c.stats.Rejected == nil {
-		c.stats.Rejected = map[string]int64{}
-	}
-	c.stats.Rejected[reason]++
+	addCount(&c.stats.Rejected, reason, 1)
 	c.rejected[u.Community] = true
 	c.sus.record(u.Community, true)
 	return fmt.Errorf("fed: update from %s for round %d rejected: loss %g outside [%g, %g] (%s)", u.Community, u.Round, u.Loss, float64(MinLoss), float64(MaxLoss), reason)
@@ -58,12 +54,7 @@ func (c *Cloud) aggregate(ids []string, losses []float64, params [][]float32) ([
 	}
 	deltas, norms := changes(g, pick(params, use))
 	uids := pick(ids, use)
-	var xl, xn []float64
-	for _, id := range c.cfg.Communities {
-		if _, ok := c.refLoss[id]; ok && !slices.Contains(uids, id) {
-			xl, xn = append(xl, c.refLoss[id]), append(xn, c.refNorm[id])
-		}
-	}
+	xl, xn := absentRefs(c.cfg.Communities, uids, c.refLoss, c.refNorm)
 	b := c.rob.Bound(pick(losses, use), norms, xl, xn)
 	var keep []int
 	for i, id := range uids {
@@ -121,13 +112,9 @@ func (c *Cloud) aggregate(ids []string, losses []float64, params [][]float32) ([
 
 // countBounded adds one to the Bounded counter of reason when hit.
 func (c *Cloud) countBounded(reason string, hit bool) {
-	if !hit {
-		return
+	if hit {
+		addCount(&c.stats.Bounded, reason, 1)
 	}
-	if c.stats.Bounded == nil {
-		c.stats.Bounded = map[string]int64{}
-	}
-	c.stats.Bounded[reason]++
 }
 
 // unbounded reports whether Bound left every report as it was: no loss

@@ -24,20 +24,9 @@ func (e *Edge) rejectLoss(fb *Feedback) error {
 	if reason == "" {
 		return nil
 	}
-	e.count(&e.stats.Rejected, reason, 1)
+	addCount(&e.stats.Rejected, reason, 1)
 	e.sus.record(fb.Device, true)
 	return fmt.Errorf("fed: feedback from %s for iteration %d rejected: loss %g outside [%g, %g] (%s)", fb.Device, fb.Iter, fb.Loss, float64(MinLoss), float64(MaxLoss), reason)
-}
-
-// count adds n to (*m)[key], creating the map.
-func (e *Edge) count(m *map[string]int64, key string, n int64) {
-	if n == 0 {
-		return
-	}
-	if *m == nil {
-		*m = map[string]int64{}
-	}
-	(*m)[key] += n
 }
 
 // judge bounds one aggregation's reports (device ids[j], loss losses[j],
@@ -50,19 +39,14 @@ func (e *Edge) judge(now time.Time, ids []string, losses []float64, grads [][]fl
 	for j, g := range grads {
 		norms[j] = Norm(g)
 	}
-	var xl, xn []float64
-	for _, id := range slices.Sorted(maps.Keys(e.refLoss)) {
-		if !slices.Contains(ids, id) {
-			xl, xn = append(xl, e.refLoss[id]), append(xn, e.refNorm[id])
-		}
-	}
+	xl, xn := absentRefs(slices.Sorted(maps.Keys(e.refLoss)), ids, e.refLoss, e.refNorm)
 	b = e.rob.Bound(losses, norms, xl, xn)
 	for j, id := range ids {
 		if b.Raised[j] {
-			e.count(&e.stats.Bounded, ReasonRaised, 1)
+			addCount(&e.stats.Bounded, ReasonRaised, 1)
 		}
 		if b.Clipped[j] {
-			e.count(&e.stats.Bounded, ReasonClipped, 1)
+			addCount(&e.stats.Bounded, ReasonClipped, 1)
 		}
 		e.sus.record(id, b.Raised[j] || b.Clipped[j])
 		e.refLoss[id], e.refNorm[id] = b.Losses[j], norms[j]*b.Scales[j]
@@ -79,7 +63,7 @@ func (e *Edge) judge(now time.Time, ids []string, losses []float64, grads [][]fl
 		// would waste the iteration (or stall a community whose other
 		// devices stay silent), and the cloud bounds the community.
 		if b.NoRef[j] && e.cfg.Mode == Async && len(e.live(now)) > 1 {
-			e.count(&e.stats.Bounded, ReasonNoRef, 1)
+			addCount(&e.stats.Bounded, ReasonNoRef, 1)
 			continue
 		}
 		keep = append(keep, j)
@@ -118,7 +102,7 @@ func (e *Edge) robustSync(now time.Time, ids []string) (w Weighting, kept []stri
 	if err != nil {
 		return w, nil, true, err
 	}
-	e.count(&e.stats.Bounded, ReasonCapped, int64(capped))
+	addCount(&e.stats.Bounded, ReasonCapped, int64(capped))
 	e.dx = grow(e.dx, e.cfg.Batch*e.cfg.DataDim)
 	err = e.combineRule().RobustCombine(e.dx, w.Coeffs, w.Weights, pick(b.Scales, keep), pick(e.grads, keep))
 	return w, pick(ids, keep), true, err
@@ -152,7 +136,7 @@ func (e *Edge) robustAsync(now time.Time) (Weighting, []float64, error) {
 	if err != nil {
 		return w, nil, err
 	}
-	e.count(&e.stats.Bounded, ReasonCapped, int64(capped))
+	addCount(&e.stats.Bounded, ReasonCapped, int64(capped))
 	all := Weighting{Weights: make([]float64, n), Coeffs: make([]float64, n), Loss: w.Loss}
 	scales := make([]float64, n)
 	for j := range scales {

@@ -512,3 +512,27 @@ func (s *suspects) list() []string {
 	slices.Sort(ids)
 	return ids
 }
+
+// addCount adds n to (*m)[key], creating the map: the Rejected and
+// Bounded counters of the edge's and the cloud's stats.
+func addCount(m *map[string]int64, key string, n int64) {
+	if n == 0 {
+		return
+	}
+	if *m == nil {
+		*m = map[string]int64{}
+	}
+	(*m)[key] += n
+}
+
+// absentRefs returns, in the order given, the last bounded loss and norm
+// of every reporter known to refLoss that is not among present: what an
+// aggregation judges its reports against besides each other.
+func absentRefs(order, present []string, refLoss, refNorm map[string]float64) (losses, norms []float64) {
+	for _, id := range order {
+		if l, ok := refLoss[id]; ok && !slices.Contains(present, id) {
+			losses, norms = append(losses, l), append(norms, refNorm[id])
+		}
+	}
+	return losses, norms
+}
