@@ -257,4 +257,28 @@ func TestExperimentMiniature(t *testing.T) {
 	if err != nil || !strings.Contains(got, "reusing the generator") {
 		t.Errorf("experiment -reuse: %v\n%s", err, got)
 	}
+
+	// -seeds and -set: a run per seed, each configuration with its seed
+	// and the override, and the mean ± sd line.
+	out = filepath.Join(dir, "seeds")
+	got, err = run(t, "experiment", "-configs", cfgs, "-o", out, "-n", "200", "-runs", "fr-sync-iid", "-sim", "-seeds", "2,3", "-set", "training.robust=none")
+	if err != nil {
+		t.Fatalf("experiment -seeds: %v\n%s", err, got)
+	}
+	for _, seed := range []string{"2", "3"} {
+		cfg, err := os.ReadFile(filepath.Join(out, "fr-sync-iid-seed"+seed, "config.yaml"))
+		if err != nil || !strings.Contains(string(cfg), "\nseed: "+seed+"\n") || !strings.Contains(string(cfg), "robust: none") {
+			t.Errorf("seed %s: %v\n%s", seed, err, cfg)
+		}
+		checkPNG(t, filepath.Join(out, "grids", "fr-sync-iid-seed"+seed+".png"), 10*(56+2)+2)
+	}
+	md, err = os.ReadFile(filepath.Join(out, "table1.md"))
+	if err != nil || !strings.Contains(string(md), "| FR (sync), seed 3 | iid |") || !strings.Contains(string(md), "| FR (sync) | iid | 2, 3 | ") {
+		t.Errorf("table1.md over seeds (%v):\n%s", err, md)
+	}
+	for _, bad := range [][]string{{"-seeds", "1,x"}, {"-seeds", "0"}, {"-seeds", "1,1"}, {"-set", "novalue"}} {
+		if _, err := run(t, append([]string{"experiment", "-configs", cfgs, "-o", out}, bad...)...); !errors.Is(err, ErrUsage) {
+			t.Errorf("experiment %v: %v, want a usage error", bad, err)
+		}
+	}
 }

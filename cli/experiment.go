@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/fedgan/fedgan/config"
@@ -17,7 +19,9 @@ const experimentUsage = `Usage: fedgan experiment [flags]
 Runs the paper's Table 1 on MNIST + Fashion-MNIST — the centralized baseline and the FR scenario in sync
 and async mode on the i.i.d. and non-i.i.d. splits — each over real MQTT on this machine (fedgan run), then
 scores every final generator with the cached evaluation classifier (10,000 samples) and writes
-table1.md, table1.json and the sample grids to the output folder.
+table1.md, table1.json and the sample grids to the output folder. With -seeds every run is made once per
+seed and the table adds each run's mean ± standard deviation; -set changes a key of every run's
+configuration (e.g. -set training.robust=none for the paper's exact arithmetic).
 `
 
 // runExperiment parses the flags of `fedgan experiment` and makes Table 1
@@ -36,6 +40,9 @@ func runExperiment(ctx context.Context, args []string, stdout, stderr io.Writer)
 	cache := fs.String("cache", "", "classifier cache folder (default $FEDGAN_CACHE or ~/.cache/fedgan/eval)")
 	useSim := fs.Bool("sim", false, "train with the in-process simulator instead of MQTT (no bytes; quicker tuning)")
 	reuse := fs.Bool("reuse", false, "score the generators of runs already in the folder instead of training them again")
+	seedList := fs.String("seeds", "", "comma-separated seeds: every run once per seed, in folders NAME-seedS, with mean ± sd in the table (default: once, the files' seed)")
+	set := keyValues{}
+	fs.Var(set, "set", "override a key of every run's configuration, key=value (e.g. training.robust=none); repeatable")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %w", ErrUsage, err)
 	}
@@ -46,9 +53,13 @@ func runExperiment(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrUsage, err)
 	}
+	seeds, err := parseSeeds(*seedList)
+	if err != nil {
+		return fmt.Errorf("%w: -seeds: %w", ErrUsage, err)
+	}
 	_, err = experiment.Table1(ctx, experiment.Options{
 		Dir: *out, Configs: *cfgDir, Runs: chosen, Rounds: *rounds, Iters: *iters, EvalEvery: *evalEvery,
-		Samples: *n, Cache: *cache, Sim: *useSim, Reuse: *reuse, Args: args,
+		Samples: *n, Cache: *cache, Sim: *useSim, Reuse: *reuse, Seeds: seeds, Set: set, Args: args,
 		Stdout: stdout, Logger: (&common{}).logger(stderr, true),
 	})
 	return err
@@ -59,4 +70,45 @@ func runExperiment(ctx context.Context, args []string, stdout, stderr io.Writer)
 // eval merge` calls).
 func MergeRealData(top *config.Topology, dir string, stdout io.Writer) error {
 	return experiment.MergeRealData(top, dir, stdout)
+}
+
+// parseSeeds parses a comma-separated list of distinct positive seeds
+// ("" is none).
+func parseSeeds(list string) ([]uint64, error) {
+	if strings.TrimSpace(list) == "" {
+		return nil, nil
+	}
+	var seeds []uint64
+	for _, f := range strings.Split(list, ",") {
+		v, err := strconv.ParseUint(strings.TrimSpace(f), 10, 64)
+		if err != nil || v == 0 {
+			return nil, fmt.Errorf("%q is not a positive integer", strings.TrimSpace(f))
+		}
+		if slices.Contains(seeds, v) {
+			return nil, fmt.Errorf("seed %d given twice", v)
+		}
+		seeds = append(seeds, v)
+	}
+	return seeds, nil
+}
+
+// keyValues is a repeatable key=value flag.
+type keyValues map[string]string
+
+func (kv keyValues) String() string {
+	var s []string
+	for k, v := range kv {
+		s = append(s, k+"="+v)
+	}
+	slices.Sort(s)
+	return strings.Join(s, ",")
+}
+
+func (kv keyValues) Set(s string) error {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok || strings.TrimSpace(k) == "" {
+		return fmt.Errorf("%q is not key=value", s)
+	}
+	kv[strings.TrimSpace(k)] = strings.TrimSpace(v)
+	return nil
 }

@@ -79,13 +79,25 @@ func PickRuns(list string) ([]Run, error) {
 	return out, nil
 }
 
+// folder is the name of the folder (and grid) of r made with seed: its
+// name, with "-seedS" unless seed is 0 (the file's).
+func (r Run) folder(seed uint64) string {
+	if seed == 0 {
+		return r.Name
+	}
+	return fmt.Sprintf("%s-seed%d", r.Name, seed)
+}
+
 // overrides are the keys of r's configuration that the run changes: its
 // own (Set, Mode) and the harness's (rounds, local iterations, evaluation
-// period; 0 keeps the file's).
-func (r Run) overrides(rounds, iters, evalEvery int) map[string]string {
+// period, seed; 0 keeps the file's), then the caller's extra (which wins).
+func (r Run) overrides(rounds, iters, evalEvery int, seed uint64, extra map[string]string) map[string]string {
 	set := map[string]string{}
 	for k, v := range r.Set {
 		set[k] = v
+	}
+	if seed != 0 {
+		set["seed"] = fmt.Sprint(seed)
 	}
 	if r.Mode != "" {
 		set["training.mode"] = r.Mode
@@ -94,6 +106,9 @@ func (r Run) overrides(rounds, iters, evalEvery int) map[string]string {
 		if v > 0 {
 			set[key] = fmt.Sprint(v)
 		}
+	}
+	for k, v := range extra {
+		set[k] = v
 	}
 	return set
 }

@@ -3,6 +3,7 @@ package experiment
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"path/filepath"
 	"strings"
 	"time"
@@ -37,18 +38,19 @@ func (t *Table) Markdown() string {
 		"global G over the rounds, and the FID of the last global G is shown beside it.\n\n", t.Runs[0].Report.Samples, eval.ReferenceRows)
 	fmt.Fprintln(&b, "| run | split | IS ↑ | FID ↓ | FID of the last G ↓ | classes covered | class KL ↓ | TSTR ↑ | G updates | wall time | bytes moved | grid |")
 	fmt.Fprintln(&b, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
-	var cent *Result
-	for i, r := range t.Runs {
-		if r.Name == "centralized" {
-			cent = &t.Runs[i]
+	groups := t.groups()
+	for _, r := range t.Runs {
+		if len(groups[r.Name]) > 1 {
+			r.Label += fmt.Sprintf(", seed %d", r.Seed)
 		}
 		b.WriteString(r.row())
 	}
 	if real := t.Real; real != nil {
 		fmt.Fprintf(&b, "| real training images | — | %.3f | %.2f | — | %d/%d | %.4f | %s | — | — | — | — |\n", real.IS, real.FID, real.Covered, real.Classes, real.ClassKL, tstr(real.TSTR))
 	}
-	if cent != nil {
-		b.WriteString(targets(cent, t.Runs))
+	b.WriteString(t.summary(groups))
+	if cent := groups["centralized"]; cent != nil {
+		b.WriteString(targets(cent, t.Runs, groups))
 	}
 	fmt.Fprintf(&b, "\nWall time is the whole run on this machine (all devices, edges and the cloud in one process, every message over MQTT on loopback, "+
 		"periodic evaluations included); bytes moved is the sum of what every edge broker received and sent. Classifier: %s….\n", t.Runs[0].Classifier)
@@ -74,33 +76,127 @@ func (r Result) row() string {
 		time.Duration(r.WallSeconds*float64(time.Second)).Round(time.Second), bytesCol, r.Name, r.Grid)
 }
 
+// groups are the results of t by run name, in table order: one per seed.
+func (t *Table) groups() map[string][]Result {
+	g := map[string][]Result{}
+	for _, r := range t.Runs {
+		g[r.Name] = append(g[r.Name], r)
+	}
+	return g
+}
+
+// summary is the section of table1.md with every run made over more than
+// one seed: the mean ± sample standard deviation of its scores; "" when
+// there is none.
+func (t *Table) summary(groups map[string][]Result) string {
+	var b strings.Builder
+	done := map[string]bool{}
+	for _, r := range t.Runs {
+		rs := groups[r.Name]
+		if len(rs) < 2 || done[r.Name] {
+			continue
+		}
+		if len(done) == 0 {
+			fmt.Fprintln(&b, "\nOver seeds (mean ± sample standard deviation; a difference smaller than the spread is no difference):")
+			fmt.Fprintln(&b, "\n| run | split | seeds | IS ↑ | FID ↓ | classes covered | TSTR ↑ | wall time |")
+			fmt.Fprintln(&b, "|---|---|---|---:|---:|---:|---:|---:|")
+		}
+		done[r.Name] = true
+		var seeds []string
+		var is, fid, tstrs, wall []float64
+		lo, hi := rs[0].Report.Covered, rs[0].Report.Covered
+		for _, x := range rs {
+			seeds = append(seeds, fmt.Sprint(x.Seed))
+			is, fid, tstrs, wall = append(is, x.Report.IS), append(fid, x.Report.FID), append(tstrs, 100*x.Report.TSTR), append(wall, x.WallSeconds)
+			lo, hi = min(lo, x.Report.Covered), max(hi, x.Report.Covered)
+		}
+		cov := fmt.Sprintf("%d/%d", lo, r.Report.Classes)
+		if lo != hi {
+			cov = fmt.Sprintf("%d–%d/%d", lo, hi, r.Report.Classes)
+		}
+		tstrCol := "—"
+		if tstrs[0] > 0 {
+			tstrCol = meanSD(tstrs, 1) + "%"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", r.Label, r.Split, strings.Join(seeds, ", "),
+			meanSD(is, 3), meanSD(fid, 2), cov, tstrCol, time.Duration(mean(wall)*float64(time.Second)).Round(time.Second))
+	}
+	return b.String()
+}
+
+// mean is the mean of xs (0 for none).
+func mean(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	var s float64
+	for _, x := range xs {
+		s += x
+	}
+	return s / float64(len(xs))
+}
+
+// sd is the sample standard deviation of xs (0 for fewer than two).
+func sd(xs []float64) float64 {
+	if len(xs) < 2 {
+		return 0
+	}
+	m, ss := mean(xs), 0.0
+	for _, x := range xs {
+		ss += (x - m) * (x - m)
+	}
+	return math.Sqrt(ss / float64(len(xs)-1))
+}
+
+// meanSD formats "mean ± sd" with prec decimals.
+func meanSD(xs []float64, prec int) string {
+	return fmt.Sprintf("%.*f ± %.*f", prec, mean(xs), prec, sd(xs))
+}
+
 // targets is the section of table1.md that says whether the FR runs met
 // their targets: FID at most 1.2 times the centralized baseline's on the
 // i.i.d. split (with every class covered), at most twice on the
-// non-i.i.d. split.
-func targets(cent *Result, runs []Result) string {
+// non-i.i.d. split. Over seeds, the mean FIDs are compared and every seed
+// must cover every class.
+func targets(cent []Result, runs []Result, groups map[string][]Result) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "\nTargets (FID relative to the centralized baseline's %.2f):\n\n", cent.Report.FID)
+	centFID := meanFID(cent)
+	fmt.Fprintf(&b, "\nTargets (FID relative to the centralized baseline's %.2f):\n\n", centFID)
+	done := map[string]bool{}
 	for _, r := range runs {
 		target := map[string]float64{"fr-sync-iid": 1.2, "fr-sync-noniid": 2}[r.Name]
-		if target == 0 {
+		if target == 0 || done[r.Name] {
 			continue
 		}
-		ratio := r.Report.FID / cent.Report.FID
+		done[r.Name] = true
+		ratio := meanFID(groups[r.Name]) / centFID
 		verdict := "met"
 		if ratio > target {
 			verdict = "NOT met"
 		}
 		extra := ""
 		if r.Name == "fr-sync-iid" {
-			extra = fmt.Sprintf(", classes covered %d/%d", r.Report.Covered, r.Report.Classes)
-			if r.Report.Covered < r.Report.Classes {
+			lo := r.Report.Covered
+			for _, x := range groups[r.Name] {
+				lo = min(lo, x.Report.Covered)
+			}
+			extra = fmt.Sprintf(", classes covered %d/%d", lo, r.Report.Classes)
+			if lo < r.Report.Classes {
 				verdict = "NOT met"
 			}
 		}
 		fmt.Fprintf(&b, "- %s %s: FID ratio %.2f (target ≤ %.1f%s): %s\n", r.Label, r.Split, ratio, target, extra, verdict)
 	}
 	return b.String()
+}
+
+// meanFID is the mean FID of rs.
+func meanFID(rs []Result) float64 {
+	var fid []float64
+	for _, r := range rs {
+		fid = append(fid, r.Report.FID)
+	}
+	return mean(fid)
 }
 
 // tstr formats a train-on-synthetic accuracy; "—" when not measured.

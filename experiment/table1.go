@@ -42,6 +42,13 @@ type Options struct {
 	// Reuse scores the generators of runs already in Dir instead of
 	// training them again.
 	Reuse bool
+	// Seeds makes every run once per seed, each with the configuration's
+	// seed replaced, in the folder NAME-seedS; empty makes every run once,
+	// with its file's seed, in the folder NAME.
+	Seeds []uint64
+	// Set overrides keys of every run's configuration ("training.robust":
+	// "none"), after the run's own overrides.
+	Set map[string]string
 	// Args is the command line that reproduces the table, recorded in it.
 	Args []string
 	// Stdout receives the progress lines, and every run's output (also
@@ -53,7 +60,9 @@ type Options struct {
 
 // Result is one run's line of the table (and of table1.json).
 type Result struct {
-	Name        string      `json:"name"`
+	Name string `json:"name"`
+	// Seed is the configuration's seed the run trained with.
+	Seed        uint64      `json:"seed"`
 	Label       string      `json:"label"`
 	Split       string      `json:"split"`
 	Mode        string      `json:"mode"`
@@ -94,17 +103,23 @@ func Table1(ctx context.Context, o Options) (*Table, error) {
 	}
 	s := &session{o: o, opts: eval.EvalOptions{CacheDir: o.Cache, Train: true, Progress: func(s string) { fmt.Fprintf(o.Stdout, "experiment: %s\n", s) }}}
 	t := &Table{Args: o.Args}
+	seeds := o.Seeds
+	if len(seeds) == 0 {
+		seeds = []uint64{0}
+	}
 	for _, r := range o.Runs {
-		if err := ctx.Err(); err != nil {
-			return t, err
-		}
-		res, err := s.run(ctx, r, t)
-		if err != nil {
-			return t, err
-		}
-		t.Runs = append(t.Runs, res)
-		if err := writeTable(o.Dir, t); err != nil {
-			return t, err
+		for _, seed := range seeds {
+			if err := ctx.Err(); err != nil {
+				return t, err
+			}
+			res, err := s.run(ctx, r, seed, t)
+			if err != nil {
+				return t, err
+			}
+			t.Runs = append(t.Runs, res)
+			if err := writeTable(o.Dir, t); err != nil {
+				return t, err
+			}
 		}
 	}
 	s.say("table in %s", filepath.Join(o.Dir, "table1.md"))
@@ -138,11 +153,12 @@ func (s *session) say(format string, args ...any) {
 	fmt.Fprintf(s.o.Stdout, "experiment: "+format+"\n", args...)
 }
 
-// run makes run r: its configuration, the classifier (and, the first
-// time, t.Real), its training and its scores.
-func (s *session) run(ctx context.Context, r Run, t *Table) (Result, error) {
-	dir := filepath.Join(s.o.Dir, r.Name)
-	top, cfgPath, err := s.configure(r, dir)
+// run makes run r with seed (0: the file's): its configuration, the
+// classifier (and, the first time, t.Real), its training and its scores.
+func (s *session) run(ctx context.Context, r Run, seed uint64, t *Table) (Result, error) {
+	folder := r.folder(seed)
+	dir := filepath.Join(s.o.Dir, folder)
+	top, cfgPath, err := s.configure(r, seed, dir)
 	if err != nil {
 		return Result{}, err
 	}
@@ -161,23 +177,23 @@ func (s *session) run(ctx context.Context, r Run, t *Table) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("experiment: run %s: %w", r.Name, err)
 	}
-	res, err := s.score(r, top, dir, ie)
+	res, err := s.score(r, folder, top, dir, ie)
 	if err != nil {
 		return Result{}, err
 	}
 	res.Config, res.WallSeconds, res.Bytes, res.Transport = cfgPath, rec.WallSeconds, rec.Bytes, rec.Transport
-	s.say("%s: %s; %s, %s moved", r.Name, res.Report, time.Duration(rec.WallSeconds*float64(time.Second)).Round(time.Second), local.BytesHuman(rec.Bytes))
+	s.say("%s: %s; %s, %s moved", folder, res.Report, time.Duration(rec.WallSeconds*float64(time.Second)).Round(time.Second), local.BytesHuman(rec.Bytes))
 	return res, nil
 }
 
-// configure writes run r's configuration into dir, loads it and makes
-// sure its IDX data exist.
-func (s *session) configure(r Run, dir string) (*config.Topology, string, error) {
+// configure writes run r's configuration with seed (0: the file's) into
+// dir, loads it and makes sure its IDX data exist.
+func (s *session) configure(r Run, seed uint64, dir string) (*config.Topology, string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, "", err
 	}
 	cfgPath := filepath.Join(dir, "config.yaml")
-	if err := DeriveConfig(filepath.Join(s.o.Configs, r.Config), cfgPath, r.overrides(s.o.Rounds, s.o.Iters, s.o.EvalEvery)); err != nil {
+	if err := DeriveConfig(filepath.Join(s.o.Configs, r.Config), cfgPath, r.overrides(s.o.Rounds, s.o.Iters, s.o.EvalEvery, seed, s.o.Set)); err != nil {
 		return nil, "", err
 	}
 	top, err := config.Load(cfgPath)
@@ -207,9 +223,10 @@ func (s *session) realScores(ie *eval.ImageEval) (*eval.Report, error) {
 	return &rep, nil
 }
 
-// score scores the generators that run r left in dir and draws its grid:
-// every field of its Result but what training measured.
-func (s *session) score(r Run, top *config.Topology, dir string, ie *eval.ImageEval) (Result, error) {
+// score scores the generators that run r left in dir and draws its grid
+// (grids/FOLDER.png): every field of its Result but what training
+// measured.
+func (s *session) score(r Run, folder string, top *config.Topology, dir string, ie *eval.ImageEval) (Result, error) {
 	gen, rep, err := s.scoreFile(r, top, dir, cloud.GeneratorFile, ie)
 	if err != nil {
 		return Result{}, err
@@ -227,7 +244,7 @@ func (s *session) score(r Run, top *config.Topology, dir string, ie *eval.ImageE
 		}
 		lastFID = last.FID
 	}
-	grid := filepath.Join("grids", r.Name+".png")
+	grid := filepath.Join("grids", folder+".png")
 	if err := eval.WriteGridFile(filepath.Join(s.o.Dir, grid), top, gen); err != nil {
 		return Result{}, err
 	}
@@ -235,7 +252,7 @@ func (s *session) score(r Run, top *config.Topology, dir string, ie *eval.ImageE
 	for _, c := range top.Communities {
 		devices += len(c.Devices)
 	}
-	return Result{Name: r.Name, Label: r.Label, Split: r.Split, Mode: top.Training.Mode,
+	return Result{Name: r.Name, Seed: top.Seed, Label: r.Label, Split: r.Split, Mode: top.Training.Mode,
 		Rounds: top.Training.GlobalRounds, LocalIters: top.Training.LocalIters, Devices: devices,
 		Classifier: ie.Cls.Key[:16], Report: rep, LastFID: lastFID, Grid: grid, Missing: rep.Missing(ie.Ref)}, nil
 }

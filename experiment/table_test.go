@@ -74,3 +74,33 @@ func TestMarkdown(t *testing.T) {
 		t.Errorf("table1.json:\n%s", s)
 	}
 }
+
+func TestMarkdownSeeds(t *testing.T) {
+	run := func(name, label string, seed uint64, fid, is, tstr float64, covered int) Result {
+		return Result{Name: name, Label: label, Split: "iid", Seed: seed, Rounds: 10, LocalIters: 5, WallSeconds: 10, Transport: "sim",
+			Grid: "g.png", Report: eval.Report{Samples: 200, IS: is, FID: fid, Classes: 20, Covered: covered, TSTR: tstr}}
+	}
+	tab := &Table{Runs: []Result{
+		run("centralized", "Cent. GAN", 1, 20, 8, 0.7, 20),
+		run("fr-sync-iid", "FR (sync)", 1, 22, 7, 0.6, 20),
+		run("fr-sync-iid", "FR (sync)", 2, 24, 9, 0.8, 19),
+		run("fr-sync-iid", "FR (sync)", 3, 26, 8, 0.7, 20),
+	}}
+	md := tab.Markdown()
+	for _, want := range []string{
+		// One seed of a run: no seed in its label, no summary line.
+		"| Cent. GAN | iid | 8.000 | 20.00 |",
+		"| FR (sync), seed 2 | iid | 9.000 | 24.00 |",
+		// FID 22, 24, 26: mean 24, sample sd 2; IS 7, 9, 8: 8 ± 1.
+		"| FR (sync) | iid | 1, 2, 3 | 8.000 ± 1.000 | 24.00 ± 2.00 | 19–20/20 | 70.0 ± 10.0% | 10s |\n",
+		// The mean FID against the baseline's; one seed missed a class.
+		"- FR (sync) iid: FID ratio 1.20 (target ≤ 1.2, classes covered 19/20): NOT met\n",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("table1.md lacks %q:\n%s", want, md)
+		}
+	}
+	if strings.Count(md, "FID ratio") != 1 || strings.Contains(md, "| Cent. GAN | all") || strings.Contains(md, "| Cent. GAN | iid | 1 |") {
+		t.Errorf("table1.md:\n%s", md)
+	}
+}
