@@ -163,6 +163,7 @@ type Global struct {
 	Classifier []float32 // C's parameters (LR), flat
 	Lambda1    float64
 	Lambda2    float64
+	DParams    []float32 // Fed GAN: D's parameters, flat (docs/DESIGN.md §2.12)
 }
 
 // EdgeStats are the counters an edge reports in its status.
@@ -209,6 +210,7 @@ type Note struct {
 // whether to checkpoint, and notes to log.
 type EdgeReady struct {
 	Batches    []*wire.Batch
+	Models     []*wire.CommunityModel // Fed GAN: the round's model for the devices (AvgEdge)
 	Updates    []*wire.GeneratorUpdate
 	Checkpoint bool
 	Notes      []Note
