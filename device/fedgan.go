@@ -45,21 +45,25 @@ func (a *Agent) trainRound(ctx context.Context, c *mqttc.Client) error {
 	if m == nil {
 		return nil
 	}
+	round := m.Round
 	g, err := fed.CommunityModelOf(m)
 	if err != nil { // validated on arrival; cannot happen
 		a.drops.Drop(m.Community, wire.CodeOf(err).String(), err)
 		return nil
 	}
+	// Neither m nor g is used after Train has loaded them (round is all
+	// that is kept), so the collector may take their 2 × |G + D| floats
+	// before the local model is encoded and sent: the agent's peak.
 	start := a.clk.Now()
 	lm, err := a.local.Train(start, g, arrived)
 	compute := clock.Since(a.clk, start)
 	if err != nil {
 		a.diverged.Add(1)
-		a.log.Error("local round failed: model withheld", slog.Int("round", m.Round), slog.Any("error", err))
+		a.log.Error("local round failed: model withheld", slog.Int("round", round), slog.Any("error", err))
 		return nil
 	}
 	if lm == nil {
-		a.log.Info("final model received", slog.Int("round", m.Round))
+		a.log.Info("final model received", slog.Int("round", round))
 		return nil
 	}
 	if err := a.slow(ctx, compute); err != nil {
@@ -76,7 +80,7 @@ func (a *Agent) trainRound(ctx context.Context, c *mqttc.Client) error {
 			return ctx.Err()
 		}
 		a.failed.Add(1)
-		a.log.Warn("local model not delivered", slog.Int("round", m.Round), slog.Any("error", err))
+		a.log.Warn("local model not delivered", slog.Int("round", round), slog.Any("error", err))
 		return nil
 	}
 	a.batches.Add(1)
