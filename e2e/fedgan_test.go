@@ -112,3 +112,41 @@ func TestFedGANEdgeRestarted(t *testing.T) {
 		t.Errorf("restarted edge did not restore its checkpoint:\n%s", tail(out, 2000))
 	}
 }
+
+// TestFedGANCloudRestarted: the Fed GAN cloud (and its broker) is
+// SIGKILLed while the edges train round 1 and restarted from its
+// checkpoint, which holds D beside G and the updates of the open round:
+// no update is lost or applied twice (checkRounds) and the run completes.
+func TestFedGANCloudRestarted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-process test")
+	}
+	tp, cfg := fedganTopo(t, 4, 2000)
+	cloud, _, _ := startAll(t, tp, cfg)
+	topics := wire.Topics{}
+	var ws []*watcher
+	for _, c := range tp.Communities {
+		ws = append(ws, watch(t, "tcp://127.0.0.1:"+strconv.Itoa(c.Port), topics.Status(c.ID)))
+	}
+	edgesAt := func(key string) func() bool {
+		return func() bool {
+			for i, c := range tp.Communities {
+				b := ws[i].last(topics.Status(c.ID))
+				if b == nil || num(statusOf(t, b), "edge", key) < 1 {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	eventually(t, "both edges to start round 1", edgesAt("round"))
+	cloud.kill()
+	eventually(t, "both edges to upload round 1", edgesAt("last_upload_round"))
+	fedgan, _ := binaries(t)
+	c2 := start(t, "cloud (restarted)", fedgan, "cloud", "-c", cfg, "-v")
+	eventually(t, "the final model", finished(tp))
+	checkRounds(t, tp)
+	if out := c2.out.String(); !strings.Contains(out, "restored=true") {
+		t.Errorf("restarted cloud did not restore its checkpoint:\n%s", tail(out, 2000))
+	}
+}
