@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"math"
 
-	"github.com/fedgan/fedgan/fed"
 	"github.com/fedgan/fedgan/internal/clock"
 	"github.com/fedgan/fedgan/internal/mqttc"
 	"github.com/fedgan/fedgan/wire"
@@ -45,17 +44,12 @@ func (a *Agent) trainRound(ctx context.Context, c *mqttc.Client) error {
 	if m == nil {
 		return nil
 	}
+	// m is not used after TrainModel has loaded it (round is all that is
+	// kept), so the collector may take its |G + D| floats before the
+	// local model is encoded and sent: the agent's peak.
 	round := m.Round
-	g, err := fed.CommunityModelOf(m)
-	if err != nil { // validated on arrival; cannot happen
-		a.drops.Drop(m.Community, wire.CodeOf(err).String(), err)
-		return nil
-	}
-	// Neither m nor g is used after Train has loaded them (round is all
-	// that is kept), so the collector may take their 2 × |G + D| floats
-	// before the local model is encoded and sent: the agent's peak.
 	start := a.clk.Now()
-	lm, err := a.local.Train(start, g, arrived)
+	lm, err := a.local.TrainModel(start, m, arrived)
 	compute := clock.Since(a.clk, start)
 	if err != nil {
 		a.diverged.Add(1)
@@ -70,12 +64,15 @@ func (a *Agent) trainRound(ctx context.Context, c *mqttc.Client) error {
 		return err
 	}
 	lm.Timings.ComputeUS = compute.Microseconds()
-	if a.buf, err = wire.AppendLocalModel(a.buf[:0], lm); err != nil {
+	// A buffer of its own, not a.buf: the |G + D| bytes are garbage once
+	// acknowledged, rather than held until the next round's.
+	p, err := wire.AppendLocalModel(nil, lm)
+	if err != nil {
 		a.diverged.Add(1)
 		a.log.Error("local model not encodable", slog.Any("error", err))
 		return nil
 	}
-	if err := c.Publish(ctx, mqttc.Message{Topic: a.topics.Local(a.comm.ID, a.id), Payload: a.buf, QoS: 1}); err != nil {
+	if err := c.Publish(ctx, mqttc.Message{Topic: a.topics.Local(a.comm.ID, a.id), Payload: p, QoS: 1}); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}

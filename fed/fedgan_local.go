@@ -114,12 +114,57 @@ func (l *LocalGAN) Train(now time.Time, g *Global, arrived time.Time) (*wire.Loc
 	if err := nn.Unflatten(l.disc.Params(), g.DParams); err != nil {
 		return nil, fmt.Errorf("fed: community model's D: %w", err)
 	}
-	// The inner edge accepts any round: the device follows its edge, even
-	// one restarted from an older checkpoint.
-	l.gen.state, l.gen.round = waiting, -1
-	if err := l.gen.Global(localEpoch, &Global{Round: g.Round, Params: g.Params}); err != nil {
-		return nil, err
+	if err := nn.Unflatten(l.cfg.G.Gen.Params(), g.Params); err != nil {
+		return nil, fmt.Errorf("fed: community model's G: %w", err)
 	}
+	return l.train(now, g.Round, arrived)
+}
+
+// TrainModel is Train on the message itself: G and D are loaded from its
+// tensors, without the flat copy of both that CommunityModelOf makes (a
+// board's agent receives a model of |G| + |D| floats each round).
+func (l *LocalGAN) TrainModel(now time.Time, m *wire.CommunityModel, arrived time.Time) (*wire.LocalModel, error) {
+	if m.Final {
+		return nil, nil
+	}
+	if m.Round == l.lastRound && l.last != nil {
+		l.stats.Repeated++
+		return l.last, nil
+	}
+	if err := loadTensors(l.disc.Params(), m.DParams); err != nil {
+		return nil, fmt.Errorf("fed: community model's D: %w", err)
+	}
+	if err := loadTensors(l.cfg.G.Gen.Params(), m.Params); err != nil {
+		return nil, fmt.Errorf("fed: community model's G: %w", err)
+	}
+	return l.train(now, m.Round, arrived)
+}
+
+// loadTensors copies ts into ps, one tensor per parameter of the same
+// size. On error ps may be partly written (the caller's round fails and
+// the next model overwrites them).
+func loadTensors(ps []*nn.Param, ts []wire.Tensor) error {
+	if len(ts) != len(ps) {
+		return fmt.Errorf("%w: %d tensors for %d parameters", nn.ErrShape, len(ts), len(ps))
+	}
+	for i, t := range ts {
+		v, err := t.Values()
+		if err != nil {
+			return err
+		}
+		if len(v) != len(ps[i].Value) {
+			return fmt.Errorf("%w: tensor %d has %d values, parameter %s %d", nn.ErrShape, i, len(v), ps[i].Name, len(ps[i].Value))
+		}
+		copy(ps[i].Value, v)
+	}
+	return nil
+}
+
+// train runs round from the G and D already loaded.
+func (l *LocalGAN) train(now time.Time, round int, arrived time.Time) (*wire.LocalModel, error) {
+	// The inner edge takes any round: the device follows its edge, even
+	// one restarted from an older checkpoint.
+	l.gen.begin(localEpoch, round, false)
 	u, steps, dloss, err := l.steps()
 	if err != nil {
 		l.gen.state = uploaded
@@ -127,12 +172,12 @@ func (l *LocalGAN) Train(now time.Time, g *Global, arrived time.Time) (*wire.Loc
 	}
 	l.stats.Rounds++
 	l.last = &wire.LocalModel{
-		V: wire.Version, Community: l.cfg.D.Community, Device: l.cfg.D.Device, Round: g.Round,
+		V: wire.Version, Community: l.cfg.D.Community, Device: l.cfg.D.Device, Round: round,
 		Samples: l.Samples(), Steps: steps, Loss: u.Loss, DLoss: dloss,
 		Params: u.Params, DParams: ParamTensors(l.disc.Params()),
 		Timings: wire.Timings{WaitUS: max(now.Sub(arrived).Microseconds(), 0)},
 	}
-	l.lastRound = g.Round
+	l.lastRound = round
 	return l.last, nil
 }
 

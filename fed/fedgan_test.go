@@ -222,6 +222,31 @@ func TestLocalGANIsFR(t *testing.T) {
 		t.Fatal("G did not move")
 	}
 
+	// TrainModel, on the message, trains the same.
+	l2 := must(NewLocalGAN(tinyLocal(t, iters)))
+	cm := &wire.CommunityModel{V: wire.Version, Community: "c", Round: 3,
+		Params: ParamTensors(tinyLocal(t, iters).G.Gen.Params()), DParams: ParamTensors(tinyLocal(t, iters).D.Worker.cfg.D.Params())}
+	got2 := must(l2.TrainModel(t0.Add(time.Second), cm, t0))
+	for i := range got.Params {
+		if !slices.Equal(got.Params[i].Data, got2.Params[i].Data) {
+			t.Fatalf("TrainModel: G tensor %d differs from Train's", i)
+		}
+	}
+	for i := range got.DParams {
+		if !slices.Equal(got.DParams[i].Data, got2.DParams[i].Data) {
+			t.Fatalf("TrainModel: D tensor %d differs from Train's", i)
+		}
+	}
+	bad := *cm
+	bad.Round, bad.DParams = 5, cm.DParams[:1]
+	if _, err := l2.TrainModel(t0, &bad, t0); err == nil {
+		t.Fatal("TrainModel accepted a D of the wrong shapes")
+	}
+	bad.DParams, bad.Params = cm.DParams, []wire.Tensor{cm.Params[1], cm.Params[0], cm.Params[2], cm.Params[3]}
+	if _, err := l2.TrainModel(t0, &bad, t0); err == nil {
+		t.Fatal("TrainModel accepted G's tensors in the wrong order")
+	}
+
 	// The same round again: the same answer, not a second training.
 	again, err := l.Train(t0, start, t0)
 	if err != nil || again != got || l.Stats().Repeated != 1 || l.Stats().Rounds != 1 || l.Stats().Steps != iters {
