@@ -113,6 +113,7 @@ type machine interface {
 type Status struct {
 	Community   string              `json:"community"`
 	Mode        string              `json:"mode"`
+	Algorithm   string              `json:"algorithm"` // training.algorithm: fr or fedgan
 	Time        time.Time           `json:"time"`
 	Edge        fed.EdgeStats       `json:"edge"`
 	ItersPerSec float64             `json:"iterations_per_second"`
@@ -546,7 +547,7 @@ func (s *Service) publishModels(ms []*wire.CommunityModel) {
 
 func (s *Service) publishStatus(ctx context.Context, c *mqttc.Client, lastUpdates *int64, lastAt *time.Time) {
 	now := s.now()
-	st := Status{Community: s.comm.ID, Mode: s.top.Training.Mode, Time: now, Edge: s.fsm.Stats(), Invalid: s.drops.Counts(), Broker: s.broker.Stats()}
+	st := Status{Community: s.comm.ID, Mode: s.top.Training.Mode, Algorithm: s.top.Training.Algorithm, Time: now, Edge: s.fsm.Stats(), Invalid: s.drops.Counts(), Broker: s.broker.Stats()}
 	if dt := now.Sub(*lastAt).Seconds(); dt > 0 {
 		st.ItersPerSec = float64(st.Edge.Updates-*lastUpdates) / dt
 	}
