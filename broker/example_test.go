@@ -54,7 +54,9 @@ func ExampleDeviceRules() {
 	// Output:
 	// fedgan/v1/c/c1/feedback/d1   read=false write=true
 	// fedgan/v1/c/c1/presence/d1   read=false write=true
+	// fedgan/v1/c/c1/local/d1      read=false write=true
 	// fedgan/v1/c/c1/batch         read=true write=false
+	// fedgan/v1/c/c1/community_model read=true write=false
 	// fedgan/v1/c/c1/status        read=true write=false
 	// fedgan/v1/global/#           read=true write=false
 }

@@ -16,15 +16,18 @@ import (
 // globalFilter is {root}/global/#, derived from the model topic.
 func globalFilter(t wire.Topics) string { return path.Dir(t.GlobalModel()) + "/#" }
 
-// DeviceRules lets a device publish only its own feedback (never
-// retained) and presence (retained: the protocol's) and subscribe only to
-// its community's batch and status topics and to the global topics
-// ({root}/global/#, retained model and status).
+// DeviceRules lets a device publish only its own feedback and (Fed GAN)
+// local model (never retained) and presence (retained: the protocol's)
+// and subscribe only to its community's batch, (Fed GAN) community model
+// and status topics and to the global topics ({root}/global/#, retained
+// model and status).
 func DeviceRules(t wire.Topics, community, device string) []Rule {
 	return []Rule{
 		{Filter: t.Feedback(community, device), Write: true, NoRetain: true},
 		{Filter: t.Presence(community, device), Write: true},
+		{Filter: t.Local(community, device), Write: true, NoRetain: true},
 		{Filter: t.Batch(community), Read: true},
+		{Filter: t.CommunityModel(community), Read: true},
 		{Filter: t.Status(community), Read: true},
 		{Filter: globalFilter(t), Read: true},
 	}
@@ -32,13 +35,16 @@ func DeviceRules(t wire.Topics, community, device string) []Rule {
 
 // EdgeRules is what an edge service needs on its own broker when it
 // connects as a network client rather than through the inline client:
-// read its devices' feedback and presence, write batches, status and
-// generator updates, read the global topics.
+// read its devices' feedback, (Fed GAN) local models and presence, write
+// batches, (Fed GAN) community models, status and generator updates, read
+// the global topics.
 func EdgeRules(t wire.Topics, community string) []Rule {
 	return []Rule{
 		{Filter: t.FeedbackFilter(community), Read: true},
 		{Filter: t.PresenceFilter(community), Read: true},
+		{Filter: t.LocalFilter(community), Read: true},
 		{Filter: t.Batch(community), Read: true, Write: true},
+		{Filter: t.CommunityModel(community), Read: true, Write: true},
 		{Filter: t.Status(community), Read: true, Write: true},
 		{Filter: t.Generator(community), Read: true, Write: true},
 		{Filter: globalFilter(t), Read: true},

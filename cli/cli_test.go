@@ -74,12 +74,23 @@ func TestDescribe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	g, d := []wire.Tensor{wire.NewTensor([]int{2}, []float32{1, 3})}, []wire.Tensor{wire.NewTensor([]int{1}, []float32{-1})}
+	cm, err := wire.AppendCommunityModel(nil, &wire.CommunityModel{V: 1, Community: "a", Round: 4, Params: g, DParams: d})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lm, err := wire.AppendLocalModel(nil, &wire.LocalModel{V: 1, Community: "a", Device: "a1", Round: 4, Samples: 500, Steps: 10, Params: g, DParams: d})
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		topic   string
 		payload []byte
 		want    []string
 	}{
 		{topics.Batch("a"), b, []string{"batch v1", "iter 3", "gen_version 2", "[2 2] mean 2.5", "max 4"}},
+		{topics.CommunityModel("a"), cm, []string{"community_model v1", "round 4", "params 1 tensors, 2 values", "d_params 1 tensors, 1 values"}},
+		{topics.Local("a", "a1"), lm, []string{"local v1", "round 4", "samples 500", "steps 10", "d_params 1 tensors, 1 values"}},
 		{topics.Batch("a"), []byte{0xc1}, []string{"undecodable"}},
 		{topics.Status("a"), []byte(`{"round":1}`), []string{`{"round":1}`}},
 		{"$SYS/broker/connection/cloud/state", []byte("1"), []string{"state 1"}},

@@ -145,6 +145,18 @@ func Describe(topics wire.Topics, topic string, payload []byte, retained bool) s
 			return fmt.Sprintf("%s%s model: undecodable (%v), %d bytes", topic, ret, err, len(payload))
 		}
 		return fmt.Sprintf("%s%s global_model v%d round %d final %v weights %v params %s (%d bytes)", topic, ret, m.V, m.Round, m.Final, m.Weights, summaries(m.Params), len(payload))
+	case wire.KindCommunityModel:
+		var m wire.CommunityModel
+		if err := msgpack.Unmarshal(payload, &m); err != nil {
+			return fmt.Sprintf("%s%s community_model: undecodable (%v), %d bytes", topic, ret, err, len(payload))
+		}
+		return fmt.Sprintf("%s%s community_model v%d round %d final %v params %s d_params %s (%d bytes)", topic, ret, m.V, m.Round, m.Final, summaries(m.Params), summaries(m.DParams), len(payload))
+	case wire.KindLocal:
+		var m wire.LocalModel
+		if err := msgpack.Unmarshal(payload, &m); err != nil {
+			return fmt.Sprintf("%s%s local: undecodable (%v), %d bytes", topic, ret, err, len(payload))
+		}
+		return fmt.Sprintf("%s%s local v%d round %d samples %d steps %d loss %.4f d_loss %.4f params %s d_params %s compute %dus (%d bytes)", topic, ret, m.V, m.Round, m.Samples, m.Steps, m.Loss, m.DLoss, summaries(m.Params), summaries(m.DParams), m.Timings.ComputeUS, len(payload))
 	}
 	return fmt.Sprintf("%s%s %s", topic, ret, clip(string(payload), 300))
 }

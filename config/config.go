@@ -106,6 +106,11 @@ type Model struct {
 
 // Training holds the algorithm's parameters (docs/DESIGN.md §2, §7.2).
 type Training struct {
+	// Algorithm is "fr" (default: the paper's algorithm) or "fedgan" (the
+	// Fed GAN baseline: every device trains a whole GAN, edges and the
+	// cloud average G and D with FedAvg; docs/DESIGN.md §2.12). Fed GAN
+	// needs scenario fr and mode sync, and ignores the server optimizer.
+	Algorithm string `yaml:"algorithm"`
 	// GlobalRounds is I_gl. Required.
 	GlobalRounds int `yaml:"global_rounds"`
 	// LocalIters is I_lo, generator updates per round. Required.

@@ -237,7 +237,17 @@ func (t *Topology) Spec() *wire.Spec {
 		Domains:    t.Domains(),
 		Classes:    t.Model.ClassCode,
 		MaxPayload: t.Limits.MaxPayload,
+		DiscParams: t.discParams(),
 	}
+}
+
+// discParams is D's parameter shapes when the models on the wire carry D
+// (training.algorithm: fedgan), else nil.
+func (t *Topology) discParams() [][]int {
+	if !t.FedGAN() {
+		return nil
+	}
+	return paramShapes(t.DiscriminatorSpec())
 }
 
 // Community returns the community with the given id.

@@ -174,6 +174,7 @@ func (t *Topology) validateTraining(p *problems) {
 		p.bad("model.d_minibatch_std", "group %d does not divide training.batch_size %d: a group would mix real and generated rows", g, tr.BatchSize)
 	}
 	tr.validateAggregation(p)
+	t.validateAlgorithm(p)
 	tr.validateLosses(p)
 	tr.validateServerOptimizer(p)
 	tr.validateOptimizers(p)
@@ -182,6 +183,26 @@ func (t *Topology) validateTraining(p *problems) {
 		tr.validateDomainLosses(p)
 	}
 }
+
+// validateAlgorithm checks training.algorithm: Fed GAN runs in the FR
+// scenario, synchronously (docs/DESIGN.md §2.12).
+func (t *Topology) validateAlgorithm(p *problems) {
+	tr := &t.Training
+	fedName(p, "training.algorithm", &tr.Algorithm, fed.FR.String(), fed.ParseAlgorithm)
+	if tr.Algorithm != fed.FedGAN.String() {
+		return
+	}
+	if t.Scenario == "lr" {
+		p.bad("training.algorithm", "fedgan runs the fr scenario only (scenario is lr)")
+	}
+	if tr.Mode != "sync" {
+		p.bad("training.algorithm", "fedgan averages each round's models synchronously: training.mode must be sync, got %q", tr.Mode)
+	}
+}
+
+// FedGAN reports whether the topology runs the Fed GAN baseline
+// (training.algorithm: fedgan).
+func (t *Topology) FedGAN() bool { return t.Training.Algorithm == fed.FedGAN.String() }
 
 // validateAggregation checks how an edge aggregates its devices' feedback:
 // the mode, and the staleness of the asynchronous one.
@@ -711,6 +732,9 @@ func (t *Topology) defaultMaxPayload() int {
 	}
 	cls := 0
 	for _, sh := range s.ClsParams {
+		cls += 4*prod(sh) + 32
+	}
+	for _, sh := range s.DiscParams { // Fed GAN's models carry D beside G
 		cls += 4*prod(sh) + 32
 	}
 	batch := 2*4*t.Training.BatchSize*t.Model.DataDim + 2*t.Training.BatchSize + 512 // tensors, labels, fields

@@ -4,6 +4,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/fedgan/fedgan/cli"
@@ -84,6 +85,86 @@ func TestMiniature(t *testing.T) {
 			for i, e := range res.Edges {
 				if e.Updates != 2 {
 					t.Errorf("edge %d: %d generator updates, want 2", i, e.Updates)
+				}
+			}
+		})
+	}
+}
+
+// withFedGAN is the file's topology with training.algorithm: fedgan.
+func withFedGAN(t *testing.T, file string) (*config.Topology, error) {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	y := strings.Replace(string(b), "\ntraining:\n", "\ntraining:\n  algorithm: fedgan\n", 1)
+	if y == string(b) {
+		t.Fatalf("%s has no training section", file)
+	}
+	dir, err := filepath.Abs(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return config.FromBytes([]byte(y), file, dir)
+}
+
+// TestFedGANConfigs loads every shipped configuration with
+// training.algorithm: fedgan, the like-for-like Fed GAN run: the sync FR
+// ones load, with D's shapes in the wire Spec and a payload limit that
+// fits a device's G and D; the async one is refused with the key named.
+// The Gaussian one then trains a round in the simulator.
+func TestFedGANConfigs(t *testing.T) {
+	files, err := filepath.Glob("*.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, file := range files {
+		t.Run(file, func(t *testing.T) {
+			top, err := withFedGAN(t, file)
+			fr, ferr := config.Load(file)
+			if ferr != nil {
+				t.Fatal(ferr)
+			}
+			if fr.Training.Mode != "sync" || fr.Scenario != "fr" {
+				if err == nil || !strings.Contains(err.Error(), "training.algorithm") {
+					t.Fatalf("a %s %s configuration with fedgan: %v, want an error naming training.algorithm", fr.Scenario, fr.Training.Mode, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := top.Spec()
+			floats := 0
+			for _, ps := range [][][]int{s.GenParams, s.DiscParams} {
+				for _, sh := range ps {
+					n := 1
+					for _, d := range sh {
+						n *= d
+					}
+					floats += n
+				}
+			}
+			if len(s.DiscParams) == 0 || s.PayloadLimit() < 4*floats+1024 || s.PayloadLimit() <= fr.Spec().PayloadLimit() {
+				t.Fatalf("D shapes %v, payload limit %d for %d floats of G and D (FR: %d)", s.DiscParams, s.PayloadLimit(), floats, fr.Spec().PayloadLimit())
+			}
+			if file != "gaussian.yaml" {
+				return
+			}
+			top.Training.GlobalRounds, top.Training.LocalIters = 1, 2
+			top.Cloud.EvalSamples = 0
+			sm, err := sim.New(top, sim.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := sm.Run()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, e := range res.Edges {
+				if e.Updates != 1 || e.Feedback != int64(len(top.Communities[i].Devices)) {
+					t.Errorf("edge %d: %d updates from %d local models, want 1 from every device", i, e.Updates, e.Feedback)
 				}
 			}
 		})

@@ -55,6 +55,16 @@ func Cloud(top *config.Topology) (*fed.Cloud, error) {
 	for _, c := range top.Communities {
 		cfg.Communities = append(cfg.Communities, c.ID)
 	}
+	if top.FedGAN() {
+		// Fed GAN is plain FedAvg: no server optimizer (docs/DESIGN.md §2.12).
+		if cfg.Disc, err = fedganDisc(top); err != nil {
+			return nil, err
+		}
+		if err := cloudEMA(top, &cfg); err != nil {
+			return nil, err
+		}
+		return fed.NewCloud(cfg)
+	}
 	switch tr := top.Training; tr.ServerOptimizer {
 	case "adam":
 		cfg.ServerOpt = adam(tr.ServerLR, tr)
@@ -62,12 +72,8 @@ func Cloud(top *config.Topology) (*fed.Cloud, error) {
 		cfg.ServerOpt = nn.NewSGD(float32(tr.ServerLR), float32(tr.ServerMomentum))
 	}
 	cfg.ServerLRDecay = top.Training.ServerLRDecay // config allows it only with a server optimizer
-	if top.Cloud.EMA > 0 {
-		// NewCloud copies G's weights into it.
-		if cfg.EMAGen, err = nn.Build(top.GeneratorSpec(), rand.New(PCG(top, "cloud/ema"))); err != nil {
-			return nil, err
-		}
-		cfg.EMA = top.Cloud.EMA
+	if err := cloudEMA(top, &cfg); err != nil {
+		return nil, err
 	}
 	if top.Domains() > 0 {
 		cls, err := nn.Build(top.ClassifierSpec(), rng)
@@ -80,6 +86,19 @@ func Cloud(top *config.Topology) (*fed.Cloud, error) {
 		cfg.Lambda1, cfg.Lambda2 = top.Training.Lambda1, top.Training.Lambda2
 	}
 	return fed.NewCloud(cfg)
+}
+
+// cloudEMA sets the moving average of G (cloud.ema) into cfg.
+func cloudEMA(top *config.Topology, cfg *fed.CloudConfig) error {
+	if top.Cloud.EMA > 0 {
+		// NewCloud copies G's weights into it.
+		ema, err := nn.Build(top.GeneratorSpec(), rand.New(PCG(top, "cloud/ema")))
+		if err != nil {
+			return err
+		}
+		cfg.EMAGen, cfg.EMA = ema, top.Cloud.EMA
+	}
+	return nil
 }
 
 // Edge builds community id's state machine.
@@ -192,13 +211,7 @@ func Agent(top *config.Topology, id string, ds *data.Dataset) (*fed.Agent, error
 	if err != nil {
 		return nil, err
 	}
-	if ds.Dim != top.Model.DataDim {
-		return nil, fmt.Errorf("device %s: local data has %d columns, model.data_dim is %d", id, ds.Dim, top.Model.DataDim)
-	}
-	if ds.Len() == 0 {
-		return nil, fmt.Errorf("device %s: no local data", id)
-	}
-	if err := CheckClasses(top, id, ds); err != nil {
+	if err := checkLocal(top, id, ds); err != nil {
 		return nil, err
 	}
 	w, err := Device(top, id, ds)
@@ -209,6 +222,18 @@ func Agent(top *config.Topology, id string, ds *data.Dataset) (*fed.Agent, error
 		Community: c.ID, Device: id, Worker: w, Data: ds, Dim: ds.Dim, RNG: BatchRNG(top, id),
 		InstanceNoise: top.Training.InstanceNoise, Rounds: top.Training.GlobalRounds,
 	})
+}
+
+// checkLocal checks device id's local data ds: model.data_dim columns, at
+// least one row, and with a class code only its community's classes.
+func checkLocal(top *config.Topology, id string, ds *data.Dataset) error {
+	if ds.Dim != top.Model.DataDim {
+		return fmt.Errorf("device %s: local data has %d columns, model.data_dim is %d", id, ds.Dim, top.Model.DataDim)
+	}
+	if ds.Len() == 0 {
+		return fmt.Errorf("device %s: no local data", id)
+	}
+	return CheckClasses(top, id, ds)
 }
 
 func errf(format string, args ...any) error { return fmt.Errorf("setup: "+format, args...) }

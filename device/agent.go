@@ -41,7 +41,7 @@ type Options struct {
 
 // Stats are the agent's counters.
 type Stats struct {
-	Batches   int64            `json:"batches"`   // batches answered
+	Batches   int64            `json:"batches"`   // batches answered (Fed GAN: rounds answered)
 	Skipped   int64            `json:"skipped"`   // batches replaced by a newer one before work started
 	Invalid   map[string]int64 `json:"invalid"`   // dropped messages by reason
 	Failed    int64            `json:"failed"`    // feedback that could not be published
@@ -67,15 +67,20 @@ type Agent struct {
 	drops  ratelog.Limiter
 	rows   int // local rows, for the log
 
-	// fsm is used by the worker goroutine only (work).
-	fsm *fed.Agent
-	buf []byte
+	// fsm is used by the worker goroutine only (work); in Fed GAN
+	// (training.algorithm: fedgan) local is instead.
+	fsm   *fed.Agent
+	local *fed.LocalGAN
+	buf   []byte
 
 	// box is the fsm's mailbox, kept here under mu: batches arrive on
 	// paho's goroutine, which must not wait for a step.
 	mu   sync.Mutex
 	box  fed.Mailbox
 	wake chan struct{}
+	// Fed GAN: the newest community model that arrived, and when
+	model        *wire.CommunityModel
+	modelArrived time.Time
 
 	batches, skipped, failed, diverged atomic.Int64
 	lastLoss, lastDLoss                atomic.Uint64
@@ -101,7 +106,12 @@ func New(top *config.Topology, id string, opts Options) (*Agent, error) {
 			return nil, fmt.Errorf("device %s: %w", id, err)
 		}
 	}
-	if a.fsm, err = deploy.Agent(top, id, local); err != nil {
+	if top.FedGAN() {
+		a.local, err = deploy.LocalGAN(top, id, local)
+	} else {
+		a.fsm, err = deploy.Agent(top, id, local)
+	}
+	if err != nil {
 		return nil, err
 	}
 	a.rows = local.Len()
@@ -137,7 +147,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	opts := mqttc.Options{
 		URL: url, ClientID: a.id, Password: password,
 		Will:          &mqttc.Message{Topic: presTopic, Payload: a.presence("offline"), QoS: 1, Retain: true},
-		Subscriptions: map[string]byte{a.topics.Batch(a.comm.ID): 1},
+		Subscriptions: map[string]byte{a.inbox(): 1},
 		OnMessage:     a.onMessage,
 		Logger:        a.log,
 	}
@@ -178,11 +188,24 @@ func (a *Agent) Run(ctx context.Context) error {
 	return err
 }
 
+// inbox is the topic the agent works from: its community's batches, or
+// in Fed GAN its community's model.
+func (a *Agent) inbox() string {
+	if a.local != nil {
+		return a.topics.CommunityModel(a.comm.ID)
+	}
+	return a.topics.Batch(a.comm.ID)
+}
+
 // onMessage runs on paho's goroutine: validate, keep the newest batch,
 // never block.
 func (a *Agent) onMessage(topic string, payload []byte, _ bool) {
 	t, err := a.topics.Parse(topic)
-	if err != nil || t.Kind != wire.KindBatch {
+	if err == nil && t.Kind == wire.KindCommunityModel && a.local != nil {
+		a.onModel(t, payload)
+		return
+	}
+	if err != nil || t.Kind != wire.KindBatch || a.local != nil {
 		a.drops.Drop(topic, "topic", err)
 		return
 	}
@@ -220,6 +243,12 @@ func (a *Agent) work(ctx context.Context, c *mqttc.Client) error {
 			if err := a.opts.Gate(ctx); err != nil {
 				return err
 			}
+		}
+		if a.local != nil {
+			if err := a.trainRound(ctx, c); err != nil {
+				return err
+			}
+			continue
 		}
 		b, arrived := a.take()
 		if b == nil {

@@ -52,6 +52,7 @@ const eventQueue = 1024
 type event struct {
 	at       time.Time
 	feedback *fed.Feedback
+	local    *fed.Local // Fed GAN
 	device   string
 	online   bool
 	presence bool
@@ -70,7 +71,9 @@ type Service struct {
 	clock  clock.Clock
 	state  string
 
-	fsm    *fed.Edge
+	fsm    machine
+	fr     *fed.Edge    // fsm, in FR
+	avg    *fed.AvgEdge // fsm, in Fed GAN (training.algorithm: fedgan)
 	broker *broker.Broker
 	bridge *broker.Bridge
 	self   brokercfg.Internal
@@ -88,10 +91,29 @@ type Service struct {
 	status Status
 }
 
+// machine is the edge's state machine as the service drives it: FR's
+// fed.Edge or Fed GAN's fed.AvgEdge (docs/DESIGN.md §2.12).
+type machine interface {
+	Round() int
+	Done() bool
+	HasReady() bool
+	Ready() fed.EdgeReady
+	Advance()
+	Stats() fed.EdgeStats
+	Presence(now time.Time, dev string, online bool) error
+	Global(now time.Time, g *fed.Global) error
+	Resume(now time.Time)
+	Deadline() (time.Time, bool)
+	Tick(now time.Time)
+	Snapshot() ([]byte, error)
+	Restore(b []byte) error
+}
+
 // Status is the JSON published on {root}/c/{community}/status.
 type Status struct {
 	Community   string              `json:"community"`
 	Mode        string              `json:"mode"`
+	Algorithm   string              `json:"algorithm"` // training.algorithm: fr or fedgan
 	Time        time.Time           `json:"time"`
 	Edge        fed.EdgeStats       `json:"edge"`
 	ItersPerSec float64             `json:"iterations_per_second"`
@@ -123,7 +145,14 @@ func New(top *config.Topology, id string, opts Options) (*Service, error) {
 	if s.state == "" {
 		s.state = comm.Edge.State
 	}
-	if s.fsm, err = deploy.Edge(top, id); err != nil {
+	if top.FedGAN() {
+		s.avg, err = deploy.AvgEdge(top, id)
+		s.fsm = s.avg
+	} else {
+		s.fr, err = deploy.Edge(top, id)
+		s.fsm = s.fr
+	}
+	if err != nil {
 		return nil, err
 	}
 	bcfg, err := s.brokerConfig()
@@ -263,10 +292,15 @@ func (s *Service) Run(ctx context.Context) error {
 	// published inline, so the edge's 3·B·d floats per iteration never
 	// cross a socket or a second MQTT codec. Presence, the global model
 	// and status use the edge's own MQTT client.
-	if err := s.broker.Subscribe(s.topics.FeedbackFilter(s.comm.ID), func(topic string, payload []byte) {
+	// Fed GAN's local models take the same way.
+	answers := s.topics.FeedbackFilter(s.comm.ID)
+	if s.avg != nil {
+		answers = s.topics.LocalFilter(s.comm.ID)
+	}
+	if err := s.broker.Subscribe(answers, func(topic string, payload []byte) {
 		s.onMessage(topic, payload, false)
 	}); err != nil {
-		return fmt.Errorf("edge %s: subscribe to feedback: %w", s.comm.ID, err)
+		return fmt.Errorf("edge %s: subscribe to %s: %w", s.comm.ID, answers, err)
 	}
 	opts := brokercfg.ServiceClient(s.broker, s.self)
 	opts.Subscriptions = map[string]byte{
@@ -323,6 +357,16 @@ func (s *Service) onMessage(topic string, payload []byte, _ bool) {
 			return
 		}
 		if ev.feedback, err = fed.FeedbackOf(m); err != nil {
+			s.drops.Drop(t.Device, wire.CodeOf(err).String(), err)
+			return
+		}
+	case wire.KindLocal:
+		m, err := wire.DecodeLocalModel(payload, s.spec, t)
+		if err != nil {
+			s.drops.Drop(t.Device, wire.CodeOf(err).String(), err)
+			return
+		}
+		if ev.local, err = fed.LocalOf(m); err != nil {
 			s.drops.Drop(t.Device, wire.CodeOf(err).String(), err)
 			return
 		}
@@ -409,8 +453,20 @@ func (s *Service) apply(ev event) {
 		// Late, stale, duplicate and unknown-device feedback is counted by
 		// the state machine (Status.Edge); late answers are normal in sync
 		// mode when a device joins mid-iteration.
-		if err = s.fsm.Feedback(ev.at, ev.feedback); err != nil {
+		if s.fr == nil {
+			return // cannot happen: the edge subscribes to its algorithm's answers only
+		}
+		if err = s.fr.Feedback(ev.at, ev.feedback); err != nil {
 			s.log.Debug("feedback not used", slog.String("device_id", ev.feedback.Device), slog.Any("error", err))
+		}
+	case ev.local != nil:
+		if s.avg == nil {
+			return
+		}
+		// Late, duplicate and rejected models are counted by the state
+		// machine (Status.Edge).
+		if err = s.avg.Local(ev.at, ev.local); err != nil {
+			s.log.Info("local model not used", slog.String("device_id", ev.local.Device), slog.Any("error", err))
 		}
 	case ev.presence:
 		if err = s.fsm.Presence(ev.at, ev.device, ev.online); err != nil {
@@ -454,6 +510,7 @@ func (s *Service) flush() {
 		}
 		s.batchesOut.Add(1)
 	}
+	s.publishModels(r.Models)
 	for _, u := range r.Updates {
 		p, err := wire.AppendGeneratorUpdate(nil, u)
 		if err != nil {
@@ -471,9 +528,26 @@ func (s *Service) flush() {
 	}
 }
 
+// publishModels hands Fed GAN's round models to the devices, retained so
+// that a device that (re)connects during the round gets it at once.
+func (s *Service) publishModels(ms []*wire.CommunityModel) {
+	for _, m := range ms {
+		p, err := wire.AppendCommunityModel(nil, m)
+		if err != nil {
+			s.log.Error("community model not encodable", slog.Any("error", err))
+			continue
+		}
+		if err := s.broker.Publish(s.topics.CommunityModel(s.comm.ID), p, true, 1); err != nil {
+			s.log.Warn("community model not published", slog.Int("round", m.Round), slog.Any("error", err))
+			continue
+		}
+		s.batchesOut.Add(1)
+	}
+}
+
 func (s *Service) publishStatus(ctx context.Context, c *mqttc.Client, lastUpdates *int64, lastAt *time.Time) {
 	now := s.now()
-	st := Status{Community: s.comm.ID, Mode: s.top.Training.Mode, Time: now, Edge: s.fsm.Stats(), Invalid: s.drops.Counts(), Broker: s.broker.Stats()}
+	st := Status{Community: s.comm.ID, Mode: s.top.Training.Mode, Algorithm: s.top.Training.Algorithm, Time: now, Edge: s.fsm.Stats(), Invalid: s.drops.Counts(), Broker: s.broker.Stats()}
 	if dt := now.Sub(*lastAt).Seconds(); dt > 0 {
 		st.ItersPerSec = float64(st.Edge.Updates-*lastUpdates) / dt
 	}

@@ -65,6 +65,14 @@ type CloudConfig struct {
 	// weights capped and each parameter change G_k − G clipped relative to
 	// the others'. The zero value is RobustNone: Eq. 1 exactly.
 	Robust RobustConfig
+
+	// Disc, when set, makes the cloud Fed GAN's (docs/DESIGN.md §2.12): Disc
+	// is the global D (its initial parameters start round 0, the Cloud
+	// owns it), every update must carry the community's D and sample
+	// count, and a round closes with FedAvg of G and D weighted by the
+	// communities' sample counts instead of Eq. 1; ServerOpt and the LR
+	// scenario do not apply.
+	Disc *nn.Sequential
 }
 
 // Update is a decoded GeneratorUpdate.
@@ -73,6 +81,10 @@ type Update struct {
 	Round     int
 	Loss      float64
 	Params    []float32 // flat, nn.Params order
+	// Fed GAN (docs/DESIGN.md §2.12): the community's averaged D, flat,
+	// and its devices' sample count; nil and 0 in FR.
+	DParams []float32
+	Samples int64
 }
 
 // RoundSummary describes a closed round, for metrics.jsonl.
@@ -140,6 +152,7 @@ type Cloud struct {
 	ready   CloudReady
 	dom     domainLoss
 	flat    []float32
+	dflat   []float32 // Fed GAN: D, flat (the last average)
 	// serverLR is ServerOpt's learning rate at NewCloud (ServerLRDecay).
 	serverLR float32
 	// robust rule, outlier history, each community's last bounded loss
@@ -276,6 +289,9 @@ func (c *Cloud) globalModel() *wire.GlobalModel {
 		V: wire.Version, Round: c.round, Final: c.round >= c.cfg.GlobalRounds,
 		Params: ParamTensors(c.cfg.Gen.Params()), Weights: map[string]float64{},
 	}
+	if c.cfg.Disc != nil {
+		g.DParams = ParamTensors(c.cfg.Disc.Params())
+	}
 	if c.cfg.Layout.Domains > 0 {
 		g.Classifier = ParamTensors(c.cfg.Classifier.Params())
 		g.LInv, g.LSpe, g.Lambda1, g.Lambda2 = c.linv, c.lspe, c.cfg.Lambda1, c.cfg.Lambda2
@@ -310,6 +326,9 @@ func (c *Cloud) Update(now time.Time, u *Update) error {
 	}
 	if len(u.Params) != len(c.flat) {
 		return fmt.Errorf("%w: update from %s has %d parameters, want %d", nn.ErrShape, u.Community, len(u.Params), len(c.flat))
+	}
+	if err := c.checkFedGAN(u); err != nil {
+		return err
 	}
 	c.stats.Updates++
 	c.got[u.Community] = u
@@ -359,11 +378,19 @@ func (c *Cloud) close(now time.Time, timedOut bool) {
 		losses[i], params[i] = c.got[id].Loss, c.got[id].Params
 	}
 	sum := RoundSummary{Round: c.round, Weights: map[string]float64{}, Losses: map[string]float64{}, TimedOut: timedOut, Started: c.opened, Closed: now}
-	w, err := c.aggregate(ids, losses, params)
+	var w []float64
+	var err error
+	if c.cfg.Disc != nil {
+		w, err = c.fedAvg(ids) // sets G and D
+	} else {
+		w, err = c.aggregate(ids, losses, params)
+	}
 	if err != nil {
 		// Inputs were validated on arrival; keep the previous G rather than
 		// publish a poisoned one.
 		c.ready.Notes = append(c.ready.Notes, Note{Msg: "aggregation failed: previous model kept", Attrs: []any{"round", c.round, "error", err}})
+	} else if c.cfg.Disc != nil {
+		// FedAvg has set G and D
 	} else if c.cfg.ServerOpt != nil {
 		off := 0
 		ps := c.cfg.Gen.Params()
@@ -455,6 +482,8 @@ type cloudSnapshot struct {
 	ClsOpt     []byte             `msgpack:"cls_opt"`
 	ServerOpt  []byte             `msgpack:"server_opt,omitempty"`
 	EMA        *wire.Tensor       `msgpack:"ema,omitempty"`
+	Algorithm  string             `msgpack:"algorithm,omitempty"` // "" (FR) or "fedgan"
+	Disc       *wire.Tensor       `msgpack:"disc,omitempty"`      // Fed GAN's global D
 	RNG        []byte             `msgpack:"rng"`
 	LInv       float64            `msgpack:"l_inv"`
 	LSpe       float64            `msgpack:"l_spe"`
@@ -484,6 +513,10 @@ func (c *Cloud) Snapshot() ([]byte, error) {
 		t := flatTensor(c.cfg.EMAGen)
 		s.EMA = &t
 	}
+	if c.cfg.Disc != nil {
+		t := flatTensor(c.cfg.Disc)
+		s.Algorithm, s.Disc = FedGAN.String(), &t
+	}
 	for _, id := range c.cfg.Communities {
 		if u := c.got[id]; u != nil {
 			s.Got = append(s.Got, u)
@@ -506,6 +539,9 @@ func (c *Cloud) Restore(b []byte) error {
 	}
 	if s.V != snapshotVersion || s.Round < 0 || s.Round > c.cfg.GlobalRounds {
 		return fmt.Errorf("%w: version %d, round %d", ErrSnapshot, s.V, s.Round)
+	}
+	if err := c.restoreAlgorithm(&s); err != nil {
+		return err
 	}
 	if err := loadFlat(c.cfg.Gen, s.Gen); err != nil {
 		return err

@@ -32,6 +32,11 @@ func GlobalOf(m *wire.GlobalModel) (*Global, error) {
 	if g.Classifier, err = flat(m.Classifier); err != nil {
 		return nil, err
 	}
+	if len(m.DParams) > 0 {
+		if g.DParams, err = flat(m.DParams); err != nil {
+			return nil, err
+		}
+	}
 	return g, nil
 }
 
@@ -41,7 +46,40 @@ func UpdateOf(m *wire.GeneratorUpdate) (*Update, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Update{Community: m.Community, Round: m.Round, Loss: m.Loss, Params: p}, nil
+	var d []float32
+	if len(m.DParams) > 0 {
+		if d, err = flat(m.DParams); err != nil {
+			return nil, err
+		}
+	}
+	return &Update{Community: m.Community, Round: m.Round, Loss: m.Loss, Params: p, DParams: d, Samples: m.Samples}, nil
+}
+
+// LocalOf converts a Fed GAN device's LocalModel.
+func LocalOf(m *wire.LocalModel) (*Local, error) {
+	g, err := flat(m.Params)
+	if err != nil {
+		return nil, err
+	}
+	d, err := flat(m.DParams)
+	if err != nil {
+		return nil, err
+	}
+	return &Local{Device: m.Device, Round: m.Round, Samples: m.Samples, Loss: m.Loss, DLoss: m.DLoss, G: g, D: d}, nil
+}
+
+// CommunityModelOf converts a Fed GAN edge's CommunityModel into the
+// Global a device's LocalGAN starts its round from.
+func CommunityModelOf(m *wire.CommunityModel) (*Global, error) {
+	g, err := flat(m.Params)
+	if err != nil {
+		return nil, err
+	}
+	d, err := flat(m.DParams)
+	if err != nil {
+		return nil, err
+	}
+	return &Global{Round: m.Round, Final: m.Final, Params: g, DParams: d}, nil
 }
 
 // FeedbackOf converts a device's Feedback.

@@ -163,6 +163,7 @@ type Global struct {
 	Classifier []float32 // C's parameters (LR), flat
 	Lambda1    float64
 	Lambda2    float64
+	DParams    []float32 // Fed GAN: D's parameters, flat (docs/DESIGN.md §2.12)
 }
 
 // EdgeStats are the counters an edge reports in its status.
@@ -209,6 +210,7 @@ type Note struct {
 // whether to checkpoint, and notes to log.
 type EdgeReady struct {
 	Batches    []*wire.Batch
+	Models     []*wire.CommunityModel // Fed GAN: the round's model for the devices (AvgEdge)
 	Updates    []*wire.GeneratorUpdate
 	Checkpoint bool
 	Notes      []Note
@@ -497,23 +499,29 @@ func (e *Edge) Global(now time.Time, g *Global) error {
 		}
 		e.lambda1, e.lambda2 = g.Lambda1, g.Lambda2
 	}
-	e.round = g.Round
+	e.begin(now, g.Round, g.Final)
+	return nil
+}
+
+// begin starts round with G_k's parameters as they are (Global has just
+// set them; fed.LocalGAN sets them itself).
+func (e *Edge) begin(now time.Time, round int, final bool) {
+	e.round = round
 	e.setLR()
 	e.rIters = 0
 	e.cur, e.expected, e.received = nil, nil, nil
 	clear(e.rejected)
 	clear(e.versions)
 	e.inbox, e.recvAt = e.inbox[:0], e.recvAt[:0]
-	if g.Final {
+	if final {
 		e.state = finished
 		e.ready.Checkpoint = true
-		e.note("final global model received", "round", g.Round)
-		return nil
+		e.note("final global model received", "round", round)
+		return
 	}
 	e.state = training
 	e.ready.Checkpoint = true
 	e.emit(now)
-	return nil
 }
 
 // Resume restarts work after a restore: it re-sends the pending update, or

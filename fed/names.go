@@ -17,6 +17,7 @@ var (
 	weightNames    = [...]string{"exact", "constant"}
 	stalenessNames = [...]string{"time", "versions"}
 	objectiveNames = [...]string{"minimax", "nonsaturating"}
+	algorithmNames = [...]string{"fr", "fedgan"}
 )
 
 // nameOf is the name of value v of an enumerated setting, or "Type(v)"

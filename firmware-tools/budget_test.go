@@ -26,7 +26,8 @@ import (
 //            emulator itself) of an agent training on a 12,000-image MNIST
 //            shard with the reference discriminator 784→512→256→1 at batch
 //            64, natively and under qemu, with and without the unit's
-//            GOMEMLIMIT;
+//            GOMEMLIMIT; and natively for the Fed GAN baseline, whose agent
+//            trains the generator 64→256→512→784 beside that D;
 // idle-cpu:  CPU time an agent uses, connected and waiting for a batch.
 
 // rssIters is how many batches the agent answers before its peak is
@@ -35,6 +36,9 @@ import (
 const (
 	rssIters     = 30
 	rssItersQemu = 20
+	// rssRounds is how many Fed GAN rounds (10 local steps of G and D
+	// each) the agent answers before its peak is read.
+	rssRounds = 10
 	// rssWait bounds a run under qemu.
 	rssWait = 10 * time.Minute
 )
@@ -60,11 +64,13 @@ func BenchmarkBudget(b *testing.B) {
 	}
 	type run struct {
 		name, arch, memLimit string
+		fedgan               bool // the Fed GAN baseline: the agent trains G and D
 	}
 	runs := []run{
-		{"native", "amd64", ""}, {"native-gomemlimit", "amd64", DefaultMemoryLimit},
-		{"qemu-arm64", "arm64", ""}, {"qemu-arm64-gomemlimit", "arm64", DefaultMemoryLimit},
-		{"qemu-armv7", "armv7", ""}, {"qemu-armv7-gomemlimit", "armv7", DefaultMemoryLimit},
+		{"native", "amd64", "", false}, {"native-gomemlimit", "amd64", DefaultMemoryLimit, false},
+		{"qemu-arm64", "arm64", "", false}, {"qemu-arm64-gomemlimit", "arm64", DefaultMemoryLimit, false},
+		{"qemu-armv7", "armv7", "", false}, {"qemu-armv7-gomemlimit", "armv7", DefaultMemoryLimit, false},
+		{"native-fedgan", "amd64", "", true}, {"native-fedgan-gomemlimit", "amd64", DefaultMemoryLimit, true},
 	}
 	for _, r := range runs {
 		b.Run("rss/"+r.name, func(b *testing.B) {
@@ -78,7 +84,11 @@ func BenchmarkBudget(b *testing.B) {
 			}
 			var peak, qemuPeak, rows float64
 			for range b.N {
-				f := newFixtureFrom(b, "testdata/mnist.yaml.tmpl", false, mnistDir)
+				tmpl := "testdata/mnist.yaml.tmpl"
+				if r.fedgan {
+					tmpl = "testdata/mnist-fedgan.yaml.tmpl"
+				}
+				f := newFixtureFrom(b, tmpl, false, mnistDir)
 				prov, _ := provisionFixture(b, f, CredAuto)
 				startStack(b, f)
 				tp := newTap(b, f)
@@ -108,7 +118,10 @@ func BenchmarkBudget(b *testing.B) {
 						}
 					}
 				}()
-				tp.waitWithin(b, rssWait, fmt.Sprintf("%d batches answered", iters), func() bool { return tp.feedback["d1"] >= iters })
+				if r.fedgan {
+					iters = rssRounds // each answer is a round of local_iters (10) steps of G and D
+				}
+				tp.waitWithin(b, rssWait, fmt.Sprintf("%d batches (Fed GAN: rounds) answered", iters), func() bool { return tp.feedback["d1"] >= iters })
 				close(stop)
 				<-sampled
 				hwm, err := procStatusKB(pid, "VmHWM")

@@ -34,7 +34,7 @@ func newTap(t testing.TB, f *fixture) *tap {
 	topics := wire.Topics{Root: wire.DefaultRoot}
 	c, err := mqttc.New(mqttc.Options{
 		URL: f.EdgeURL(), ClientID: "fedgan-test-tap", Username: "watcher", Password: monitorPassword,
-		Subscriptions: map[string]byte{topics.FeedbackFilter("c1"): 1, topics.PresenceFilter("c1"): 1},
+		Subscriptions: map[string]byte{topics.FeedbackFilter("c1"): 1, topics.PresenceFilter("c1"): 1, topics.LocalFilter("c1"): 1},
 		OnMessage: func(topic string, payload []byte, retained bool) {
 			tt, err := topics.Parse(topic)
 			if err != nil {
@@ -42,7 +42,7 @@ func newTap(t testing.TB, f *fixture) *tap {
 			}
 			tp.mu.Lock()
 			switch tt.Kind {
-			case wire.KindFeedback:
+			case wire.KindFeedback, wire.KindLocal: // an FR batch or a Fed GAN round answered
 				tp.feedback[tt.Device]++
 			case wire.KindPresence:
 				if p, err := wire.DecodePresence(payload, nil, tt); err == nil && !retained {

@@ -74,11 +74,29 @@ type device struct {
 	a    *fed.Agent
 	busy bool
 	cost time.Duration
+	// Fed GAN: the device's whole GAN, and the newest model that arrived
+	// while it was busy
+	l       *fed.LocalGAN
+	pending *wire.CommunityModel
+}
+
+// machine is what the simulator drives of an edge: FR's fed.Edge or Fed
+// GAN's fed.AvgEdge.
+type machine interface {
+	Presence(now time.Time, dev string, online bool) error
+	Global(now time.Time, g *fed.Global) error
+	Ready() fed.EdgeReady
+	Advance()
+	Deadline() (time.Time, bool)
+	Tick(now time.Time)
+	Stats() fed.EdgeStats
 }
 
 type edge struct {
 	id        string
-	e         *fed.Edge
+	e         machine
+	fr        *fed.Edge    // e, in FR
+	avg       *fed.AvgEdge // e, in Fed GAN
 	devs      []*device
 	processAt bool // a drain is scheduled
 	tickAt    time.Time
@@ -116,26 +134,51 @@ func New(top *config.Topology, opt Options) (*Simulator, error) {
 		return nil, err
 	}
 	for _, c := range top.Communities {
-		e, err := deploy.Edge(top, c.ID)
+		ed, err := newEdge(top, c)
 		if err != nil {
 			return nil, err
 		}
-		ed := &edge{id: c.ID, e: e}
 		for _, d := range c.Devices {
-			ds, err := deploy.DeviceData(top, d.ID)
+			dev, err := newDevice(top, d, opt)
 			if err != nil {
 				return nil, err
 			}
-			a, err := deploy.Agent(top, d.ID, ds)
-			if err != nil {
-				return nil, err
-			}
-			cost := time.Duration(float64(opt.Compute)*d.Slowdown) + d.Delay.D()
-			ed.devs = append(ed.devs, &device{id: d.ID, a: a, cost: cost})
+			ed.devs = append(ed.devs, dev)
 		}
 		s.edges = append(s.edges, ed)
 	}
 	return s, nil
+}
+
+// newEdge builds community c's edge for the topology's algorithm.
+func newEdge(top *config.Topology, c config.Community) (*edge, error) {
+	ed := &edge{id: c.ID}
+	var err error
+	if top.FedGAN() {
+		ed.avg, err = deploy.AvgEdge(top, c.ID)
+		ed.e = ed.avg
+	} else {
+		ed.fr, err = deploy.Edge(top, c.ID)
+		ed.e = ed.fr
+	}
+	return ed, err
+}
+
+// newDevice builds device d: an FR agent or a Fed GAN device. Its cost
+// is Compute per batch (FR) or per local step (Fed GAN), slowed down.
+func newDevice(top *config.Topology, d config.Device, opt Options) (*device, error) {
+	ds, err := deploy.DeviceData(top, d.ID)
+	if err != nil {
+		return nil, err
+	}
+	dev := &device{id: d.ID, cost: time.Duration(float64(opt.Compute)*d.Slowdown) + d.Delay.D()}
+	if top.FedGAN() {
+		dev.cost = time.Duration(float64(opt.Compute)*d.Slowdown)*time.Duration(top.Training.LocalIters) + d.Delay.D()
+		dev.l, err = deploy.LocalGAN(top, d.ID, ds)
+	} else {
+		dev.a, err = deploy.Agent(top, d.ID, ds)
+	}
+	return dev, err
 }
 
 func (s *Simulator) at(t time.Time, fn func()) {
@@ -230,6 +273,13 @@ func (s *Simulator) edgeReady(ed *edge) {
 			s.at(s.now.Add(s.opt.Latency), func() { s.deliver(ed, d, b) })
 		}
 	}
+	for _, m := range r.Models {
+		s.res.Batches++
+		for _, d := range ed.devs {
+			d, m := d, m
+			s.at(s.now.Add(s.opt.Latency), func() { s.deliverModel(ed, d, m) })
+		}
+	}
 	for _, u := range r.Updates {
 		up, err := fed.UpdateOf(u)
 		if err != nil {
@@ -289,7 +339,7 @@ func (s *Simulator) work(ed *edge, d *device) {
 		s.work(ed, d)
 	})
 	s.at(done.Add(s.opt.Latency), func() {
-		_ = ed.e.Feedback(s.now, fb) // late and stale feedback is counted by the edge
+		_ = ed.fr.Feedback(s.now, fb) // late and stale feedback is counted by the edge
 		if !ed.processAt {
 			ed.processAt = true
 			s.at(s.now, func() {
@@ -298,5 +348,53 @@ func (s *Simulator) work(ed *edge, d *device) {
 				s.edgeReady(ed)
 			})
 		}
+	})
+}
+
+// deliverModel hands a Fed GAN round's model to a device: an idle device
+// trains at once, a busy one when it is done (the newest model only).
+func (s *Simulator) deliverModel(ed *edge, d *device, m *wire.CommunityModel) {
+	d.pending = m
+	if !d.busy {
+		s.train(ed, d)
+	}
+}
+
+// train runs a Fed GAN device's round on its pending model: it is busy
+// for its cost, and its local model arrives a latency later.
+func (s *Simulator) train(ed *edge, d *device) {
+	m := d.pending
+	d.pending = nil
+	if m == nil {
+		return
+	}
+	g, err := fed.CommunityModelOf(m)
+	if err != nil {
+		s.err = err
+		return
+	}
+	lm, err := d.l.Train(s.now, g, s.now)
+	if err != nil {
+		s.err = fmt.Errorf("sim: device %s: %w", d.id, err)
+		return
+	}
+	if lm == nil {
+		return // the final model
+	}
+	local, err := fed.LocalOf(lm)
+	if err != nil {
+		s.err = err
+		return
+	}
+	d.busy = true
+	done := s.now.Add(d.cost)
+	s.at(done, func() {
+		d.busy = false
+		s.train(ed, d)
+	})
+	s.at(done.Add(s.opt.Latency), func() {
+		_ = ed.avg.Local(s.now, local) // late and duplicate models are counted by the edge
+		ed.e.Tick(s.now)
+		s.edgeReady(ed)
 	})
 }

@@ -60,6 +60,12 @@ type GeneratorUpdate struct {
 	Loss      float64  `msgpack:"loss"`   // L_{D*}(G_k), aggregated loss of the last local iteration
 	Iters     int      `msgpack:"iters"`  // local iterations done this round
 	Params    []Tensor `msgpack:"params"` // G_k's parameters in nn.Params order
+	// Fed GAN (config training.algorithm: fedgan, docs/DESIGN.md §2.12):
+	// the community's averaged discriminator, in nn.Params order, and the
+	// number of samples its devices hold (the FedAvg weight of the
+	// community in the cloud). Both absent in FR.
+	DParams []Tensor `msgpack:"d_params,omitempty"`
+	Samples int64    `msgpack:"samples,omitempty"`
 }
 
 // GlobalModel is what the cloud publishes, retained, on {root}/global/model.
@@ -77,7 +83,45 @@ type GlobalModel struct {
 	LSpe       float64  `msgpack:"l_spe"`
 	Lambda1    float64  `msgpack:"lambda1"`
 	Lambda2    float64  `msgpack:"lambda2"`
+	// DParams is the global discriminator of Fed GAN (docs/DESIGN.md
+	// §2.12); absent in FR.
+	DParams []Tensor `msgpack:"d_params,omitempty"`
 }
+
+// CommunityModel is what a Fed GAN edge publishes, retained, on
+// {root}/c/{community}/model for its devices (docs/DESIGN.md §2.12): the
+// global G and D every device starts round Round from.
+type CommunityModel struct {
+	V         int      `msgpack:"v"`
+	Community string   `msgpack:"community"`
+	Round     int      `msgpack:"round"`
+	Final     bool     `msgpack:"final"`
+	Params    []Tensor `msgpack:"params"`   // G, nn.Params order
+	DParams   []Tensor `msgpack:"d_params"` // D, nn.Params order
+}
+
+// LocalModel is what a Fed GAN device publishes on
+// {root}/c/{community}/local/{device} after its local steps of a round
+// (docs/DESIGN.md §2.12): its G and D and the number of local samples it
+// holds (its FedAvg weight).
+type LocalModel struct {
+	V         int      `msgpack:"v"`
+	Community string   `msgpack:"community"`
+	Device    string   `msgpack:"device"`
+	Round     int      `msgpack:"round"`
+	Samples   int64    `msgpack:"samples"` // local rows, 1 to MaxSamples
+	Steps     int      `msgpack:"steps"`   // local GAN steps done this round
+	Loss      float64  `msgpack:"loss"`    // Eq. 3 of its last step
+	DLoss     float64  `msgpack:"d_loss"`  // D's loss of its last step
+	Params    []Tensor `msgpack:"params"`
+	DParams   []Tensor `msgpack:"d_params"`
+	Timings   Timings  `msgpack:"timings"` // wait: model arrival → start; compute: the round's steps
+}
+
+// MaxSamples bounds a sample count (LocalModel.Samples,
+// GeneratorUpdate.Samples): more rows than any device or community holds,
+// small enough that sums of a thousand of them stay exact in a float64.
+const MaxSamples = 1 << 40
 
 // Presence states.
 const (

@@ -435,6 +435,10 @@ func appendAny(dst []byte, m any) ([]byte, error) {
 		return AppendGlobalModel(dst, m)
 	case *Presence:
 		return AppendPresence(dst, m)
+	case *CommunityModel:
+		return AppendCommunityModel(dst, m)
+	case *LocalModel:
+		return AppendLocalModel(dst, m)
 	}
 	panic("appendAny: unknown message type")
 }
@@ -468,6 +472,10 @@ func decodeAny(kind string, p []byte, s *Spec, topic Topic) (any, error) {
 		m, err = DecodeGlobalModel(p, s, topic)
 	case KindPresence:
 		m, err = DecodePresence(p, s, topic)
+	case KindCommunityModel:
+		m, err = DecodeCommunityModel(p, s, topic)
+	case KindLocal:
+		m, err = DecodeLocalModel(p, s, topic)
 	default:
 		panic("decodeAny: kind " + kind)
 	}

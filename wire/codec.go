@@ -213,19 +213,39 @@ func AppendGeneratorUpdate(dst []byte, m *GeneratorUpdate) ([]byte, error) {
 			return dst, err
 		}
 	}
-	x := newEncoder(dst, 128+len(m.Community)+tensorsSize(m.Params))
+	for i := range m.DParams {
+		if err := checkFinite(indexField("generator.d_params", i), &m.DParams[i]); err != nil {
+			return dst, err
+		}
+	}
+	x := newEncoder(dst, 160+len(m.Community)+tensorsSize(m.Params)+tensorsSize(m.DParams))
 	x.encodeGeneratorUpdate(m)
 	return x.finish(dst)
 }
 
+// encodeGeneratorUpdate writes d_params and samples only when set, so an
+// FR update is the bytes it always was.
 func (x *encoder) encodeGeneratorUpdate(m *GeneratorUpdate) {
-	x.mapLen(6)
+	n := 6
+	if len(m.DParams) > 0 {
+		n++
+	}
+	if m.Samples != 0 {
+		n++
+	}
+	x.mapLen(n)
 	x.int("v", version(m.V))
 	x.str("community", m.Community)
 	x.int("round", int64(m.Round))
 	x.float("loss", m.Loss)
 	x.int("iters", int64(m.Iters))
 	x.tensors("params", m.Params)
+	if len(m.DParams) > 0 {
+		x.tensors("d_params", m.DParams)
+	}
+	if m.Samples != 0 {
+		x.int("samples", m.Samples)
+	}
 }
 
 // AppendGlobalModel appends the MessagePack encoding of m to dst; see
@@ -248,7 +268,12 @@ func AppendGlobalModel(dst []byte, m *GlobalModel) ([]byte, error) {
 			return dst, err
 		}
 	}
-	x := newEncoder(dst, 256+24*len(m.Weights)+tensorsSize(m.Params)+tensorsSize(m.Classifier))
+	for i := range m.DParams {
+		if err := checkFinite(indexField("model.d_params", i), &m.DParams[i]); err != nil {
+			return dst, err
+		}
+	}
+	x := newEncoder(dst, 256+24*len(m.Weights)+tensorsSize(m.Params)+tensorsSize(m.Classifier)+tensorsSize(m.DParams))
 	x.encodeGlobalModel(m)
 	return x.finish(dst)
 }
@@ -256,6 +281,9 @@ func AppendGlobalModel(dst []byte, m *GlobalModel) ([]byte, error) {
 func (x *encoder) encodeGlobalModel(m *GlobalModel) {
 	n := 9
 	if len(m.Classifier) > 0 {
+		n++
+	}
+	if len(m.DParams) > 0 {
 		n++
 	}
 	x.mapLen(n)
@@ -279,6 +307,9 @@ func (x *encoder) encodeGlobalModel(m *GlobalModel) {
 	x.float("l_spe", m.LSpe)
 	x.float("lambda1", m.Lambda1)
 	x.float("lambda2", m.Lambda2)
+	if len(m.DParams) > 0 {
+		x.tensors("d_params", m.DParams)
+	}
 }
 
 // DecodeBatch decodes and validates a Batch that arrived on topic (the
@@ -404,7 +435,7 @@ func DecodeGeneratorUpdate(p []byte, s *Spec, topic Topic) (*GeneratorUpdate, er
 		return nil, err
 	}
 	m := new(GeneratorUpdate)
-	err = r.message(msg, []string{"v", "community", "round", "loss", "iters", "params"}, func(i int) (err error) {
+	err = r.message(msg, []string{"v", "community", "round", "loss", "iters", "params", "d_params", "samples"}, func(i int) (err error) {
 		switch i {
 		case 0:
 			m.V, err = r.version(msg)
@@ -418,6 +449,10 @@ func DecodeGeneratorUpdate(p []byte, s *Spec, topic Topic) (*GeneratorUpdate, er
 			m.Iters, err = r.int()
 		case 5:
 			m.Params, err = r.tensors("generator.params", s.GenParams)
+		case 6:
+			m.DParams, err = r.tensors("generator.d_params", discWant(s))
+		case 7:
+			m.Samples, err = r.int64()
 		}
 		return err
 	})
@@ -428,7 +463,7 @@ func DecodeGeneratorUpdate(p []byte, s *Spec, topic Topic) (*GeneratorUpdate, er
 		err = m.check(s, &topic)
 	}
 	if err == nil {
-		err = own(func(i int) string { return indexField("generator.params", i) }, ptrs(m.Params)...)
+		err = own(paramFields("generator", len(m.Params)), append(ptrs(m.Params), ptrs(m.DParams)...)...)
 	}
 	if err != nil {
 		return nil, err
@@ -447,7 +482,7 @@ func DecodeGlobalModel(p []byte, s *Spec, topic Topic) (*GlobalModel, error) {
 		return nil, err
 	}
 	m := new(GlobalModel)
-	err = r.message(msg, []string{"v", "round", "final", "params", "weights", "classifier", "l_inv", "l_spe", "lambda1", "lambda2"}, func(i int) (err error) {
+	err = r.message(msg, []string{"v", "round", "final", "params", "weights", "classifier", "l_inv", "l_spe", "lambda1", "lambda2", "d_params"}, func(i int) (err error) {
 		switch i {
 		case 0:
 			m.V, err = r.version(msg)
@@ -476,6 +511,8 @@ func DecodeGlobalModel(p []byte, s *Spec, topic Topic) (*GlobalModel, error) {
 			m.Lambda1, err = r.float64()
 		case 9:
 			m.Lambda2, err = r.float64()
+		case 10:
+			m.DParams, err = r.tensors("model.d_params", discWant(s))
 		}
 		return err
 	})
@@ -486,12 +523,16 @@ func DecodeGlobalModel(p []byte, s *Spec, topic Topic) (*GlobalModel, error) {
 		err = m.check(s)
 	}
 	if err == nil {
+		np, nc := len(m.Params), len(m.Classifier)
 		err = own(func(i int) string {
-			if i < len(m.Params) {
+			switch {
+			case i < np:
 				return indexField("model.params", i)
+			case i < np+nc:
+				return indexField("model.classifier", i-np)
 			}
-			return indexField("model.classifier", i-len(m.Params))
-		}, append(ptrs(m.Params), ptrs(m.Classifier)...)...)
+			return indexField("model.d_params", i-np-nc)
+		}, append(append(ptrs(m.Params), ptrs(m.Classifier)...), ptrs(m.DParams)...)...)
 	}
 	if err != nil {
 		return nil, err

@@ -48,7 +48,11 @@ func addTableSeeds(f *testing.F, kind string) {
 
 // fuzzDecode is the property every decoder's fuzz test checks.
 func fuzzDecode(t *testing.T, kind string, topic Topic, p []byte) {
-	s := fuzzSpec()
+	fuzzDecodeSpec(t, kind, topic, p, fuzzSpec())
+}
+
+// fuzzDecodeSpec is fuzzDecode under the Spec s.
+func fuzzDecodeSpec(t *testing.T, kind string, topic Topic, p []byte, s *Spec) {
 	m, err := decodeAny(kind, p, s, topic)
 	if err != nil {
 		checkWireError(t, err)

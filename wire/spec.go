@@ -36,6 +36,12 @@ type Spec struct {
 	// (for example before the cloud has trained one); if it sends one, it
 	// must match.
 	ClsParams [][]int
+	// DiscParams lists the shapes of the discriminator's parameters in
+	// nn.Params order when the algorithm is Fed GAN (docs/DESIGN.md
+	// §2.12): then GeneratorUpdate and GlobalModel must carry d_params of
+	// these shapes, and DecodeCommunityModel and DecodeLocalModel need it.
+	// nil in FR, where d_params must be absent.
+	DiscParams [][]int
 	// Domains is the number of domain codes K in LR; 0 in FR, where
 	// Batch.Domain must be 0.
 	Domains int
@@ -80,7 +86,7 @@ func (s *Spec) Validate() error {
 	for _, ps := range []struct {
 		name   string
 		shapes [][]int
-	}{{"GenParams", s.GenParams}, {"ClsParams", s.ClsParams}} {
+	}{{"GenParams", s.GenParams}, {"ClsParams", s.ClsParams}, {"DiscParams", s.DiscParams}} {
 		for i, sh := range ps.shapes {
 			n, ok := shapeLen(sh)
 			if !ok || n == 0 || len(sh) == 0 {

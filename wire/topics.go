@@ -15,6 +15,10 @@ const (
 	KindStatus      = "status"
 	KindModel       = "model"
 	KindGlobalState = "global_status"
+	// Fed GAN (docs/DESIGN.md §2.12): {root}/c/{community}/community_model
+	// and {root}/c/{community}/local/{device}.
+	KindCommunityModel = "community_model"
+	KindLocal          = "local"
 )
 
 // ErrTopic is returned when a topic does not belong to the tree.
@@ -67,6 +71,23 @@ func (t Topics) Generator(community string) string {
 // GeneratorFilter matches every community's generator updates.
 func (t Topics) GeneratorFilter() string { return t.root() + "/c/+/generator" }
 
+// CommunityModel is {root}/c/{community}/community_model: a Fed GAN
+// edge's model of the round for its devices.
+func (t Topics) CommunityModel(community string) string {
+	return t.root() + "/c/" + community + "/" + KindCommunityModel
+}
+
+// Local is {root}/c/{community}/local/{device}: a Fed GAN device's local
+// model.
+func (t Topics) Local(community, device string) string {
+	return t.root() + "/c/" + community + "/" + KindLocal + "/" + device
+}
+
+// LocalFilter matches every device's local model in a community.
+func (t Topics) LocalFilter(community string) string {
+	return t.root() + "/c/" + community + "/local/+"
+}
+
 // Status is {root}/c/{community}/status.
 func (t Topics) Status(community string) string { return t.root() + "/c/" + community + "/status" }
 
@@ -86,7 +107,7 @@ func (t Topics) Community(community string) string { return t.root() + "/c/" + c
 type Topic struct {
 	Kind      string
 	Community string // empty for global topics
-	Device    string // set for feedback and presence
+	Device    string // set for feedback, presence and local models
 }
 
 // Parse splits a topic of the tree into its parts. It returns an error
@@ -102,12 +123,12 @@ func (t Topics) Parse(topic string) (Topic, error) {
 		return Topic{Kind: KindModel}, nil
 	case len(p) == 2 && p[0] == "global" && p[1] == "status":
 		return Topic{Kind: KindGlobalState}, nil
-	case len(p) == 3 && p[0] == "c" && (p[2] == KindBatch || p[2] == KindGenerator || p[2] == KindStatus):
+	case len(p) == 3 && p[0] == "c" && (p[2] == KindBatch || p[2] == KindGenerator || p[2] == KindStatus || p[2] == KindCommunityModel):
 		if err := ValidID(p[1]); err != nil {
 			return Topic{}, fmt.Errorf("%w: %q: %w", ErrTopic, topic, err)
 		}
 		return Topic{Kind: p[2], Community: p[1]}, nil
-	case len(p) == 4 && p[0] == "c" && (p[2] == KindFeedback || p[2] == KindPresence):
+	case len(p) == 4 && p[0] == "c" && (p[2] == KindFeedback || p[2] == KindPresence || p[2] == KindLocal):
 		if err := ValidID(p[1]); err != nil {
 			return Topic{}, fmt.Errorf("%w: %q: %w", ErrTopic, topic, err)
 		}

@@ -236,7 +236,57 @@ func (m *GeneratorUpdate) check(s *Spec, topic *Topic) error {
 	if err := checkCount("generator.params", len(m.Params), want); err != nil {
 		return err
 	}
-	return checkParams("generator.params", m.Params, want)
+	if err := checkParams("generator.params", m.Params, want); err != nil {
+		return err
+	}
+	if err := checkSamples("generator.samples", m.Samples, s != nil && s.DiscParams != nil); err != nil {
+		return err
+	}
+	return checkDisc("generator.d_params", m.DParams, s)
+}
+
+// checkSamples checks a sample count: at most MaxSamples, and at least 1
+// when required (a Fed GAN message), else 0 (absent) is allowed.
+func checkSamples(field string, n int64, required bool) error {
+	switch {
+	case n < 0 || n > MaxSamples:
+		return errorf(CodeRange, field, "%d, want 1 to %d", n, int64(MaxSamples))
+	case required && n == 0:
+		return errorf(CodeRange, field, "0, want 1 to %d", int64(MaxSamples))
+	}
+	return nil
+}
+
+// discWant is what d_params must be under s: any shapes without a Spec,
+// none in FR (no DiscParams), exactly DiscParams in Fed GAN.
+func discWant(s *Spec) [][]int {
+	if s == nil {
+		return nil
+	}
+	if s.DiscParams == nil {
+		return [][]int{}
+	}
+	return s.DiscParams
+}
+
+// checkDisc checks a message's d_params against s (see discWant).
+func checkDisc(field string, ts []Tensor, s *Spec) error {
+	want := discWant(s)
+	if err := checkCount(field, len(ts), want); err != nil {
+		return err
+	}
+	return checkParams(field, ts, want)
+}
+
+// paramFields names the tensors of G (the first ng) and then of D of a
+// message msg, for own.
+func paramFields(msg string, ng int) func(int) string {
+	return func(i int) string {
+		if i < ng {
+			return indexField(msg+".params", i)
+		}
+		return indexField(msg+".d_params", i-ng)
+	}
 }
 
 func (m *GlobalModel) check(s *Spec) error {
@@ -274,6 +324,9 @@ func (m *GlobalModel) check(s *Spec) error {
 		return err
 	}
 	if err := checkParams("model.params", m.Params, wantGen); err != nil {
+		return err
+	}
+	if err := checkDisc("model.d_params", m.DParams, s); err != nil {
 		return err
 	}
 	if len(m.Classifier) == 0 {
