@@ -207,7 +207,7 @@ func TestExperimentMiniature(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"| Cent. GAN | all data on one device |", "| FR (sync) | iid |", "| FR (async) | iid |", "| FR (sync) | non-iid |",
+	for _, want := range []string{"| Cent. GAN | all data on one device |", "| Fed GAN | iid |", "| Fed GAN | non-iid |", "| FR (sync) | iid |", "| FR (async) | iid |", "| FR (sync) | non-iid |",
 		"| FR (async) | non-iid |", "| real training images |", "FID ratio", "2 × 2", "(simulated)", "grids/fr-sync-iid.png",
 		"| Cent. GAN, unconditional G(z) |", "TSTR ↑"} {
 		if !strings.Contains(string(md), want) {
