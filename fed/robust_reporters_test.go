@@ -181,3 +181,73 @@ func TestCloudRobustZeroChange(t *testing.T) {
 		}
 	}
 }
+
+// TestBoundByOwnReportsProperty: for random aggregations in which
+// reporters appear several times, with random last values, every report's
+// bounded norm is at most κ × the median of the *other* reporters' votes,
+// and a reporter's reports are judged the same whatever it scales them by
+// (its own values are never its reference): scaling all of one reporter's
+// norms by s scales their bounded norms by s at most up to that bound.
+func TestBoundByOwnReportsProperty(t *testing.T) {
+	cfg := DefaultRobust
+	r := rand.New(rand.NewPCG(7, 7))
+	names := []string{"a", "b", "c", "d"}
+	for trial := 0; trial < 2000; trial++ {
+		n := 1 + r.IntN(7)
+		ids, losses, norms := make([]string, n), make([]float64, n), make([]float64, n)
+		for j := range ids {
+			ids[j], losses[j], norms[j] = names[r.IntN(len(names))], -r.Float64(), r.Float64()
+		}
+		last := NewRefs()
+		for _, id := range names {
+			if r.IntN(2) == 0 {
+				last.Loss[id], last.Norm[id] = -r.Float64(), r.Float64()
+			}
+		}
+		liar := ids[0]
+		s := math.Pow(10, float64(r.IntN(61)-30))
+		scaled := slices.Clone(norms)
+		for j, id := range ids {
+			if id == liar {
+				scaled[j] *= s
+			}
+		}
+		b, bs := cfg.BoundBy(ids, losses, norms, last), cfg.BoundBy(ids, losses, scaled, last)
+		for j, id := range ids {
+			if id != liar {
+				continue
+			}
+			// The reference: one vote per other reporter.
+			var votes []float64
+			for _, o := range names {
+				if o == liar {
+					continue
+				}
+				var here []float64
+				for k, x := range ids {
+					if x == o && norms[k] > 0 {
+						here = append(here, norms[k])
+					}
+				}
+				if m, ok := Median(here); ok {
+					votes = append(votes, m)
+				} else if v, ok := last.Norm[o]; ok && v > 0 {
+					votes = append(votes, v)
+				}
+			}
+			ref, ok := Median(votes)
+			if ok != !bs.NoRef[j] && scaled[j] > 0 {
+				t.Fatalf("trial %d: report %d of %s: NoRef %v with %d votes", trial, j, id, bs.NoRef[j], len(votes))
+			}
+			if !ok {
+				continue
+			}
+			if got := scaled[j] * bs.Scales[j]; got > cfg.Clip*ref*(1+1e-12) {
+				t.Fatalf("trial %d: report %d of %s ×%g: bounded norm %g above κ × the others' median %g", trial, j, id, s, got, cfg.Clip*ref)
+			}
+			if want := min(scaled[j], cfg.Clip*ref); math.Abs(scaled[j]*bs.Scales[j]-want) > 1e-9*want {
+				t.Fatalf("trial %d: report %d of %s ×%g: bounded norm %g, want %g (unscaled run: %g)", trial, j, id, s, scaled[j]*bs.Scales[j], want, norms[j]*b.Scales[j])
+			}
+		}
+	}
+}
