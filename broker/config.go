@@ -21,7 +21,7 @@ const (
 	DefaultAddr             = ":1883"
 	DefaultMaxPacketSize    = 16 << 20 // 16 MiB: several generator updates of an MNIST-sized model
 	DefaultMaxPendingWrites = 64
-	DefaultReceiveMaximum   = 256
+	DefaultReceiveMaximum   = 16
 	DefaultMaxInflight      = 64
 	DefaultSessionExpiry    = time.Hour
 	DefaultConnectTimeout   = 10 * time.Second
@@ -117,8 +117,11 @@ type Config struct {
 	MaxPendingWrites int
 
 	// ReceiveMaximum is the number of QoS 1/2 publishes a client may have
-	// unacknowledged towards the broker. Zero means
-	// DefaultReceiveMaximum.
+	// unacknowledged towards the broker; a client over it is disconnected
+	// and counted (RefusedInflight). mochi answers a QoS 1 publish before
+	// it reads the next, so only QoS 2 publishes that the client never
+	// releases (no PUBREL) accumulate. Zero means DefaultReceiveMaximum
+	// (16).
 	ReceiveMaximum int
 
 	// MaxInflight is the number of QoS 1/2 messages the broker keeps per

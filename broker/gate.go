@@ -35,6 +35,7 @@ const (
 	RefusedAuthBusy       = "auth_busy"        // every bcrypt slot busy (Config.AuthConcurrency)
 	RefusedPublishRate    = "publish_rate"     // publishes over Config.PublishRate: disconnected
 	RefusedRetain         = "retain"           // retain flag on a topic whose rule forbids it: disconnected
+	RefusedInflight       = "inflight"         // more QoS 1/2 publishes unacknowledged than Config.ReceiveMaximum: disconnected
 )
 
 // refusals counts refusals by reason and logs them at most once a minute

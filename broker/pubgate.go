@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -55,8 +56,15 @@ func (h *authHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Pac
 	return pk, nil
 }
 
-// OnDisconnect implements mqtt.Hook: it forgets the client's bucket.
-func (h *authHook) OnDisconnect(cl *mqtt.Client, _ error, _ bool) {
+// OnDisconnect implements mqtt.Hook: it counts a client that mochi
+// disconnected for having more publishes in flight than
+// Config.ReceiveMaximum (QoS 2 publishes it never released), and forgets
+// the client's bucket.
+func (h *authHook) OnDisconnect(cl *mqtt.Client, err error, _ bool) {
+	if errors.Is(err, packets.ErrReceiveMaximum) {
+		h.ref.refuse(RefusedInflight, cl.Net.Remote, "more publishes in flight than the limit: disconnected",
+			"client_id", cl.ID, "username", string(cl.Properties.Username))
+	}
 	h.buckets.Delete(cl)
 	h.accepted.Delete(cl)
 }

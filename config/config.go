@@ -244,6 +244,12 @@ type Limits struct {
 	// 2000; negative turns the limit off.
 	PublishRate  float64 `yaml:"publish_rate"`
 	PublishBurst int     `yaml:"publish_burst"`
+	// ReceiveMaximum is the most QoS 1/2 publishes one client may have
+	// unacknowledged at a broker; a client over it is disconnected.
+	// Default 16: the protocol's publishes are QoS 1, which the broker
+	// answers before reading the next, so an honest client has at most one
+	// in flight; only QoS 2 publishes never released pile up (at most 65535).
+	ReceiveMaximum int `yaml:"receive_maximum"`
 	// AuthFreeFailures failed logins from one address or for one username
 	// are free; then attempts are refused for AuthBackoff, doubling with
 	// every further failure up to AuthBackoffMax. Defaults 5, 1s, 5m.

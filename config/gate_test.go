@@ -73,6 +73,8 @@ communities:
 		{"bad prefix", "", ", monitor: {username: m, password_hash: x, client_id_prefix: 'x/#'}", "", "monitor.client_id_prefix"},
 		{"negative cap", "", "", "limits: {max_clients: -1}\n", "limits.max_clients: must be >= 0"},
 		{"negative timeout", "", "", "limits: {connect_timeout: -1s}\n", "limits.connect_timeout: must be >= 0"},
+		{"negative receive maximum", "", "", "limits: {receive_maximum: -1}\n", "limits.receive_maximum: must be >= 0"},
+		{"receive maximum above MQTT's", "", "", "limits: {receive_maximum: 65536}\n", "limits.receive_maximum: must be at most 65535"},
 		{"backoff max below backoff", "", "", "limits: {auth_backoff: 10s, auth_backoff_max: 2s}\n", "limits.auth_backoff_max: must be >= auth_backoff"},
 		{"unknown key", "", ", tls_onyl: true", "", "tls_onyl"},
 	} {

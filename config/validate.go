@@ -360,6 +360,9 @@ func (t *Topology) validateLimits(p *problems) {
 		p.bad("limits.max_pending_writes", "must be > 0, got %d", t.Limits.MaxPendingWrites)
 	}
 	t.Limits.validateGate(p)
+	if t.Limits.ReceiveMaximum > 65535 {
+		p.bad("limits.receive_maximum", "must be at most 65535, got %d", t.Limits.ReceiveMaximum)
+	}
 }
 
 // validateGate checks the limits of the brokers' gate; zero values are
@@ -372,6 +375,7 @@ func (l *Limits) validateGate(p *problems) {
 		{"limits.max_clients", l.MaxClients}, {"limits.max_pending_connections", l.MaxPendingConnections},
 		{"limits.max_connections_per_address", l.MaxConnectionsPerAddress}, {"limits.publish_burst", l.PublishBurst},
 		{"limits.auth_free_failures", l.AuthFreeFailures}, {"limits.auth_concurrency", l.AuthConcurrency},
+		{"limits.receive_maximum", l.ReceiveMaximum},
 	} {
 		if c.v < 0 {
 			p.bad(c.key, "must be >= 0 (0: the default), got %d", c.v)

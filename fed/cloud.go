@@ -156,11 +156,11 @@ type Cloud struct {
 	// serverLR is ServerOpt's learning rate at NewCloud (ServerLRDecay).
 	serverLR float32
 	// robust rule, outlier history, each community's last bounded loss
-	// and change norm, and the open round's rejected updates
-	rob              RobustConfig
-	sus              *suspects
-	refLoss, refNorm map[string]float64
-	rejected         map[string]bool
+	// and non-zero change norm, and the open round's rejected updates
+	rob      RobustConfig
+	sus      *suspects
+	refs     Refs
+	rejected map[string]bool
 }
 
 // NewCloud checks cfg and returns a cloud that has not started.
@@ -193,7 +193,7 @@ func NewCloud(cfg CloudConfig) (*Cloud, error) {
 		return nil, err
 	}
 	c := &Cloud{cfg: cfg, rng: rand.New(cfg.RNG), got: map[string]*Update{}, rob: rob, sus: newSuspects(rob.Window, rob.Suspect),
-		refLoss: map[string]float64{}, refNorm: map[string]float64{}, rejected: map[string]bool{}}
+		refs: NewRefs(), rejected: map[string]bool{}}
 	if cfg.ServerLRDecay != 0 {
 		if !(cfg.ServerLRDecay > 0 && cfg.ServerLRDecay < 1) || cfg.ServerOpt == nil {
 			return nil, fmt.Errorf("fed: CloudConfig: ServerLRDecay %g needs a ServerOpt and a value in [0, 1)", cfg.ServerLRDecay)

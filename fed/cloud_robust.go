@@ -54,14 +54,13 @@ func (c *Cloud) aggregate(ids []string, losses []float64, params [][]float32) ([
 	}
 	deltas, norms := changes(g, pick(params, use))
 	uids := pick(ids, use)
-	xl, xn := absentRefs(c.cfg.Communities, uids, c.refLoss, c.refNorm)
-	b := c.rob.Bound(pick(losses, use), norms, xl, xn)
+	b := c.rob.BoundBy(uids, pick(losses, use), norms, c.refs)
+	c.refs.Update(uids, norms, b)
 	var keep []int
 	for i, id := range uids {
 		c.countBounded(ReasonRaised, b.Raised[i])
 		c.countBounded(ReasonClipped, b.Clipped[i])
 		c.sus.record(id, b.Raised[i] || b.Clipped[i])
-		c.refLoss[id], c.refNorm[id] = b.Losses[i], norms[i]*b.Scales[i]
 		if c.rob.Quarantine && c.sus.suspect(id) {
 			c.stats.Quarantined++
 			continue

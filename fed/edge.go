@@ -279,11 +279,12 @@ type Edge struct {
 	ready EdgeReady
 
 	// robust rule with its defaults, outlier history, and each device's
-	// last bounded loss and feedback norm (references for the others)
-	rob              RobustConfig
-	sus              *suspects
-	refLoss, refNorm map[string]float64
-	rejected         map[string]bool // sync: answered with a rejected loss
+	// last bounded loss and non-zero feedback norm (references for the
+	// others)
+	rob      RobustConfig
+	sus      *suspects
+	refs     Refs
+	rejected map[string]bool // sync: answered with a rejected loss
 
 	dom *domainLoss
 
@@ -363,8 +364,7 @@ func NewEdge(cfg EdgeConfig) (*Edge, error) {
 		baseLR:   baseLR,
 		rob:      rob,
 		sus:      newSuspects(rob.Window, rob.Suspect),
-		refLoss:  map[string]float64{},
-		refNorm:  map[string]float64{},
+		refs:     NewRefs(),
 	}
 	e.pos = make(map[string]int, len(cfg.Devices))
 	for i, d := range cfg.Devices {

@@ -6,8 +6,6 @@ package fed
 
 import (
 	"fmt"
-	"maps"
-	"slices"
 	"time"
 )
 
@@ -30,8 +28,8 @@ func (e *Edge) rejectLoss(fb *Feedback) error {
 }
 
 // judge bounds one aggregation's reports (device ids[j], loss losses[j],
-// tensor grads[j]) with RobustConfig.Bound against the others' and the
-// last values of the devices absent from it, records each device's
+// tensor grads[j]) with RobustConfig.BoundBy against the other devices'
+// (their reports here, or their last values), records each device's
 // outcome, and returns the positions to aggregate (all but quarantined
 // suspects) with the bounded losses and the tensors' scales.
 func (e *Edge) judge(now time.Time, ids []string, losses []float64, grads [][]float32) (keep []int, b Bounded) {
@@ -39,8 +37,8 @@ func (e *Edge) judge(now time.Time, ids []string, losses []float64, grads [][]fl
 	for j, g := range grads {
 		norms[j] = Norm(g)
 	}
-	xl, xn := absentRefs(slices.Sorted(maps.Keys(e.refLoss)), ids, e.refLoss, e.refNorm)
-	b = e.rob.Bound(losses, norms, xl, xn)
+	b = e.rob.BoundBy(ids, losses, norms, e.refs)
+	e.refs.Update(ids, norms, b)
 	for j, id := range ids {
 		if b.Raised[j] {
 			addCount(&e.stats.Bounded, ReasonRaised, 1)
@@ -49,7 +47,6 @@ func (e *Edge) judge(now time.Time, ids []string, losses []float64, grads [][]fl
 			addCount(&e.stats.Bounded, ReasonClipped, 1)
 		}
 		e.sus.record(id, b.Raised[j] || b.Clipped[j])
-		e.refLoss[id], e.refNorm[id] = b.Losses[j], norms[j]*b.Scales[j]
 	}
 	for j, id := range ids {
 		if e.rob.Quarantine && e.sus.suspect(id) {

@@ -107,16 +107,40 @@ func (e *Edge) backward(z, dx []float32) {
 	e.cfg.Gen.Backward(nn.Mat{Rows: e.cfg.Batch, Cols: e.cfg.DataDim, Data: dx})
 }
 
+// MaxGrad bounds the generator's parameter gradient that an edge under a
+// robust rule passes to its optimizer: Adam keeps g² in float32, which
+// overflows to +Inf above √MaxFloat32 ≈ 1.8e19, and from then on every
+// step of that coordinate is m/√Inf = 0 (G_k frozen for good). Honest
+// gradients are many orders of magnitude below it; a larger one can only
+// come from a report nothing bounded (docs/DESIGN.md §2.11).
+const MaxGrad = 1e18
+
+// gradFits reports whether every |g[i]| ≤ MaxGrad.
+func gradFits(g []float32) bool {
+	for _, v := range g {
+		if v > MaxGrad || v < -MaxGrad {
+			return false
+		}
+	}
+	return true
+}
+
 // step adds the LR terms, takes one optimizer step and moves on.
 func (e *Edge) step(now time.Time, loss float64) {
 	if e.cfg.Layout.Domains > 0 {
 		e.domainTerms()
 	}
 	for _, p := range e.cfg.Gen.Params() {
+		msg := ""
 		if checkFinite32(p.Name, p.Grad) != nil {
+			msg = "non-finite generator gradient: update skipped"
+		} else if e.robustOn() && !gradFits(p.Grad) {
+			msg = "generator gradient too large for the optimizer: update skipped"
+		}
+		if msg != "" {
 			e.cfg.Gen.ZeroGrad()
 			e.stats.Diverged++
-			e.note("non-finite generator gradient: update skipped")
+			e.note(msg, "param", p.Name)
 			e.emit(now)
 			return
 		}

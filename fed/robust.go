@@ -252,26 +252,6 @@ func CapWeights(w []float64, cap float64) int {
 	}
 }
 
-// refOthers returns the median of vals without index j, together with
-// extra (values of reporters absent from this aggregation), and false
-// when there is none. With positive set, only values > 0 count: a zero
-// feedback tensor (a device that holds none of a batch's classes) says
-// nothing about how large an honest one is.
-func refOthers(vals []float64, j int, extra []float64, positive bool) (float64, bool) {
-	o := make([]float64, 0, len(vals)-1+len(extra))
-	for i, v := range vals {
-		if i != j && (!positive || v > 0) {
-			o = append(o, v)
-		}
-	}
-	for _, v := range extra {
-		if !positive || v > 0 {
-			o = append(o, v)
-		}
-	}
-	return Median(o)
-}
-
 // Bounded is the outcome of judging the reports of one aggregation:
 // index j is the j-th report.
 type Bounded struct {
@@ -279,27 +259,114 @@ type Bounded struct {
 	Scales  []float64 // the factor of each tensor (ClipScale)
 	Raised  []bool    // Losses[j] was raised
 	Clipped []bool    // Scales[j] < 1
-	NoRef   []bool    // no other non-zero norm to judge tensor j by
+	NoRef   []bool    // no other reporter's non-zero norm to judge tensor j by
 }
 
-// Bound judges one aggregation's reports: losses[j] and norms[j] (of the
-// feedback tensor, or of a community's parameter change) against the
-// medians of the others' (those of this aggregation and extraLosses,
-// extraNorms, the last values of reporters absent from it; zero norms do
-// not count). A loss below
-// its reference − LossSpread is raised to it; a norm above Clip × its
-// reference gets the scale that brings it there. Only the side that can
-// grab influence is bounded: losses from below (a loss above another's is
-// bounded by MaxLoss and by the weight cap), norms from above.
+// Bound judges one aggregation's reports, each its own reporter:
+// losses[j] and norms[j] (of the feedback tensor, or of a community's
+// parameter change) against the medians of the others' and of
+// extraLosses, extraNorms (the last values of reporters absent from it;
+// zero norms do not count). It is BoundBy with every report of a
+// reporter of its own.
 func (c RobustConfig) Bound(losses, norms, extraLosses, extraNorms []float64) Bounded {
+	ids := make([]string, len(losses))
+	for j := range ids {
+		ids[j] = fmt.Sprint("r", j)
+	}
+	last := Refs{Loss: map[string]float64{}, Norm: map[string]float64{}}
+	for i, l := range extraLosses {
+		id := fmt.Sprint("x", i)
+		last.Loss[id], last.Norm[id] = l, extraNorms[i]
+	}
+	return c.BoundBy(ids, losses, norms, last)
+}
+
+// Refs is what an aggregation remembers of each reporter for the next
+// ones: its last bounded loss, and the bounded norm of its last non-zero
+// tensor. Update records an aggregation's outcome in it.
+type Refs struct {
+	Loss, Norm map[string]float64
+}
+
+// NewRefs returns empty Refs.
+func NewRefs() Refs { return Refs{Loss: map[string]float64{}, Norm: map[string]float64{}} }
+
+// Update records the outcome b of judging the reports of ids with norms.
+func (r Refs) Update(ids []string, norms []float64, b Bounded) {
+	for j, id := range ids {
+		r.Loss[id] = b.Losses[j]
+		if norms[j] > 0 {
+			r.Norm[id] = norms[j] * b.Scales[j]
+		}
+	}
+}
+
+// votes returns one loss and one norm per reporter, keyed by id: the
+// median of its reports in this aggregation (of its non-zero norms only),
+// or, where it has none here (absent, or only zero tensors: a device that
+// holds none of a batch's classes has no opinion), its last in last.
+func votes(ids []string, losses, norms []float64, last Refs) (lv, nv map[string]float64) {
+	ls, ns := map[string][]float64{}, map[string][]float64{}
+	for j, id := range ids {
+		ls[id] = append(ls[id], losses[j])
+		if norms[j] > 0 {
+			ns[id] = append(ns[id], norms[j])
+		}
+	}
+	lv, nv = map[string]float64{}, map[string]float64{}
+	for id, l := range last.Loss {
+		lv[id] = l
+	}
+	for id, n := range last.Norm {
+		if n > 0 {
+			nv[id] = n
+		}
+	}
+	for id, x := range ls {
+		lv[id], _ = Median(x)
+	}
+	for id, x := range ns {
+		nv[id], _ = Median(x)
+	}
+	return lv, nv
+}
+
+// medianWithout returns the median of the votes of every reporter but
+// id, and false when there is none.
+func medianWithout(v map[string]float64, id string) (float64, bool) {
+	o := make([]float64, 0, len(v))
+	for k, x := range v {
+		if k != id {
+			o = append(o, x)
+		}
+	}
+	return Median(o)
+}
+
+// BoundBy judges one aggregation's reports: report j, by reporter ids[j],
+// with loss losses[j] and tensor norm norms[j] (of a device's feedback,
+// or of a community's parameter change). Each reporter has one vote: the
+// median of its reports in this aggregation, or where it has none here
+// its last value in last (absent reporters; zero norms do not count, and
+// a reporter with only zero tensors here votes with its last non-zero
+// one). Report j is judged against the median of the votes of the *other*
+// reporters: a reporter's own reports never judge each other, so several
+// reports of one liar in one async drain cannot vouch for each other, nor
+// outvote the others. A loss below its reference − LossSpread is raised
+// to it; a norm above Clip × its reference gets the scale that brings it
+// there. Only the side that can grab influence is bounded: losses from
+// below (a loss above another's is bounded by MaxLoss and by the weight
+// cap), norms from above.
+func (c RobustConfig) BoundBy(ids []string, losses, norms []float64, last Refs) Bounded {
 	n := len(losses)
 	b := Bounded{Losses: slices.Clone(losses), Scales: make([]float64, n), Raised: make([]bool, n), Clipped: make([]bool, n), NoRef: make([]bool, n)}
-	for j := range losses {
+	lv, nv := votes(ids, losses, norms, last)
+	for j, id := range ids {
 		b.Scales[j] = 1
-		if ref, ok := refOthers(losses, j, extraLosses, false); ok && losses[j] < ref-c.LossSpread {
+		if ref, ok := medianWithout(lv, id); ok && losses[j] < ref-c.LossSpread {
 			b.Losses[j], b.Raised[j] = min(ref-c.LossSpread, MaxLoss), true
 		}
-		if ref, ok := refOthers(norms, j, extraNorms, true); ok {
+		if ref, ok := medianWithout(nv, id); ok {
 			b.Scales[j] = ClipScale(norms[j], ref, c.Clip)
 			b.Clipped[j] = b.Scales[j] < 1
 		} else {
@@ -523,16 +590,4 @@ func addCount(m *map[string]int64, key string, n int64) {
 		*m = map[string]int64{}
 	}
 	(*m)[key] += n
-}
-
-// absentRefs returns, in the order given, the last bounded loss and norm
-// of every reporter known to refLoss that is not among present: what an
-// aggregation judges its reports against besides each other.
-func absentRefs(order, present []string, refLoss, refNorm map[string]float64) (losses, norms []float64) {
-	for _, id := range order {
-		if l, ok := refLoss[id]; ok && !slices.Contains(present, id) {
-			losses, norms = append(losses, l), append(norms, refNorm[id])
-		}
-	}
-	return losses, norms
 }

@@ -67,6 +67,7 @@ func Base(top *config.Topology, l Listeners) (broker.Config, error) {
 		MaxConnsPerAddr:  lim.MaxConnectionsPerAddress,
 		PublishRate:      lim.PublishRate,
 		PublishBurst:     lim.PublishBurst,
+		ReceiveMaximum:   lim.ReceiveMaximum,
 		AuthFreeFailures: lim.AuthFreeFailures,
 		AuthBackoff:      lim.AuthBackoff.D(),
 		AuthBackoffMax:   lim.AuthBackoffMax.D(),
