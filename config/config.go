@@ -124,7 +124,8 @@ type Training struct {
 	// feedback is dropped and counted. It bounds how far the edge runs ahead
 	// of its slowest device. Default 8.
 	MaxStaleness int `yaml:"max_staleness"`
-	// Weights is "exact" (default, c_j) or "constant" (w_j) for Eq. 4.
+	// Weights is "exact" (default, c_j) or "constant" (w_j) for Eq. 4, or
+	// "uniform" (1/n: plain averaging, the M-D GAN baseline).
 	Weights string `yaml:"weights"`
 	// Objective is "minimax" (Eq. 3) or "nonsaturating"; see README for the default.
 	Objective string `yaml:"objective"`
