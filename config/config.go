@@ -333,7 +333,8 @@ type Community struct {
 	ID string `yaml:"id"`
 	// Domain is the LR domain index c_k; default: the community's position.
 	Domain *int `yaml:"domain"`
-	// Data is the community's data source, split among its devices by Partition.
+	// Data is the community's data source, split among its devices by
+	// Partition; it may be omitted when every device gives its own.
 	Data Data `yaml:"data"`
 	// Partition splits Data among the devices.
 	Partition Partition `yaml:"partition"`
@@ -392,8 +393,17 @@ type Bridge struct {
 type Device struct {
 	// ID is the device id, unique in the topology.
 	ID string `yaml:"id"`
-	// Data overrides the community's data for this device.
+	// Data overrides the community's data for this device; the device
+	// holds all of it (all of slice data.part) unless Partition is given.
 	Data *Data `yaml:"data"`
+	// Partition, with Data, gives the device one share of its data: the
+	// rows that device Part of a community of Parts devices, all holding
+	// Data split by this partition, holds in a topology with the same seed
+	// whose community is named Stream (default: this device's community).
+	// It lets a topology regroup another's devices with their exact data
+	// (the M-D GAN configurations: one community holding the devices of
+	// three, docs/DESIGN.md §2.12).
+	Partition *DevicePartition `yaml:"partition"`
 	// PasswordFile holds the device's MQTT password.
 	PasswordFile string `yaml:"password_file"`
 	// TLS holds the client certificate (mTLS) and the CA that verifies the edge.
@@ -442,6 +452,19 @@ type Partition struct {
 	Kind             string  `yaml:"kind"`
 	ClassesPerDevice int     `yaml:"classes_per_device"`
 	Alpha            float64 `yaml:"alpha"`
+}
+
+// DevicePartition is a device's own share of its data (Device.Partition).
+type DevicePartition struct {
+	// Kind, ClassesPerDevice and Alpha split the data, as a community's
+	// partition does.
+	Partition `yaml:",inline"`
+	// Part (0-based) of Parts is the device's share.
+	Part  int `yaml:"part"`
+	Parts int `yaml:"parts"`
+	// Stream names the random stream that splits the data, as a
+	// community's id does; default the device's community's id.
+	Stream string `yaml:"stream"`
 }
 
 // Duration is a time.Duration written as "2s", "150ms" in YAML.
