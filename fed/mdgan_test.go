@@ -17,7 +17,9 @@ import (
 
 // TestCloudOneCommunityIsIdentity: Eq. 1 over one community gives it
 // weight 1, and the cloud without ServerOpt publishes that community's G
-// bit for bit, so that the cloud adds nothing to M-D GAN's one generator.
+// bit for bit, so that the cloud adds nothing to M-D GAN's one generator:
+// under robust none (Eq. 1 exactly) and under the default clip (a lone
+// community has no reference to be clipped against).
 func TestCloudOneCommunityIsIdentity(t *testing.T) {
 	for _, loss := range []float64{-0.7, 0, 123.5, -1e300} {
 		w, err := GlobalWeights(nil, []float64{loss})
@@ -25,7 +27,16 @@ func TestCloudOneCommunityIsIdentity(t *testing.T) {
 			t.Fatalf("GlobalWeights([%g]) = %v, %v; want [1]", loss, w, err)
 		}
 	}
-	c, err := NewCloud(CloudConfig{Communities: []string{"all"}, GlobalRounds: 3, RoundTimeout: time.Minute, Gen: tinyGen(t), RNG: rand.NewPCG(3, 3)})
+	for _, rob := range []RobustConfig{{}, DefaultRobust} {
+		oneCommunityCloud(t, rob)
+	}
+}
+
+// oneCommunityCloud runs three rounds of a one-community cloud with
+// robust aggregation rob and checks that G is the community's G each time.
+func oneCommunityCloud(t *testing.T, rob RobustConfig) {
+	t.Helper()
+	c, err := NewCloud(CloudConfig{Communities: []string{"all"}, GlobalRounds: 3, RoundTimeout: time.Minute, Gen: tinyGen(t), RNG: rand.NewPCG(3, 3), Robust: rob})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,16 +49,16 @@ func TestCloudOneCommunityIsIdentity(t *testing.T) {
 		for i := range p {
 			p[i] = float32(r.NormFloat64()) * float32(math.Pow(10, float64(r.IntN(9)-4)))
 		}
-		if err := c.Update(time.Unix(int64(round), 0), &Update{Community: "all", Round: round, Loss: r.NormFloat64(), Params: slices.Clone(p)}); err != nil {
+		if err := c.Update(time.Unix(int64(round), 0), &Update{Community: "all", Round: round, Loss: -math.Abs(r.NormFloat64()), Params: slices.Clone(p)}); err != nil {
 			t.Fatal(err)
 		}
 		ready := c.Ready()
 		c.Advance()
 		if got := nn.Flatten(nil, c.Gen().Params()); !slices.Equal(got, p) {
-			t.Fatalf("round %d: the global G differs from the one community's G", round)
+			t.Fatalf("robust %v, round %d: the global G differs from the one community's G", rob.Rule, round)
 		}
 		if len(ready.Rounds) != 1 || ready.Rounds[0].Weights["all"] != 1 {
-			t.Fatalf("round %d: summaries %+v, want one with weight 1 for the one community", round, ready.Rounds)
+			t.Fatalf("robust %v, round %d: summaries %+v, want one with weight 1 for the one community", rob.Rule, round, ready.Rounds)
 		}
 	}
 }
