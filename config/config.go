@@ -108,7 +108,7 @@ type Model struct {
 type Training struct {
 	// Algorithm is "fr" (default: the paper's algorithm) or "fedgan" (the
 	// Fed GAN baseline: every device trains a whole GAN, edges and the
-	// cloud average G and D with FedAvg; docs/DESIGN.md §2.12). Fed GAN
+	// cloud average G and D with FedAvg; docs/DESIGN.md §2.13). Fed GAN
 	// needs scenario fr and mode sync, and ignores the server optimizer.
 	Algorithm string `yaml:"algorithm"`
 	// GlobalRounds is I_gl. Required.
@@ -129,7 +129,8 @@ type Training struct {
 	// feedback is dropped and counted. It bounds how far the edge runs ahead
 	// of its slowest device. Default 8.
 	MaxStaleness int `yaml:"max_staleness"`
-	// Weights is "exact" (default, c_j) or "constant" (w_j) for Eq. 4.
+	// Weights is "exact" (default, c_j) or "constant" (w_j) for Eq. 4, or
+	// "uniform" (1/n: plain averaging, the M-D GAN baseline).
 	Weights string `yaml:"weights"`
 	// Objective is "minimax" (Eq. 3) or "nonsaturating"; see README for the default.
 	Objective string `yaml:"objective"`
@@ -343,7 +344,8 @@ type Community struct {
 	ID string `yaml:"id"`
 	// Domain is the LR domain index c_k; default: the community's position.
 	Domain *int `yaml:"domain"`
-	// Data is the community's data source, split among its devices by Partition.
+	// Data is the community's data source, split among its devices by
+	// Partition; it may be omitted when every device gives its own.
 	Data Data `yaml:"data"`
 	// Partition splits Data among the devices.
 	Partition Partition `yaml:"partition"`
@@ -402,8 +404,17 @@ type Bridge struct {
 type Device struct {
 	// ID is the device id, unique in the topology.
 	ID string `yaml:"id"`
-	// Data overrides the community's data for this device.
+	// Data overrides the community's data for this device; the device
+	// holds all of it (all of slice data.part) unless Partition is given.
 	Data *Data `yaml:"data"`
+	// Partition, with Data, gives the device one share of its data: the
+	// rows that device Part of a community of Parts devices, all holding
+	// Data split by this partition, holds in a topology with the same seed
+	// whose community is named Stream (default: this device's community).
+	// It lets a topology regroup another's devices with their exact data
+	// (the M-D GAN configurations: one community holding the devices of
+	// three, docs/DESIGN.md §2.13).
+	Partition *DevicePartition `yaml:"partition"`
 	// PasswordFile holds the device's MQTT password.
 	PasswordFile string `yaml:"password_file"`
 	// TLS holds the client certificate (mTLS) and the CA that verifies the edge.
@@ -452,6 +463,19 @@ type Partition struct {
 	Kind             string  `yaml:"kind"`
 	ClassesPerDevice int     `yaml:"classes_per_device"`
 	Alpha            float64 `yaml:"alpha"`
+}
+
+// DevicePartition is a device's own share of its data (Device.Partition).
+type DevicePartition struct {
+	// Kind, ClassesPerDevice and Alpha split the data, as a community's
+	// partition does.
+	Partition `yaml:",inline"`
+	// Part (0-based) of Parts is the device's share.
+	Part  int `yaml:"part"`
+	Parts int `yaml:"parts"`
+	// Stream names the random stream that splits the data, as a
+	// community's id does; default the device's community's id.
+	Stream string `yaml:"stream"`
 }
 
 // Duration is a time.Duration written as "2s", "150ms" in YAML.

@@ -42,14 +42,24 @@ func (t *Topology) GenInDim() int { return t.GenLayout().Width() }
 
 // CommunityClasses are the labels community c's data holds, which its
 // edge draws for a class-conditional G (model.class_code): label_offset
-// up to label_offset + data.classes − 1. Nil without a class code.
+// up to label_offset + data.classes − 1 of the community's data and of
+// every device's own, ascending and each once. Nil without a class code.
 func (t *Topology) CommunityClasses(c *Community) []int {
 	if t.Model.ClassCode == 0 {
 		return nil
 	}
-	ys := make([]int, c.Data.Classes)
-	for i := range ys {
-		ys[i] = c.Data.LabelOffset + i
+	held := make([]bool, t.Model.ClassCode)
+	for j := range c.Devices {
+		d := c.DeviceData(j)
+		for y := max(d.LabelOffset, 0); y < d.LabelOffset+d.Classes && y < len(held); y++ {
+			held[y] = true
+		}
+	}
+	var ys []int
+	for y, h := range held {
+		if h {
+			ys = append(ys, y)
+		}
 	}
 	return ys
 }

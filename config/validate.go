@@ -511,6 +511,9 @@ func (t *Topology) validateCommunities(p *problems) {
 		t.validateCommunity(p, key, i)
 		cm.Edge.validate(p, key, cm.ID, t.Cloud.Advertise)
 		t.validateDevices(p, key, cm, seenD)
+		if t.Model.ClassCode > 0 {
+			*p = append(*p, t.validateClasses(key, cm)...)
+		}
 		if m := cm.Edge.Monitor; m != nil && m.ClientIDPrefix != "" {
 			for _, d := range cm.Devices {
 				if d.ID == m.Username {
@@ -548,24 +551,57 @@ func (t *Topology) validateCommunity(p *problems, key string, i int) {
 	if len(cm.Devices) == 0 {
 		p.bad(key+".devices", "list at least one device")
 	}
-	*p = append(*p, t.validateData(key+".data", &cm.Data)...)
-	p.enum(key+".partition.kind", &cm.Partition.Kind, "iid", partKinds)
-	if t.Model.ClassCode > 0 {
-		*p = append(*p, t.validateClasses(key, cm)...)
+	if cm.Data.Kind != "" || !cm.allOwnData() {
+		*p = append(*p, t.validateData(key+".data", &cm.Data)...)
 	}
-	switch cm.Partition.Kind {
+	validatePartition(p, key+".partition", &cm.Partition, cm.Data.Kind)
+}
+
+// allOwnData reports whether every device of cm gives its own data, so
+// that the community's is not used.
+func (cm *Community) allOwnData() bool {
+	for _, d := range cm.Devices {
+		if d.Data == nil {
+			return false
+		}
+	}
+	return len(cm.Devices) > 0
+}
+
+// validatePartition checks a community's or a device's partition (key
+// names it in problems) of data of kind dataKind.
+func validatePartition(p *problems, key string, pt *Partition, dataKind string) {
+	p.enum(key+".kind", &pt.Kind, "iid", partKinds)
+	switch pt.Kind {
 	case "shards":
-		if cm.Partition.ClassesPerDevice <= 0 {
-			p.bad(key+".partition.classes_per_device", "must be > 0 for shards")
+		if pt.ClassesPerDevice <= 0 {
+			p.bad(key+".classes_per_device", "must be > 0 for shards")
 		}
 	case "dirichlet":
-		if !(cm.Partition.Alpha > 0) {
-			p.bad(key+".partition.alpha", "must be > 0 for dirichlet")
+		if !(pt.Alpha > 0) {
+			p.bad(key+".alpha", "must be > 0 for dirichlet")
 		}
 	case "modes":
-		if cm.Data.Kind != "gaussian" {
-			p.bad(key+".partition.kind", "modes applies to gaussian data only")
+		if dataKind != "gaussian" {
+			p.bad(key+".kind", "modes applies to gaussian data only")
 		}
+	}
+}
+
+// validateDevicePartition checks device d's own partition (dkey names
+// the device in problems); community is its community's id.
+func validateDevicePartition(p *problems, dkey string, d *Device, community string) {
+	dp := d.Partition
+	if d.Data == nil {
+		p.bad(dkey+".partition", "needs the device's own data: give data beside it")
+		return
+	}
+	validatePartition(p, dkey+".partition", &dp.Partition, d.Data.Kind)
+	if dp.Parts < 1 || dp.Part < 0 || dp.Part >= dp.Parts {
+		p.bad(dkey+".partition", "part %d of %d parts is out of range: want parts ≥ 1 and part in 0..parts−1", dp.Part, dp.Parts)
+	}
+	if dp.Stream == "" {
+		dp.Stream = community
 	}
 }
 
@@ -621,6 +657,9 @@ func (t *Topology) validateDevices(p *problems, key string, cm *Community, seen 
 		seen[d.ID] = cm.ID
 		if d.Data != nil {
 			*p = append(*p, t.validateData(dkey+".data", d.Data)...)
+		}
+		if d.Partition != nil {
+			validateDevicePartition(p, dkey, d, cm.ID)
 		}
 		if d.Slowdown == 0 {
 			d.Slowdown = 1
@@ -695,21 +734,26 @@ func (t *Topology) validateData(key string, d *Data) []string {
 }
 
 // validateClasses checks that community cm can be trained with a
-// class-conditional G (model.class_code).
+// class-conditional G (model.class_code): the classes of its data, and of
+// each device's own, fit the code.
 func (t *Topology) validateClasses(key string, cm *Community) []string {
 	var p []string
-	d := &cm.Data
-	switch {
-	case d.Classes < 0:
-		p = append(p, fmt.Sprintf("%s.data.classes: must be > 0, got %d", key, d.Classes))
-	case d.Classes == 0:
-		p = append(p, fmt.Sprintf("%s.data.classes: required with model.class_code for %s data (how many label classes it holds)", key, d.Kind))
-	case d.LabelOffset < 0 || d.LabelOffset+d.Classes > t.Model.ClassCode:
-		p = append(p, fmt.Sprintf("%s.data: classes %d to %d do not fit model.class_code %d", key, d.LabelOffset, d.LabelOffset+d.Classes-1, t.Model.ClassCode))
+	check := func(key string, d *Data) {
+		switch {
+		case d.Classes < 0:
+			p = append(p, fmt.Sprintf("%s.classes: must be > 0, got %d", key, d.Classes))
+		case d.Classes == 0:
+			p = append(p, fmt.Sprintf("%s.classes: required with model.class_code for %s data (how many label classes it holds)", key, d.Kind))
+		case d.LabelOffset < 0 || d.LabelOffset+d.Classes > t.Model.ClassCode:
+			p = append(p, fmt.Sprintf("%s: classes %d to %d do not fit model.class_code %d", key, d.LabelOffset, d.LabelOffset+d.Classes-1, t.Model.ClassCode))
+		}
+	}
+	if !cm.allOwnData() {
+		check(key+".data", &cm.Data)
 	}
 	for j, dv := range cm.Devices {
-		if dv.Data != nil {
-			p = append(p, fmt.Sprintf("%s.devices[%d].data: model.class_code needs the community's data on every device", key, j))
+		if dv.Data != nil && dv.Data.Kind != "" {
+			check(fmt.Sprintf("%s.devices[%d].data", key, j), dv.Data)
 		}
 	}
 	return p

@@ -17,7 +17,8 @@ import (
 // configurations draws MNIST and Fashion-MNIST half and half, as the data:
 // each of the 20 classes a twentieth of the time.
 func TestClassShares(t *testing.T) {
-	for _, file := range []string{"mnist-fmnist-iid.yaml", "mnist-fmnist-noniid.yaml", "centralized.yaml"} {
+	for _, file := range []string{"mnist-fmnist-iid.yaml", "mnist-fmnist-noniid.yaml", "centralized.yaml",
+		"mdgan-mnist-fmnist-iid.yaml", "mdgan-mnist-fmnist-noniid.yaml"} {
 		top, err := config.Load(file)
 		if err != nil {
 			t.Fatal(err)

@@ -1,6 +1,9 @@
 package deploy
 
 import (
+	"fmt"
+	"slices"
+
 	"github.com/fedgan/fedgan/config"
 	"github.com/fedgan/fedgan/data"
 )
@@ -32,10 +35,7 @@ func GlobalMixture(top *config.Topology) *data.Mixture {
 			if d.Kind != "gaussian" {
 				return nil
 			}
-			m := Mixture(d)
-			if c.Partition.Kind == "modes" {
-				m = modesOf(m, j, len(c.Devices))
-			}
+			m := deviceModes(c, j, Mixture(d))
 			p := m.Probs()
 			for k := range m.Means {
 				addMode(all, m.Means[k], m.Std[k], p[k]*float64(d.Samples))
@@ -85,6 +85,25 @@ func modesOf(m *data.Mixture, j, n int) *data.Mixture {
 	return out
 }
 
+// deviceModes is device j of community c's share of its mixture m: the
+// modes of its own partition (config.DevicePartition) or of its
+// community's, all of m unless that partition is "modes". The rows are
+// drawn with the device's own stream (DeviceRNG), so one device id with
+// one mixture and one share draws the same rows in any topology of one
+// seed.
+func deviceModes(c *config.Community, j int, m *data.Mixture) *data.Mixture {
+	if dp := c.Devices[j].Partition; dp != nil {
+		if dp.Kind == "modes" {
+			return modesOf(m, dp.Part, dp.Parts)
+		}
+		return m
+	}
+	if c.Partition.Kind == "modes" {
+		return modesOf(m, j, len(c.Devices))
+	}
+	return m
+}
+
 // DeviceData loads device id's local data: only its own partition.
 func DeviceData(top *config.Topology, id string) (*data.Dataset, error) {
 	_, c, j, err := top.Device(id)
@@ -94,10 +113,7 @@ func DeviceData(top *config.Topology, id string) (*data.Dataset, error) {
 	d := c.DeviceData(j)
 	switch d.Kind {
 	case "gaussian":
-		m := Mixture(d)
-		if c.Partition.Kind == "modes" {
-			m = modesOf(m, j, len(c.Devices))
-		}
+		m := deviceModes(c, j, Mixture(d))
 		ds, err := m.Sample(d.Samples, DeviceRNG(top, id))
 		if err != nil {
 			return nil, err
@@ -121,11 +137,13 @@ func CheckClasses(top *config.Topology, id string, ds *data.Dataset) error {
 		return err
 	}
 	ys := top.CommunityClasses(c)
-	lo, hi := ys[0], ys[len(ys)-1]
 	for i := range ds.Len() {
-		if y := ds.Label(i); y < lo || y > hi {
-			return errf("device %s: row %d has label %d, but model.class_code and community %s's data (label_offset %d, classes %d) allow %d to %d",
-				id, i, y, c.ID, c.Data.LabelOffset, c.Data.Classes, lo, hi)
+		if y := ds.Label(i); !slices.Contains(ys, y) {
+			allow := fmt.Sprintf("community %s's data (label_offset %d, classes %d) allow %d to %d", c.ID, c.Data.LabelOffset, c.Data.Classes, ys[0], ys[len(ys)-1])
+			if slices.ContainsFunc(c.Devices, func(d config.Device) bool { return d.Data != nil }) {
+				allow = fmt.Sprintf("the data of community %s and of its devices allow only %v", c.ID, ys)
+			}
+			return errf("device %s: row %d has label %d, but model.class_code and %s", id, i, y, allow)
 		}
 	}
 	return nil

@@ -24,7 +24,12 @@ import (
 //  2. slice data.part is divided among the community's devices that use
 //     the community's data by the community's partition (iid, shards,
 //     dirichlet) with the stream PCG(top, "partition/<community>"); a
-//     device with its own data keeps the whole slice of that source;
+//     device with its own data keeps the whole slice of that source, or,
+//     with its own partition (config.DevicePartition), share part of
+//     parts of it, split with the stream PCG(top, "partition/<stream>"):
+//     the rows device part of community <stream> holds in a topology
+//     with the same seed whose community splits that data among parts
+//     devices;
 //  3. the device reads only its rows (data.Source.LoadRows streams the
 //     image file), and its labels are shifted by data.label_offset.
 
@@ -69,7 +74,10 @@ func deviceRows(top *config.Topology, c *config.Community, j int, d config.Data)
 		return nil, nil, err
 	}
 	parts, pos := 1, 0
-	if c.Devices[j].Data == nil {
+	part, stream := c.Partition, c.ID
+	if dp := c.Devices[j].Partition; dp != nil {
+		parts, pos, part, stream = dp.Parts, dp.Part, dp.Partition, dp.Stream
+	} else if c.Devices[j].Data == nil {
 		parts = 0
 		for k := range c.Devices {
 			if c.Devices[k].Data == nil {
@@ -87,20 +95,20 @@ func deviceRows(top *config.Topology, c *config.Community, j int, d config.Data)
 			sub[k] = labels[i]
 		}
 	} else {
-		if c.Partition.Kind != "iid" && parts > 1 {
-			return nil, nil, errf("community %s: partition %q needs labels, and %s has none", c.ID, c.Partition.Kind, src.name)
+		if part.Kind != "iid" && parts > 1 {
+			return nil, nil, errf("community %s: partition %q needs labels, and %s has none", c.ID, part.Kind, src.name)
 		}
 		sub = make([]int, len(rows)) // IID needs only the count
 	}
-	scheme := data.Scheme{Kind: c.Partition.Kind, ClassesPerPart: c.Partition.ClassesPerDevice, Alpha: c.Partition.Alpha}
-	split, err := scheme.Partition(sub, parts, rand.New(PCG(top, "partition/"+c.ID)))
+	scheme := data.Scheme{Kind: part.Kind, ClassesPerPart: part.ClassesPerDevice, Alpha: part.Alpha}
+	split, err := scheme.Partition(sub, parts, rand.New(PCG(top, "partition/"+stream)))
 	if err != nil {
 		return nil, nil, fmt.Errorf("setup: community %s: %w", c.ID, err)
 	}
 	idx := split[pos]
 	if len(idx) == 0 {
 		return nil, nil, errf("device %s of community %s gets no rows of %s (%d rows in its slice, %d devices, partition %s)",
-			c.Devices[j].ID, c.ID, src.name, len(rows), parts, c.Partition.Kind)
+			c.Devices[j].ID, c.ID, src.name, len(rows), parts, part.Kind)
 	}
 	for k, i := range idx { // positions in the slice → rows of the source
 		idx[k] = rows[i]

@@ -81,7 +81,8 @@ func (c *Cloud) aggregate(ids []string, losses []float64, params [][]float32) ([
 	for range capped {
 		c.countBounded(ReasonCapped, true)
 	}
-	if capped == 0 && len(keep) == len(ids) && c.rob.Rule == RobustClip && unbounded(b) {
+	lone := len(c.cfg.Communities) == 1 // nothing to bound it by: G = G_k (M-D GAN, §2.13)
+	if capped == 0 && len(keep) == len(ids) && (c.rob.Rule == RobustClip && unbounded(b) || lone) {
 		// Nothing was bounded: Eq. 1 exactly as under RobustNone, so an
 		// honest federation computes what the paper's arithmetic does, to
 		// the bit (G + Σ w Δ rounds differently from Σ w G_k).

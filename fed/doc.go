@@ -18,7 +18,8 @@
 //
 //   - SyncWeights: Eq. 4, w_j = softmax(L)_j, L_sync = Σ w_j L_j, with the
 //     exact coefficients c_j = w_j (1 + L_j − L_sync) = ∂L_sync/∂L_j
-//     (WeightsExact) or the weights themselves (WeightsConstant).
+//     (WeightsExact) or the weights themselves (WeightsConstant); or the
+//     plain average of the M-D GAN baseline, w_j = c_j = 1/n (WeightsUniform).
 //   - AsyncWeights, TimeStaleness, VersionStaleness: Eq. 5, e^(−s_j)/|M|.
 //   - Combine: Σ_j c_j F_j, the aggregated ∂L/∂X_g that the edge
 //     backpropagates through G_k.

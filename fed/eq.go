@@ -64,13 +64,18 @@ const (
 	// WeightsConstant treats the weights of Eq. 4 as constants, c_j = w_j,
 	// as Yonetani et al. (2019) do. Its name is "constant".
 	WeightsConstant
+	// WeightsUniform replaces the softmax of Eq. 4 by plain averaging,
+	// w_j = c_j = 1/n and L_sync = (1/n) Σ_j L_j: the aggregation of the
+	// M-D GAN baseline (docs/DESIGN.md §2.13). Its name is "uniform".
+	WeightsUniform
 )
 
 // String returns the mode's configuration name, or "WeightMode(n)" for a
 // value that is not a named constant.
 func (m WeightMode) String() string { return nameOf(weightNames[:], int(m), "WeightMode") }
 
-// ParseWeightMode returns the mode named s: "exact" or "constant".
+// ParseWeightMode returns the mode named s: "exact", "constant" or
+// "uniform".
 // Names are case-sensitive; anything else, the empty string included,
 // is an error wrapping ErrMode.
 func ParseWeightMode(s string) (WeightMode, error) {
@@ -78,7 +83,7 @@ func ParseWeightMode(s string) (WeightMode, error) {
 	return WeightMode(i), err
 }
 
-func (m WeightMode) valid() bool { return m == WeightsExact || m == WeightsConstant }
+func (m WeightMode) valid() bool { return m >= WeightsExact && m <= WeightsUniform }
 
 // MarshalText implements encoding.TextMarshaler with the names String
 // returns; it fails for a value that is not a named constant.

@@ -195,6 +195,7 @@ func TestWeightMode(t *testing.T) {
 	}{
 		{fed.WeightsExact, "exact"},
 		{fed.WeightsConstant, "constant"},
+		{fed.WeightsUniform, "uniform"},
 	} {
 		if got := tc.mode.String(); got != tc.name {
 			t.Errorf("%d.String(): got %q, want %q", int(tc.mode), got, tc.name)

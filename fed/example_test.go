@@ -111,5 +111,5 @@ func ExampleParseWeightMode() {
 	fmt.Println(err)
 	// Output:
 	// constant <nil>
-	// fed: unknown mode: weights "softmax", want "exact" or "constant"
+	// fed: unknown mode: weights "softmax", want "exact", "constant" or "uniform"
 }

@@ -14,7 +14,7 @@ import (
 // lists are the only ones.
 var (
 	modeNames      = [...]string{"sync", "async"}
-	weightNames    = [...]string{"exact", "constant"}
+	weightNames    = [...]string{"exact", "constant", "uniform"}
 	stalenessNames = [...]string{"time", "versions"}
 	objectiveNames = [...]string{"minimax", "nonsaturating"}
 	algorithmNames = [...]string{"fr", "fedgan"}

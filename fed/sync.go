@@ -33,6 +33,10 @@ type Weighting struct {
 //	WeightsExact:    c_j = ∂L_sync/∂L_j = w_j (1 + L_j − L_sync)
 //	WeightsConstant: c_j = w_j
 //
+// WeightsUniform replaces the softmax by plain averaging, as the M-D GAN
+// baseline does (docs/DESIGN.md §2.13): w_j = c_j = 1/n and
+// L_sync = (1/n) Σ_j L_j, for n = len(losses).
+//
 // The exact coefficients follow from ∂w_i/∂L_j = w_i (δ_ij − w_j); they sum
 // to 1, like the weights, but c_j is negative when L_j < L_sync − 1:
 // raising such a loss raises its weight, moving weight onto a loss below
@@ -53,6 +57,9 @@ func SyncWeights(losses []float64, mode WeightMode) (Weighting, error) {
 	}
 	if err := checkFinite("losses", losses); err != nil {
 		return Weighting{}, err
+	}
+	if mode == WeightsUniform {
+		return uniformWeights(losses), nil
 	}
 	w := make([]float64, len(losses))
 	softmax(w, losses)
@@ -85,4 +92,20 @@ func SyncWeights(losses []float64, mode WeightMode) (Weighting, error) {
 		copy(c, w)
 	}
 	return Weighting{Weights: w, Coeffs: c, Loss: l}, nil
+}
+
+// uniformWeights is SyncWeights with WeightsUniform: every weight and
+// coefficient 1/n, L_sync the mean of the losses. Each term is divided
+// before it is added, so the sum of finite losses cannot overflow, and
+// the mean is held inside [min L, max L] against rounding.
+func uniformWeights(losses []float64) Weighting {
+	n := float64(len(losses))
+	w := make([]float64, len(losses))
+	var l float64
+	for j, v := range losses {
+		w[j] = 1 / n
+		l += v / n
+	}
+	l = min(max(l, slices.Min(losses)), slices.Max(losses))
+	return Weighting{Weights: w, Coeffs: slices.Clone(w), Loss: l}
 }

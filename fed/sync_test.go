@@ -112,6 +112,44 @@ func TestSyncWeights(t *testing.T) {
 			loss:   math.MaxFloat64,
 		},
 		{
+			// Plain averaging (M-D GAN): w = c = 1/2 whatever the losses,
+			// L_sync = (−0.5 − 1.0)/2 = −0.75 (exact: −0.68877…).
+			name:   "two devices, uniform",
+			losses: []float64{-0.5, -1.0},
+			mode:   fed.WeightsUniform,
+			w:      []float64{0.5, 0.5},
+			c:      []float64{0.5, 0.5},
+			loss:   -0.75,
+		},
+		{
+			// w = c = 1/3; L_sync = (−2 − 0.1 − 5)/3 = −7.1/3 = −2.3666666666666667;
+			// no negative coefficient for the device far below L_sync.
+			name:   "three devices, uniform",
+			losses: []float64{-2, -0.1, -5},
+			mode:   fed.WeightsUniform,
+			w:      []float64{1.0 / 3, 1.0 / 3, 1.0 / 3},
+			c:      []float64{1.0 / 3, 1.0 / 3, 1.0 / 3},
+			loss:   -2.3666666666666667,
+		},
+		{
+			// The softmax puts all the weight on 1000; the mean is 0.
+			name:   "±1000, uniform",
+			losses: []float64{1000, -1000},
+			mode:   fed.WeightsUniform,
+			w:      []float64{0.5, 0.5},
+			c:      []float64{0.5, 0.5},
+			loss:   0,
+		},
+		{
+			// Σ L_j would overflow; Σ L_j/n does not: L_sync = MaxFloat64.
+			name:   "MaxFloat64, uniform",
+			losses: []float64{math.MaxFloat64, math.MaxFloat64, math.MaxFloat64},
+			mode:   fed.WeightsUniform,
+			w:      []float64{1.0 / 3, 1.0 / 3, 1.0 / 3},
+			c:      []float64{1.0 / 3, 1.0 / 3, 1.0 / 3},
+			loss:   math.MaxFloat64,
+		},
+		{
 			name:   "±MaxFloat64",
 			losses: []float64{-math.MaxFloat64, math.MaxFloat64},
 			mode:   fed.WeightsExact,
@@ -334,7 +372,7 @@ func TestSyncWeightsErrors(t *testing.T) {
 		{"NaN", []float64{-1, math.NaN()}, fed.WeightsExact, fed.ErrNonFinite},
 		{"+Inf", []float64{math.Inf(1)}, fed.WeightsExact, fed.ErrNonFinite},
 		{"-Inf", []float64{-1, math.Inf(-1)}, fed.WeightsConstant, fed.ErrNonFinite},
-		{"unknown mode", []float64{-1}, fed.WeightMode(2), fed.ErrMode},
+		{"unknown mode", []float64{-1}, fed.WeightMode(3), fed.ErrMode}, // 2 is WeightsUniform
 		{"negative mode", []float64{-1}, fed.WeightMode(-1), fed.ErrMode},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -350,3 +388,49 @@ func TestSyncWeightsErrors(t *testing.T) {
 }
 
 func eqFinite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+// TestSyncWeightsUniform checks the M-D GAN averaging on random losses:
+// every weight and coefficient is 1/n, which is ∂L_sync/∂L_j of the mean,
+// and L_sync is the mean, inside [min L, max L].
+func TestSyncWeightsUniform(t *testing.T) {
+	f := func(x eqLosses) bool {
+		got, err := fed.SyncWeights(x, fed.WeightsUniform)
+		if err != nil {
+			t.Logf("SyncWeights(%v, uniform): %v", x, err)
+			return false
+		}
+		n := float64(len(x))
+		var mean float64
+		for j, v := range x {
+			if got.Weights[j] != 1/n || got.Coeffs[j] != 1/n {
+				t.Logf("SyncWeights(%v, uniform): w %v, c %v, want 1/%d each", x, got.Weights, got.Coeffs, len(x))
+				return false
+			}
+			mean += v / n
+		}
+		if got.Loss < slices.Min(x) || got.Loss > slices.Max(x) {
+			t.Logf("SyncWeights(%v, uniform): loss %v outside [min, max]", x, got.Loss)
+			return false
+		}
+		if !scalar.EqualWithinAbsOrRel(got.Loss, mean, 1e-12, 1e-12) {
+			t.Logf("SyncWeights(%v, uniform): loss %v, want the mean %v", x, got.Loss, mean)
+			return false
+		}
+		return true
+	}
+	if err := quick.Check(f, eqQuickConfig(t)); err != nil {
+		t.Error(err)
+	}
+	grad := fd.Gradient(nil, func(l []float64) float64 {
+		w, err := fed.SyncWeights(l, fed.WeightsUniform)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return w.Loss
+	}, []float64{-0.69, -0.70, -3, -0.01}, &fd.Settings{Formula: fd.Central})
+	for j, g := range grad {
+		if !scalar.EqualWithinAbsOrRel(g, 0.25, 1e-8, 1e-8) {
+			t.Errorf("∂L_sync/∂L_%d = %.12g by finite differences, want the coefficient 1/4", j, g)
+		}
+	}
+}

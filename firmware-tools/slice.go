@@ -54,11 +54,11 @@ func deviceSlice(top *config.Topology, id string, p sliceParams) ([]byte, error)
 		c.Edge = config.Edge{Advertise: cm.Edge.Advertise, AllowAnonymous: cm.Edge.AllowAnonymous, Credentials: cm.Edge.Credentials}
 		for _, d := range cm.Devices {
 			if d.ID != id {
-				c.Devices = append(c.Devices, config.Device{ID: d.ID, Data: d.Data})
+				c.Devices = append(c.Devices, config.Device{ID: d.ID, Data: d.Data, Partition: d.Partition})
 				continue
 			}
 			c.Edge.Advertise = p.URL
-			me := config.Device{ID: d.ID, PasswordFile: p.PasswordFile, TLS: p.TLS, Delay: d.Delay, Slowdown: d.Slowdown}
+			me := config.Device{ID: d.ID, PasswordFile: p.PasswordFile, TLS: p.TLS, Delay: d.Delay, Slowdown: d.Slowdown, Partition: d.Partition}
 			if d.Data != nil {
 				dd := onBoardData(*d.Data, p.DataDir)
 				me.Data = &dd
