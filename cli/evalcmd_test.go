@@ -70,7 +70,7 @@ func writePatterns(t *testing.T, dir, kind string, n int, seed uint64) {
 func miniature(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	for _, name := range []string{"centralized.yaml", "mnist-fmnist-iid.yaml", "mnist-fmnist-noniid.yaml"} {
+	for _, name := range []string{"centralized.yaml", "mnist-fmnist-iid.yaml", "mnist-fmnist-noniid.yaml", "mdgan-mnist-fmnist-iid.yaml", "mdgan-mnist-fmnist-noniid.yaml"} {
 		b, err := os.ReadFile(filepath.Join("testdata", "miniature", name))
 		if err != nil {
 			t.Fatal(err)
@@ -207,7 +207,7 @@ func TestExperimentMiniature(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"| Cent. GAN | all data on one device |", "| Fed GAN | iid |", "| Fed GAN | non-iid |", "| FR (sync) | iid |", "| FR (async) | iid |", "| FR (sync) | non-iid |",
+	for _, want := range []string{"| Cent. GAN | all data on one device |", "| Fed GAN | iid |", "| Fed GAN | non-iid |", "| M-D GAN | iid |", "| M-D GAN | non-iid |", "| FR (sync) | iid |", "| FR (async) | iid |", "| FR (sync) | non-iid |",
 		"| FR (async) | non-iid |", "| real training images |", "FID ratio", "2 × 2", "(simulated)", "grids/fr-sync-iid.png",
 		"| Cent. GAN, unconditional G(z) |", "TSTR ↑"} {
 		if !strings.Contains(string(md), want) {

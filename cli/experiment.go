@@ -16,8 +16,8 @@ import (
 
 const experimentUsage = `Usage: fedgan experiment [flags]
 
-Runs the paper's Table 1 on MNIST + Fashion-MNIST — the centralized baseline and the FR scenario in sync
-and async mode on the i.i.d. and non-i.i.d. splits — each over real MQTT on this machine (fedgan run), then
+Runs the paper's Table 1 on MNIST + Fashion-MNIST — the centralized baseline, the Fed GAN and M-D GAN
+baselines and the FR scenario in sync and async mode on the i.i.d. and non-i.i.d. splits — each over real MQTT on this machine (fedgan run), then
 scores every final generator with the cached evaluation classifier (10,000 samples) and writes
 table1.md, table1.json and the sample grids to the output folder. With -seeds every run is made once per
 seed and the table adds each run's mean ± standard deviation; -set changes a key of every run's
@@ -31,7 +31,7 @@ func runExperiment(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, experimentUsage); fs.PrintDefaults() }
 	out := fs.String("o", "results/table1", "results folder")
-	cfgDir := fs.String("configs", "configs", "folder holding centralized.yaml, mnist-fmnist-iid.yaml and mnist-fmnist-noniid.yaml")
+	cfgDir := fs.String("configs", "configs", "folder holding centralized.yaml, mnist-fmnist-{iid,noniid}.yaml and mdgan-mnist-fmnist-{iid,noniid}.yaml")
 	runs := fs.String("runs", "", "comma-separated runs (default all: "+experiment.RunNames()+")")
 	rounds := fs.Int("rounds", 0, "override training.global_rounds of every run (0: the files')")
 	iters := fs.Int("iters", 0, "override training.local_iters of every run (0: the files')")

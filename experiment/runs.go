@@ -25,16 +25,19 @@ type Run struct {
 // configurations depart from it, and the centralized baseline with the
 // previous unconditional model (the paper's MLP with the minibatch-std
 // column), which shows what the class condition adds; and the paper's
-// baselines Fed GAN (the FR file with training.algorithm: fedgan) on
-// both splits.
+// baselines Fed GAN (the FR file with training.algorithm: fedgan) and
+// M-D GAN (the mdgan-* files: one community of the FR file's devices with
+// their rows, plain averaging) on both splits.
 var Table1Runs = []Run{
 	{Name: "centralized", Label: "Cent. GAN", Config: "centralized.yaml", Split: "all data on one device"},
 	{Name: "centralized-uncond", Label: "Cent. GAN, unconditional G(z)", Config: "centralized.yaml", Split: "all data on one device", Set: unconditional},
 	{Name: "fedgan-iid", Label: "Fed GAN", Config: "mnist-fmnist-iid.yaml", Split: "iid", Mode: "sync", Set: fedGAN},
+	{Name: "mdgan-iid", Label: "M-D GAN", Config: "mdgan-mnist-fmnist-iid.yaml", Split: "iid", Mode: "sync"},
 	{Name: "fr-sync-iid-plain", Label: "FR (sync), plain G(z)", Config: "mnist-fmnist-iid.yaml", Split: "iid", Mode: "sync", Set: plainFR},
 	{Name: "fr-sync-iid", Label: "FR (sync)", Config: "mnist-fmnist-iid.yaml", Split: "iid", Mode: "sync"},
 	{Name: "fr-async-iid", Label: "FR (async)", Config: "mnist-fmnist-iid.yaml", Split: "iid", Mode: "async"},
 	{Name: "fedgan-noniid", Label: "Fed GAN", Config: "mnist-fmnist-noniid.yaml", Split: "non-iid", Mode: "sync", Set: fedGAN},
+	{Name: "mdgan-noniid", Label: "M-D GAN", Config: "mdgan-mnist-fmnist-noniid.yaml", Split: "non-iid", Mode: "sync"},
 	{Name: "fr-sync-noniid-plain", Label: "FR (sync), plain G(z)", Config: "mnist-fmnist-noniid.yaml", Split: "non-iid", Mode: "sync", Set: plainFR},
 	{Name: "fr-sync-noniid", Label: "FR (sync)", Config: "mnist-fmnist-noniid.yaml", Split: "non-iid", Mode: "sync"},
 	{Name: "fr-async-noniid", Label: "FR (async)", Config: "mnist-fmnist-noniid.yaml", Split: "non-iid", Mode: "async"},

@@ -12,7 +12,7 @@ func TestPickRuns(t *testing.T) {
 		want    []string
 		wantErr string
 	}{
-		{"", []string{"centralized", "centralized-uncond", "fedgan-iid", "fr-sync-iid-plain", "fr-sync-iid", "fr-async-iid", "fedgan-noniid", "fr-sync-noniid-plain", "fr-sync-noniid", "fr-async-noniid"}, ""},
+		{"", []string{"centralized", "centralized-uncond", "fedgan-iid", "mdgan-iid", "fr-sync-iid-plain", "fr-sync-iid", "fr-async-iid", "fedgan-noniid", "mdgan-noniid", "fr-sync-noniid-plain", "fr-sync-noniid", "fr-async-noniid"}, ""},
 		// Table order, whatever the order asked; spaces allowed.
 		{"fr-async-iid, centralized", []string{"centralized", "fr-async-iid"}, ""},
 		{"fr-sync-iid,fr-sync-iid", []string{"fr-sync-iid"}, ""},

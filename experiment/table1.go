@@ -22,8 +22,9 @@ type Options struct {
 	// Dir is the results folder: table1.md, table1.json, grids/ and a
 	// folder per run.
 	Dir string
-	// Configs is the folder holding centralized.yaml,
-	// mnist-fmnist-iid.yaml and mnist-fmnist-noniid.yaml.
+	// Configs is the folder holding the runs' files (Run.Config):
+	// centralized.yaml, mnist-fmnist-iid.yaml, mnist-fmnist-noniid.yaml
+	// and the mdgan-* versions of the last two.
 	Configs string
 	// Runs are the runs to make, in order; default Table1Runs.
 	Runs []Run
