@@ -58,8 +58,9 @@ func TestFig3Miniature(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Five 256-pixel panels a row, two rows with a label strip each, 8-pixel gaps.
-	if w, h := 8+5*(256+8), 8+2*(20+256+8); cfg.Width != w || cfg.Height != h {
+	// Five 256-pixel panels a row, two rows with two label strips each
+	// (the scenario, the methods), 8-pixel gaps.
+	if w, h := 8+5*(256+8), 8+2*(20+20+256+8); cfg.Width != w || cfg.Height != h {
 		t.Errorf("fig3.png is %d×%d, want %d×%d", cfg.Width, cfg.Height, w, h)
 	}
 

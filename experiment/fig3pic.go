@@ -39,20 +39,22 @@ func writeFig3(o Fig3Options, f *Fig3Figure) error {
 // picture is fig3.png: a row per scenario of scenarios, a column per
 // method (the scenario's runs, in order), each cell the eval.Scatter plot
 // (size×size) of that run's first seed, drawn when it has been made and
-// left blank otherwise, with a label strip above it (labelStrip).
+// left grey otherwise, with the method's label above it; above each row,
+// the scenario's label.
 func (f *Fig3Figure) picture(scenarios []Fig3Scenario, size int) ([]byte, error) {
 	cols := 0
 	for _, sc := range scenarios {
 		cols = max(cols, len(sc.Runs))
 	}
-	cellH := labelHeight + size
+	cellH := 2*labelHeight + size
 	canvas := image.NewRGBA(image.Rect(0, 0, fig3Gap+cols*(size+fig3Gap), fig3Gap+len(scenarios)*(cellH+fig3Gap)))
 	draw.Draw(canvas, canvas.Bounds(), image.White, image.Point{}, draw.Src)
 	for row, sc := range scenarios {
+		drawLabel(canvas, fig3Gap, fig3Gap+row*(cellH+fig3Gap), canvas.Bounds().Dx()-2*fig3Gap, sc.Label, false)
 		for col, r := range sc.Runs {
-			x0, y0 := fig3Gap+col*(size+fig3Gap), fig3Gap+row*(cellH+fig3Gap)
-			drawLabel(canvas, x0, y0, size, r.Label)
-			cell := image.Rect(x0, y0+labelHeight, x0+size, y0+cellH)
+			x0, y0 := fig3Gap+col*(size+fig3Gap), fig3Gap+row*(cellH+fig3Gap)+labelHeight
+			drawLabel(canvas, x0, y0, size, r.Label, true)
+			cell := image.Rect(x0, y0+labelHeight, x0+size, y0+labelHeight+size)
 			p, ok := f.panels[r.Name]
 			if !ok {
 				draw.Draw(canvas, cell, image.NewUniform(color.RGBA{240, 240, 240, 255}), image.Point{}, draw.Src)

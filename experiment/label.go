@@ -6,7 +6,7 @@ import (
 )
 
 // The panel labels of fig3.png are drawn with a built-in 5×7 bitmap font
-// of the characters the method names use (the module has no font
+// of the characters the method and scenario names use (the module has no font
 // dependency); any other character is drawn as a hollow box.
 const (
 	glyphW, glyphH = 5, 7
@@ -29,26 +29,39 @@ var glyphs = map[rune][glyphH]string{
 	'M': {"#...#", "##.##", "#.#.#", "#.#.#", "#...#", "#...#", "#...#"},
 	'N': {"#...#", "##..#", "#.#.#", "#..##", "#...#", "#...#", "#...#"},
 	'R': {"####.", "#...#", "#...#", "####.", "#.#..", "#..#.", "#...#"},
+	'2': {".###.", "#...#", "....#", "...#.", "..#..", ".#...", "#####"},
+	'5': {"#####", "#....", "####.", "....#", "....#", "#...#", ".###."},
+	'9': {".###.", "#...#", "#...#", ".####", "....#", "...#.", ".##.."},
 	'a': {".....", ".....", ".###.", "....#", ".####", "#...#", ".####"},
 	'c': {".....", ".....", ".###.", "#....", "#....", "#...#", ".###."},
 	'd': {"....#", "....#", ".##.#", "#..##", "#...#", "#...#", ".####"},
 	'e': {".....", ".....", ".###.", "#...#", "#####", "#....", ".###."},
+	'g': {".....", ".....", ".####", "#...#", ".####", "....#", ".###."},
+	'i': {"..#..", ".....", ".##..", "..#..", "..#..", "..#..", ".###."},
+	'l': {".##..", "..#..", "..#..", "..#..", "..#..", "..#..", ".###."},
+	'm': {".....", ".....", "##.#.", "#.#.#", "#.#.#", "#...#", "#...#"},
 	'n': {".....", ".....", "#.##.", "##..#", "#...#", "#...#", "#...#"},
+	'o': {".....", ".....", ".###.", "#...#", "#...#", "#...#", ".###."},
+	'r': {".....", ".....", "#.##.", "##..#", "#....", "#....", "#...."},
 	's': {".....", ".....", ".####", "#....", ".###.", "....#", "####."},
 	't': {"..#..", "..#..", "#####", "..#..", "..#..", "..#..", "...##"},
+	'u': {".....", ".....", "#...#", "#...#", "#...#", "#..##", ".##.#"},
 	'y': {".....", ".....", "#...#", "#...#", ".####", "....#", ".###."},
 }
 
 // box is the glyph of a character the font lacks.
 var box = [glyphH]string{"#####", "#...#", "#...#", "#...#", "#...#", "#...#", "#####"}
 
-// drawLabel draws text in black, centred in the strip of width w whose
-// top-left corner is (x0, y0), cut at the strip's width.
-func drawLabel(img *image.RGBA, x0, y0, w int, text string) {
+// drawLabel draws text in black in the strip of width w whose top-left
+// corner is (x0, y0), centred or from the left, cut at the strip's width.
+func drawLabel(img *image.RGBA, x0, y0, w int, text string, centre bool) {
 	runes := []rune(text)
 	advance := (glyphW + 1) * labelScale
 	width := len(runes)*advance - labelScale
-	x := x0 + max(0, (w-width)/2)
+	x := x0
+	if centre {
+		x += max(0, (w-width)/2)
+	}
 	y := y0 + (labelHeight-glyphH*labelScale)/2
 	for _, r := range runes {
 		if x+glyphW*labelScale > x0+w {
