@@ -251,7 +251,7 @@ func (f *Fig3Figure) Markdown() string {
 			"trained in the simulator. Mean ± sample standard deviation over the seeds; a difference smaller than the spread is no difference.\n\n",
 			f.Runs[0].Scores.Samples)
 	}
-	fmt.Fprintln(&b, "| scenario | method | seeds | modes covered | high quality | reverse KL (mean) | per seed: covered, high quality | G updates | wall time (mean) |")
+	fmt.Fprintln(&b, "| scenario | method | seeds | modes covered | high quality | reverse KL (mean) | per seed: covered, high quality | rounds × local iterations | wall time (mean) |")
 	fmt.Fprintln(&b, "|---|---|---|---:|---:|---:|---|---:|---:|")
 	var order []string
 	groups := map[string][]Fig3Result{}
