@@ -14,7 +14,7 @@ LDFLAGS   := -s -w -X github.com/fedgan/fedgan/internal/buildinfo.Version=$(VERS
 RACE_PKGS := ./broker/... ./device/... ./edge/... ./cloud/... ./deploy/... ./sim/... ./local/... ./experiment/... ./cli/... ./e2e/... ./cmd/... ./internal/... ./firmware-tools/...
 FUZZTIME  ?= 100000x
 
-.PHONY: run test fmt-check vet unit fuzz bench build clean firmware budget robust
+.PHONY: run test fmt-check vet unit fuzz bench build clean firmware budget robust fig3
 
 run: build
 	./bin/fedgan run -c $(CONFIG)
@@ -64,6 +64,13 @@ budget:
 # rule: a table of modes covered and high quality (docs/RESULTS.md §6).
 robust:
 	$(GO) test ./sim -run '^TestRobustTable$$' -robust -v -timeout 60m
+
+# The paper's Fig. 3 in the simulator: the five methods on the Gaussian
+# scenarios over seeds 1-3, fig3.md, fig3.json and fig3.png in results/fig3
+# (docs/RESULTS.md §8). FIG3_ARGS adds flags, e.g. -scenarios gaussian.
+FIG3_ARGS ?=
+fig3:
+	$(GO) run ./cmd/fedgan experiment -fig3 -o results/fig3 -seeds 1,2,3 $(FIG3_ARGS)
 
 clean:
 	rm -rf bin/ results/

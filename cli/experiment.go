@@ -22,6 +22,12 @@ scores every final generator with the cached evaluation classifier (10,000 sampl
 table1.md, table1.json and the sample grids to the output folder. With -seeds every run is made once per
 seed and the table adds each run's mean ± standard deviation; -set changes a key of every run's
 configuration (e.g. -set training.robust=none for the paper's exact arithmetic).
+
+With -fig3 it makes the paper's Fig. 3 instead, in the simulator: on the 9-community Gaussian and the 25-mode
+grid (-scenarios), the centralized GAN, Fed GAN, M-D GAN and FR in sync and async mode from the shipped
+Gaussian files, once per seed (default 1,2,3), scoring 2,500 samples of every final G (modes covered, high
+quality, reverse KL), and writes fig3.md, fig3.json and fig3.png (a row of scatter plots per scenario) to the
+output folder (default results/fig3). -runs, -sim, -eval-every and -cache are Table 1's only.
 `
 
 // runExperiment parses the flags of `fedgan experiment` and makes Table 1
@@ -43,11 +49,22 @@ func runExperiment(ctx context.Context, args []string, stdout, stderr io.Writer)
 	seedList := fs.String("seeds", "", "comma-separated seeds: every run once per seed, in folders NAME-seedS, with mean ± sd in the table (default: once, the files' seed)")
 	set := keyValues{}
 	fs.Var(set, "set", "override a key of every run's configuration, key=value (e.g. training.robust=none); repeatable")
+	fig3 := fs.Bool("fig3", false, "make Fig. 3 (the Gaussian scenarios, five methods, in the simulator) instead of Table 1")
+	scenarios := fs.String("scenarios", "", "with -fig3: comma-separated scenarios (default all: "+experiment.Fig3ScenarioNames()+")")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %w", ErrUsage, err)
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected arguments %s", ErrUsage, strings.Join(fs.Args(), " "))
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if *fig3 {
+		return runFig3(ctx, given, fig3Flags{out: *out, cfgDir: *cfgDir, scenarios: *scenarios, seeds: *seedList, rounds: *rounds,
+			iters: *iters, n: *n, reuse: *reuse, set: set}, args, stdout, stderr)
+	}
+	if given["scenarios"] {
+		return fmt.Errorf("%w: -scenarios needs -fig3", ErrUsage)
 	}
 	chosen, err := experiment.PickRuns(*runs)
 	if err != nil {
@@ -61,6 +78,43 @@ func runExperiment(ctx context.Context, args []string, stdout, stderr io.Writer)
 		Dir: *out, Configs: *cfgDir, Runs: chosen, Rounds: *rounds, Iters: *iters, EvalEvery: *evalEvery,
 		Samples: *n, Cache: *cache, Sim: *useSim, Reuse: *reuse, Seeds: seeds, Set: set, Args: args,
 		Stdout: stdout, Logger: (&common{}).logger(stderr, true),
+	})
+	return err
+}
+
+// fig3Flags are the flags of `fedgan experiment -fig3`.
+type fig3Flags struct {
+	out, cfgDir, scenarios, seeds string
+	rounds, iters, n              int
+	reuse                         bool
+	set                           keyValues
+}
+
+// runFig3 makes Fig. 3 with package experiment; given are the flags set
+// on the command line.
+func runFig3(ctx context.Context, given map[string]bool, f fig3Flags, args []string, stdout, stderr io.Writer) error {
+	for _, name := range []string{"runs", "sim", "eval-every", "cache"} {
+		if given[name] {
+			return fmt.Errorf("%w: -%s is not a -fig3 flag", ErrUsage, name)
+		}
+	}
+	if !given["o"] {
+		f.out = "results/fig3"
+	}
+	if !given["n"] {
+		f.n = experiment.Fig3Samples
+	}
+	chosen, err := experiment.PickFig3Scenarios(f.scenarios)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrUsage, err)
+	}
+	seeds, err := parseSeeds(f.seeds)
+	if err != nil {
+		return fmt.Errorf("%w: -seeds: %w", ErrUsage, err)
+	}
+	_, err = experiment.Fig3(ctx, experiment.Fig3Options{
+		Dir: f.out, Configs: f.cfgDir, Scenarios: chosen, Seeds: seeds, Rounds: f.rounds, Iters: f.iters,
+		Samples: f.n, Reuse: f.reuse, Set: f.set, Args: args, Stdout: stdout, Logger: (&common{}).logger(stderr, true),
 	})
 	return err
 }
