@@ -49,22 +49,12 @@ func (c *Cloud) fedAvg(ids []string) ([]float64, error) {
 		u := c.got[id]
 		samples[i], gs[i], ds[i] = u.Samples, u.Params, u.DParams
 	}
-	wcap := 0.0
-	if c.rob.Rule != RobustNone {
-		wcap = c.rob.WeightCap
-	}
-	w, capped, err := FedAvgWeights(nil, samples, wcap)
+	g, d := make([]float32, len(c.flat)), make([]float32, len(c.dflat))
+	w, capped, err := fedAvgModels(g, d, samples, gs, ds, c.rob)
 	if err != nil {
 		return nil, err
 	}
 	addCount(&c.stats.Bounded, "weight_capped", int64(capped))
-	g, d := make([]float32, len(c.flat)), make([]float32, len(c.dflat))
-	if err := FedAvg(g, w, gs); err != nil {
-		return nil, err
-	}
-	if err := FedAvg(d, w, ds); err != nil {
-		return nil, err
-	}
 	if err := nn.Unflatten(c.cfg.Gen.Params(), g); err != nil {
 		return nil, err
 	}

@@ -81,3 +81,26 @@ func FedAvgWeights(dst []float64, samples []int64, weightCap float64) ([]float64
 func FedAvg(dst []float32, weights []float64, params [][]float32) error {
 	return weightedSum(dst, weights, params, "weights", "params")
 }
+
+// fedAvgModels averages whole models, G and D, with FedAvg: the FedAvg
+// weights of samples (capped at rob's weight cap under a robust rule)
+// applied to the G parameters gs into g and the D parameters ds into d.
+// It returns the weights and how many were capped; the edge and the cloud
+// of Fed GAN both call it.
+func fedAvgModels(g, d []float32, samples []int64, gs, ds [][]float32, rob RobustConfig) ([]float64, int, error) {
+	weightCap := 0.0
+	if rob.Rule != RobustNone {
+		weightCap = rob.WeightCap
+	}
+	w, capped, err := FedAvgWeights(nil, samples, weightCap)
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := FedAvg(g, w, gs); err != nil {
+		return nil, 0, err
+	}
+	if err := FedAvg(d, w, ds); err != nil {
+		return nil, 0, err
+	}
+	return w, capped, nil
+}

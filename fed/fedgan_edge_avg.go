@@ -63,22 +63,12 @@ func (e *AvgEdge) average(ids []string) error {
 		m := e.received[id]
 		samples[i], gs[i], ds[i] = m.Samples, m.G, m.D
 	}
-	c := 0.0
-	if e.rob.Rule != RobustNone {
-		c = e.rob.WeightCap
-	}
-	w, capped, err := FedAvgWeights(nil, samples, c)
+	e.gAvg, e.dAvg = grow(e.gAvg, e.gsize), grow(e.dAvg, e.dsize)
+	w, capped, err := fedAvgModels(e.gAvg, e.dAvg, samples, gs, ds, e.rob)
 	if err != nil {
 		return err
 	}
 	addCount(&e.stats.Bounded, "weight_capped", int64(capped))
-	e.gAvg, e.dAvg = grow(e.gAvg, e.gsize), grow(e.dAvg, e.dsize)
-	if err := FedAvg(e.gAvg, w, gs); err != nil {
-		return err
-	}
-	if err := FedAvg(e.dAvg, w, ds); err != nil {
-		return err
-	}
 	e.stats.Weights = make(map[string]float64, len(ids))
 	e.stats.Loss = 0
 	for i, id := range ids {
