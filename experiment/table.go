@@ -3,7 +3,6 @@ package experiment
 import (
 	"encoding/json"
 	"fmt"
-	"math"
 	"path/filepath"
 	"strings"
 	"time"
@@ -11,6 +10,7 @@ import (
 	"github.com/fedgan/fedgan/eval"
 	"github.com/fedgan/fedgan/internal/atomicfile"
 	"github.com/fedgan/fedgan/local"
+	"gonum.org/v1/gonum/stat"
 )
 
 // writeTable writes table1.md and table1.json into dir.
@@ -129,11 +129,7 @@ func mean(xs []float64) float64 {
 	if len(xs) == 0 {
 		return 0
 	}
-	var s float64
-	for _, x := range xs {
-		s += x
-	}
-	return s / float64(len(xs))
+	return stat.Mean(xs, nil)
 }
 
 // sd is the sample standard deviation of xs (0 for fewer than two).
@@ -141,11 +137,7 @@ func sd(xs []float64) float64 {
 	if len(xs) < 2 {
 		return 0
 	}
-	m, ss := mean(xs), 0.0
-	for _, x := range xs {
-		ss += (x - m) * (x - m)
-	}
-	return math.Sqrt(ss / float64(len(xs)-1))
+	return stat.StdDev(xs, nil)
 }
 
 // meanSD formats "mean ± sd" with prec decimals.
