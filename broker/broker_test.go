@@ -28,7 +28,7 @@ var tp = wire.Topics{}
 
 // fleet is a community c1 with devices d1, d2, a device d9 of community
 // c2, the edge service and a monitor, on one broker.
-func fleet(t *testing.T, mutate ...func(*Config)) *running {
+func fleet(t testing.TB, mutate ...func(*Config)) *running {
 	t.Helper()
 	cfg := Config{
 		Users: []User{

