@@ -97,7 +97,7 @@ func TestFedGANEdgeRestarted(t *testing.T) {
 	if testing.Short() {
 		t.Skip("multi-process test")
 	}
-	tp, cfg := fedganTopo(t, 12, 400)
+	tp, cfg := fedganTopo(t, 12, 2000) // ~0.3 s a round: the kill lands well before the last
 	_, edges, _ := startAll(t, tp, cfg)
 	eventually(t, "round 0 to close", func() bool { return len(metricsLines(t, filepath.Join(tp.Dir, "results"))) >= 1 })
 	edges["a"].kill()
@@ -125,7 +125,9 @@ func TestFedGANCloudRestarted(t *testing.T) {
 	if testing.Short() {
 		t.Skip("multi-process test")
 	}
-	tp, cfg := fedganTopo(t, 4, 2000)
+	// 20,000 local steps a round (~2.5 s on an idle CI core): with 2,000
+	// all four rounds once closed before the edges' status showed round 1.
+	tp, cfg := fedganTopo(t, 4, 20000)
 	cloud, _, _ := startAll(t, tp, cfg)
 	topics := wire.Topics{}
 	var ws []*watcher
@@ -143,8 +145,13 @@ func TestFedGANCloudRestarted(t *testing.T) {
 			return true
 		}
 	}
-	eventually(t, "both edges to start round 1", edgesAt("round"))
+	// The cloud's own log says when round 0 closed; the edges' status is
+	// published later and was once read after the run had ended.
+	eventually(t, "round 0 to close", func() bool { return strings.Contains(cloud.out.String(), `msg="round closed"`) })
 	cloud.kill()
+	if out := cloud.out.String(); strings.Contains(out, "final model written") || strings.Count(out, `msg="round closed"`) >= tp.Rounds {
+		t.Fatalf("the cloud closed every round before it was killed: the test no longer kills it mid-run:\n%s", tail(out, 2000))
+	}
 	eventually(t, "both edges to upload round 1", edgesAt("last_upload_round"))
 	fedgan, _ := binaries(t)
 	c2 := start(t, "cloud (restarted)", fedgan, "cloud", "-c", cfg, "-v")
