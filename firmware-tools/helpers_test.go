@@ -105,6 +105,9 @@ type fixture struct {
 	MonitorHash                  string
 	// Data is the MNIST folder (mnist.yaml.tmpl only).
 	Data string
+	// Algorithm is training.algorithm (gaussian.yaml.tmpl; empty: the
+	// default, FR).
+	Algorithm string
 }
 
 // Path is the topology file.
@@ -116,13 +119,14 @@ func (f *fixture) EdgeURL() string {
 }
 
 // newFixture writes the test topology with free ports into a new folder.
-func newFixture(t testing.TB, tls bool) *fixture {
+func newFixture(t testing.TB, tls bool, mutate ...func(*fixture)) *fixture {
 	t.Helper()
-	return newFixtureFrom(t, "testdata/gaussian.yaml.tmpl", tls, "")
+	return newFixtureFrom(t, "testdata/gaussian.yaml.tmpl", tls, "", mutate...)
 }
 
-// newFixtureFrom writes the topology template tmplPath.
-func newFixtureFrom(t testing.TB, tmplPath string, tls bool, data string) *fixture {
+// newFixtureFrom writes the topology template tmplPath, after mutate has
+// changed the fixture's fields.
+func newFixtureFrom(t testing.TB, tmplPath string, tls bool, data string, mutate ...func(*fixture)) *fixture {
 	t.Helper()
 	h, err := bcrypt.GenerateFromPassword([]byte(monitorPassword), bcrypt.MinCost)
 	if err != nil {
@@ -131,6 +135,9 @@ func newFixtureFrom(t testing.TB, tmplPath string, tls bool, data string) *fixtu
 	f := &fixture{Dir: t.TempDir(), Rounds: 1000, Iters: 10, CloudPort: freePort(t), EdgePort: freePort(t), MonitorHash: string(h), Data: data}
 	if tls {
 		f.TLSPort = freePort(t)
+	}
+	for _, m := range mutate {
+		m(f)
 	}
 	tmpl := template.Must(template.ParseFiles(tmplPath))
 	var b bytes.Buffer

@@ -22,7 +22,8 @@ const minIters = 20
 // broker's monitor account.
 type tap struct {
 	mu       sync.Mutex
-	feedback map[string]int
+	feedback map[string]int // answers: FR batches and Fed GAN rounds
+	local    map[string]int // Fed GAN local models only
 	presence map[string][]string // live states, in order
 	changed  chan struct{}
 	client   *mqttc.Client
@@ -30,7 +31,7 @@ type tap struct {
 
 func newTap(t testing.TB, f *fixture) *tap {
 	t.Helper()
-	tp := &tap{feedback: map[string]int{}, presence: map[string][]string{}, changed: make(chan struct{}, 1)}
+	tp := &tap{feedback: map[string]int{}, local: map[string]int{}, presence: map[string][]string{}, changed: make(chan struct{}, 1)}
 	topics := wire.Topics{Root: wire.DefaultRoot}
 	c, err := mqttc.New(mqttc.Options{
 		URL: f.EdgeURL(), ClientID: "fedgan-test-tap", Username: "watcher", Password: monitorPassword,
@@ -44,6 +45,9 @@ func newTap(t testing.TB, f *fixture) *tap {
 			switch tt.Kind {
 			case wire.KindFeedback, wire.KindLocal: // an FR batch or a Fed GAN round answered
 				tp.feedback[tt.Device]++
+				if tt.Kind == wire.KindLocal {
+					tp.local[tt.Device]++
+				}
 			case wire.KindPresence:
 				if p, err := wire.DecodePresence(payload, nil, tt); err == nil && !retained {
 					tp.presence[tt.Device] = append(tp.presence[tt.Device], p.State)
@@ -152,9 +156,16 @@ func (p *agentProc) stop(grace time.Duration) error {
 // TestAgentOnQemu runs the arm64 and the armv7 agents under Debian's
 // qemu-user-static, each with the slice and password provisioned for it,
 // against a real edge and cloud on loopback: both come online, answer at
-// least minIters batches of the Gaussian scenario, and on SIGTERM say
-// offline and exit cleanly.
+// least minIters batches (FR) or rounds (the Fed GAN baseline, where the
+// board trains G and D and uploads both) of the Gaussian scenario, and on
+// SIGTERM say offline and exit cleanly.
 func TestAgentOnQemu(t *testing.T) {
+	for _, algorithm := range []string{"fr", "fedgan"} {
+		t.Run(algorithm, func(t *testing.T) { agentOnQemu(t, algorithm) })
+	}
+}
+
+func agentOnQemu(t *testing.T, algorithm string) {
 	devices := []struct{ id, arch string }{{"d1", "arm64"}, {"d2", "armv7"}}
 	for _, d := range devices {
 		a, _ := ParseArch(d.arch)
@@ -163,7 +174,7 @@ func TestAgentOnQemu(t *testing.T) {
 		}
 	}
 	bin := buildAgents(t, "arm64", "armv7")
-	f := newFixture(t, false)
+	f := newFixture(t, false, func(f *fixture) { f.Algorithm = algorithm })
 	prov, _ := provisionFixture(t, f, CredAuto)
 	st := startStack(t, f)
 	tp := newTap(t, f)
@@ -174,7 +185,7 @@ func TestAgentOnQemu(t *testing.T) {
 		slice := filepath.Join(prov, "devices", d.id, DeviceConfig)
 		procs[d.id] = startAgent(t, a.QemuCommand(filepath.Join(bin, d.arch, Agent), "-c", slice, "--id", d.id, "-v"))
 	}
-	tp.wait(t, "both agents online and ≥ 20 iterations each", func() bool {
+	tp.wait(t, "both agents online and ≥ 20 answers each", func() bool {
 		for _, d := range devices {
 			if tp.feedback[d.id] < minIters || len(tp.presence[d.id]) == 0 || tp.presence[d.id][0] != wire.StateOnline {
 				return false
@@ -203,6 +214,13 @@ func TestAgentOnQemu(t *testing.T) {
 		return true
 	})
 	tp.mu.Lock()
-	t.Logf("feedback messages: %v", tp.feedback)
-	tp.mu.Unlock()
+	defer tp.mu.Unlock()
+	t.Logf("%s answers: %v, of which local models: %v", algorithm, tp.feedback, tp.local)
+	for _, d := range devices {
+		// A Fed GAN board answers a round with its whole G and D, an FR
+		// board never does.
+		if want := algorithm == "fedgan"; (tp.local[d.id] == tp.feedback[d.id]) != want || (tp.local[d.id] > 0) != want {
+			t.Errorf("%s (%s): %d answers, %d of them local models under %s", d.id, d.arch, tp.feedback[d.id], tp.local[d.id], algorithm)
+		}
+	}
 }
