@@ -26,8 +26,9 @@ import (
 //            emulator itself) of an agent training on a 12,000-image MNIST
 //            shard with the reference discriminator 784→512→256→1 at batch
 //            64, natively and under qemu, with and without the unit's
-//            GOMEMLIMIT; and natively for the Fed GAN baseline, whose agent
-//            trains the generator 64→256→512→784 beside that D;
+//            GOMEMLIMIT; and for the Fed GAN baseline, whose agent trains
+//            the generator 64→256→512→784 beside that D, natively and
+//            (with the unit's GOMEMLIMIT) under qemu-aarch64;
 // idle-cpu:  CPU time an agent uses, connected and waiting for a batch.
 
 // rssIters is how many batches the agent answers before its peak is
@@ -71,6 +72,7 @@ func BenchmarkBudget(b *testing.B) {
 		{"qemu-arm64", "arm64", "", false}, {"qemu-arm64-gomemlimit", "arm64", DefaultMemoryLimit, false},
 		{"qemu-armv7", "armv7", "", false}, {"qemu-armv7-gomemlimit", "armv7", DefaultMemoryLimit, false},
 		{"native-fedgan", "amd64", "", true}, {"native-fedgan-gomemlimit", "amd64", DefaultMemoryLimit, true},
+		{"qemu-arm64-fedgan-gomemlimit", "arm64", DefaultMemoryLimit, true},
 	}
 	for _, r := range runs {
 		b.Run("rss/"+r.name, func(b *testing.B) {

@@ -22,8 +22,8 @@ const minIters = 20
 // broker's monitor account.
 type tap struct {
 	mu       sync.Mutex
-	feedback map[string]int // answers: FR batches and Fed GAN rounds
-	local    map[string]int // Fed GAN local models only
+	feedback map[string]int      // answers: FR batches and Fed GAN rounds
+	local    map[string]int      // Fed GAN local models only
 	presence map[string][]string // live states, in order
 	changed  chan struct{}
 	client   *mqttc.Client
