@@ -209,7 +209,7 @@ func TestExperimentMiniature(t *testing.T) {
 	}
 	for _, want := range []string{"| Cent. GAN | all data on one device |", "| Fed GAN | iid |", "| Fed GAN | non-iid |", "| M-D GAN | iid |", "| M-D GAN | non-iid |", "| FR (sync) | iid |", "| FR (async) | iid |", "| FR (sync) | non-iid |",
 		"| FR (async) | non-iid |", "| real training images |", "FID ratio", "2 × 2", "(simulated)", "grids/fr-sync-iid.png",
-		"| Cent. GAN, unconditional G(z) |", "TSTR ↑"} {
+		"| Cent. GAN, unconditional G(z) |", "TSTR ↑", "Acc ↑", "bytes per device per round"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("table1.md lacks %q:\n%s", want, md)
 		}
@@ -243,8 +243,12 @@ func TestExperimentMiniature(t *testing.T) {
 	for _, r := range table.Runs {
 		// At least the 2×2 batches of 8 rows of 784 float32 to each of 2
 		// devices of each of 3 communities: 2·2·3·2·8·784·4 bytes.
-		if r.Transport != "mqtt" || r.Bytes < 2*2*3*2*8*784*4 || r.WallSeconds <= 0 || r.Report.Samples != 200 {
-			t.Errorf("%s: transport %s, %d bytes in %.1fs, %d samples", r.Name, r.Transport, r.Bytes, r.WallSeconds, r.Report.Samples)
+		if r.Transport != "mqtt" || r.Bytes < 2*2*3*2*8*784*4 || r.WallSeconds <= 0 || r.Report.Samples != 200 || r.Devices != 6 {
+			t.Errorf("%s: transport %s, %d bytes in %.1fs, %d samples, %d devices", r.Name, r.Transport, r.Bytes, r.WallSeconds, r.Report.Samples, r.Devices)
+		}
+		// The class-conditional G is asked for a class: Acc is measured.
+		if r.Report.Acc <= 0 || r.Report.Acc > 1 {
+			t.Errorf("%s: Acc %v, want in (0, 1]", r.Name, r.Report.Acc)
 		}
 	}
 	metrics, err := os.ReadFile(filepath.Join(out, "fr-sync-iid", "metrics.jsonl"))

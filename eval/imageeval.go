@@ -149,18 +149,7 @@ func (ie *ImageEval) RealTraining(n int, seed uint64) ([]float32, error) {
 // on all the real test images. It returns an error without a class code.
 // progress, if not nil, is called after every training epoch.
 func (ie *ImageEval) TSTR(top *config.Topology, gen *nn.Sequential, n int, rng *rand.Rand, progress func(epoch int, loss float64)) (float64, error) {
-	c := top.Model.ClassCode
-	if c == 0 {
-		return 0, fmt.Errorf("eval: train-on-synthetic accuracy needs a class-conditional generator (model.class_code)")
-	}
-	if c != ie.Real.Test.Classes {
-		return 0, fmt.Errorf("eval: model.class_code is %d, the real test images have %d classes", c, ie.Real.Test.Classes)
-	}
-	l := top.GenLayout()
-	z := deploy.Latents(top, nil, n, rng)
-	labels := classLabels(l, z)
-	out := gen.Forward(nn.Mat{Rows: n, Cols: l.Width(), Data: z})
-	syn, err := data.NewNumeric("synthetic", top.Model.DataDim, out.Data[:n*out.Cols], labels, c)
+	syn, err := ie.labelled(top, gen, n, rng)
 	if err != nil {
 		return 0, err
 	}
@@ -169,6 +158,36 @@ func (ie *ImageEval) TSTR(top *config.Topology, gen *nn.Sequential, n int, rng *
 		return 0, err
 	}
 	return cls.Accuracy(ie.Real.Test)
+}
+
+// Acc is the paper's "Acc" for a class-conditional G: the share of n rows
+// of G(z, y) that the evaluation classifier (trained on real images)
+// assigns to the class y they were drawn with. It says whether G draws
+// the class it is asked for; an unconditional G has no y to compare
+// with, and Acc returns an error for it, as TSTR does.
+func (ie *ImageEval) Acc(top *config.Topology, gen *nn.Sequential, n int, rng *rand.Rand) (float64, error) {
+	syn, err := ie.labelled(top, gen, n, rng)
+	if err != nil {
+		return 0, err
+	}
+	return ie.Cls.Accuracy(syn)
+}
+
+// labelled draws n rows of a class-conditional gen, each labelled with
+// the class it was drawn with.
+func (ie *ImageEval) labelled(top *config.Topology, gen *nn.Sequential, n int, rng *rand.Rand) (*data.Dataset, error) {
+	c := top.Model.ClassCode
+	if c == 0 {
+		return nil, fmt.Errorf("eval: a labelled sample needs a class-conditional generator (model.class_code)")
+	}
+	if c != ie.Real.Test.Classes {
+		return nil, fmt.Errorf("eval: model.class_code is %d, the real test images have %d classes", c, ie.Real.Test.Classes)
+	}
+	l := top.GenLayout()
+	z := deploy.Latents(top, nil, n, rng)
+	labels := classLabels(l, z)
+	out := gen.Forward(nn.Mat{Rows: n, Cols: l.Width(), Data: z})
+	return data.NewNumeric("synthetic", top.Model.DataDim, out.Data[:n*out.Cols], labels, c)
 }
 
 // classLabels are the classes of the input rows z of l: the column of

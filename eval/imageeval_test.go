@@ -226,3 +226,64 @@ func TestReportMaps(t *testing.T) {
 		t.Errorf("MixtureMap: %v", mm)
 	}
 }
+
+// TestAcc: the paper's "Acc" is the evaluation classifier's agreement with
+// the class a conditional G was asked for. A G wired to draw class y's
+// stripe for code y scores (about) 1, the same G with its codes swapped
+// (about) 0, and an unconditional G has no Acc.
+func TestAcc(t *testing.T) {
+	dir := t.TempDir()
+	cond := strings.Replace(stripes, "output: tanh}", "output: tanh, class_code: 2}", 1)
+	cond = strings.Replace(cond, "path: stripes}", "path: stripes, classes: 2}", 1)
+	top, gen := stripesTopology(t, dir, cond, 200)
+	ie, err := eval.OpenImageEval(top, eval.EvalOptions{CacheDir: filepath.Join(dir, "cache"), Settings: eval.ClassifierSettings{Hidden: []int{8}, Epochs: 5}, Train: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := top.GenLayout()
+	var dense []*nn.Dense
+	for _, layer := range gen.Layers {
+		if d, ok := layer.(*nn.Dense); ok {
+			dense = append(dense, d)
+		}
+	}
+	if len(dense) != 2 || l.Classes != 2 {
+		t.Fatalf("generator of %d dense layers, %d classes: want 2 and 2", len(dense), l.Classes)
+	}
+	// wire makes hidden unit k copy class code k, and unit k draw the
+	// stripe of class k^swap: top half bright for class 0, bottom for 1.
+	wire := func(swap int) {
+		for _, p := range gen.Params() {
+			clear(p.Value)
+		}
+		h1, out := dense[0].W.Shape[1], dense[1].W.Shape[1]
+		for k := range 2 {
+			dense[0].W.Value[(l.ClassOff()+k)*h1+k] = 1
+			for p := range out {
+				v := float32(-5)
+				if (p < out/2) == (k^swap == 0) {
+					v = 5
+				}
+				dense[1].W.Value[k*out+p] = v
+			}
+		}
+	}
+	for _, tc := range []struct {
+		swap   int
+		lo, hi float64
+	}{{0, 0.95, 1}, {1, 0, 0.05}} {
+		wire(tc.swap)
+		acc, err := ie.Acc(top, gen, 200, rand.New(rand.NewPCG(1, 1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if acc < tc.lo || acc > tc.hi {
+			t.Errorf("codes swapped %d: Acc %.3f, want in [%.2f, %.2f]", tc.swap, acc, tc.lo, tc.hi)
+		}
+	}
+
+	uncond, ug := stripesTopology(t, t.TempDir(), stripes, 200)
+	if _, err := ie.Acc(uncond, ug, 10, rand.New(rand.NewPCG(1, 1))); err == nil || !strings.Contains(err.Error(), "model.class_code") {
+		t.Errorf("Acc without a class code: got %v", err)
+	}
+}

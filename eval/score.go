@@ -77,6 +77,10 @@ type Report struct {
 	// class-conditional generator (0 when not measured): Score leaves it
 	// to the caller, which trains a classifier on labelled samples.
 	TSTR float64 `json:"tstr_accuracy,omitempty"`
+	// Acc is the paper's "Acc" for a class-conditional generator (0 when
+	// not measured): the share of samples G(z, y) that the classifier
+	// assigns to y (ImageEval.Acc).
+	Acc float64 `json:"acc,omitempty"`
 }
 
 // String is a one-line summary.

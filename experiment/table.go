@@ -35,9 +35,11 @@ func (t *Table) Markdown() string {
 	fmt.Fprintf(&b, "Scores of %d samples of each run's result generator against %d real test images (half MNIST, half Fashion-MNIST), "+
 		"from the evaluation classifier's penultimate features (FID) and class probabilities (IS, coverage, class KL); "+
 		"on this project's own scale, not the paper's. With `cloud.ema` the result generator is the moving average of the "+
-		"global G over the rounds, and the FID of the last global G is shown beside it.\n\n", t.Runs[0].Report.Samples, eval.ReferenceRows)
-	fmt.Fprintln(&b, "| run | split | IS ↑ | FID ↓ | FID of the last G ↓ | classes covered | class KL ↓ | TSTR ↑ | G updates | wall time | bytes moved | grid |")
-	fmt.Fprintln(&b, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+		"global G over the rounds, and the FID of the last global G is shown beside it. Acc is the share of a class-conditional "+
+		"G(z, y)'s samples that the classifier assigns to y (— for an unconditional G, which is not asked for a class); "+
+		"TSTR the real test accuracy of a classifier trained on G(z, y) labelled y.\n\n", t.Runs[0].Report.Samples, eval.ReferenceRows)
+	fmt.Fprintln(&b, "| run | split | IS ↑ | FID ↓ | FID of the last G ↓ | Acc ↑ | classes covered | class KL ↓ | TSTR ↑ | G updates | wall time | bytes per device per round | bytes moved | grid |")
+	fmt.Fprintln(&b, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 	groups := t.groups()
 	for _, r := range t.Runs {
 		if len(groups[r.Name]) > 1 {
@@ -46,7 +48,7 @@ func (t *Table) Markdown() string {
 		b.WriteString(r.row())
 	}
 	if real := t.Real; real != nil {
-		fmt.Fprintf(&b, "| real training images | — | %.3f | %.2f | — | %d/%d | %.4f | %s | — | — | — | — |\n", real.IS, real.FID, real.Covered, real.Classes, real.ClassKL, tstr(real.TSTR))
+		fmt.Fprintf(&b, "| real training images | — | %.3f | %.2f | — | — | %d/%d | %.4f | %s | — | — | — | — | — |\n", real.IS, real.FID, real.Covered, real.Classes, real.ClassKL, tstr(real.TSTR))
 	}
 	b.WriteString(t.summary(groups))
 	if cent := groups["centralized"]; cent != nil {
@@ -59,9 +61,12 @@ func (t *Table) Markdown() string {
 
 // row is r's line of table1.md.
 func (r Result) row() string {
-	bytesCol := local.BytesHuman(r.Bytes)
+	bytesCol, perDevice := local.BytesHuman(r.Bytes), "—"
+	if r.Devices > 0 && r.Rounds > 0 {
+		perDevice = local.BytesHuman(r.Bytes / int64(r.Devices*r.Rounds))
+	}
 	if r.Transport == "sim" {
-		bytesCol = "(simulated)"
+		bytesCol, perDevice = "(simulated)", "(simulated)"
 	}
 	cov := fmt.Sprintf("%d/%d", r.Report.Covered, r.Report.Classes)
 	if len(r.Missing) > 0 {
@@ -71,9 +76,9 @@ func (r Result) row() string {
 	if r.LastFID > 0 {
 		last = fmt.Sprintf("%.2f", r.LastFID)
 	}
-	return fmt.Sprintf("| %s | %s | %.3f | %.2f | %s | %s | %.4f | %s | %d × %d | %s | %s | ![%s](%s) |\n",
-		r.Label, r.Split, r.Report.IS, r.Report.FID, last, cov, r.Report.ClassKL, tstr(r.Report.TSTR), r.Rounds, r.LocalIters,
-		time.Duration(r.WallSeconds*float64(time.Second)).Round(time.Second), bytesCol, r.Name, r.Grid)
+	return fmt.Sprintf("| %s | %s | %.3f | %.2f | %s | %s | %s | %.4f | %s | %d × %d | %s | %s | %s | ![%s](%s) |\n",
+		r.Label, r.Split, r.Report.IS, r.Report.FID, last, tstr(r.Report.Acc), cov, r.Report.ClassKL, tstr(r.Report.TSTR), r.Rounds, r.LocalIters,
+		time.Duration(r.WallSeconds*float64(time.Second)).Round(time.Second), perDevice, bytesCol, r.Name, r.Grid)
 }
 
 // groups are the results of t by run name, in table order: one per seed.
@@ -98,28 +103,24 @@ func (t *Table) summary(groups map[string][]Result) string {
 		}
 		if len(done) == 0 {
 			fmt.Fprintln(&b, "\nOver seeds (mean ± sample standard deviation; a difference smaller than the spread is no difference):")
-			fmt.Fprintln(&b, "\n| run | split | seeds | IS ↑ | FID ↓ | classes covered | TSTR ↑ | wall time |")
-			fmt.Fprintln(&b, "|---|---|---|---:|---:|---:|---:|---:|")
+			fmt.Fprintln(&b, "\n| run | split | seeds | IS ↑ | FID ↓ | Acc ↑ | classes covered | TSTR ↑ | wall time |")
+			fmt.Fprintln(&b, "|---|---|---|---:|---:|---:|---:|---:|---:|")
 		}
 		done[r.Name] = true
 		var seeds []string
-		var is, fid, tstrs, wall []float64
+		var is, fid, accs, tstrs, wall []float64
 		lo, hi := rs[0].Report.Covered, rs[0].Report.Covered
 		for _, x := range rs {
 			seeds = append(seeds, fmt.Sprint(x.Seed))
-			is, fid, tstrs, wall = append(is, x.Report.IS), append(fid, x.Report.FID), append(tstrs, 100*x.Report.TSTR), append(wall, x.WallSeconds)
+			is, fid, accs, tstrs, wall = append(is, x.Report.IS), append(fid, x.Report.FID), append(accs, 100*x.Report.Acc), append(tstrs, 100*x.Report.TSTR), append(wall, x.WallSeconds)
 			lo, hi = min(lo, x.Report.Covered), max(hi, x.Report.Covered)
 		}
 		cov := fmt.Sprintf("%d/%d", lo, r.Report.Classes)
 		if lo != hi {
 			cov = fmt.Sprintf("%d–%d/%d", lo, hi, r.Report.Classes)
 		}
-		tstrCol := "—"
-		if tstrs[0] > 0 {
-			tstrCol = meanSD(tstrs, 1) + "%"
-		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", r.Label, r.Split, strings.Join(seeds, ", "),
-			meanSD(is, 3), meanSD(fid, 2), cov, tstrCol, time.Duration(mean(wall)*float64(time.Second)).Round(time.Second))
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.Label, r.Split, strings.Join(seeds, ", "),
+			meanSD(is, 3), meanSD(fid, 2), percentSD(accs), cov, percentSD(tstrs), time.Duration(mean(wall)*float64(time.Second)).Round(time.Second))
 	}
 	return b.String()
 }
@@ -138,6 +139,15 @@ func sd(xs []float64) float64 {
 		return 0
 	}
 	return stat.StdDev(xs, nil)
+}
+
+// percentSD formats percentages as "mean ± sd%"; "—" when the first is
+// 0 (not measured).
+func percentSD(xs []float64) string {
+	if xs[0] == 0 {
+		return "—"
+	}
+	return meanSD(xs, 1) + "%"
 }
 
 // meanSD formats "mean ± sd" with prec decimals.

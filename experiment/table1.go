@@ -236,6 +236,9 @@ func (s *session) score(r Run, folder string, top *config.Topology, dir string, 
 		if rep.TSTR, err = ie.TSTR(top, gen, s.o.Samples, rand.New(rand.NewPCG(1, 1)), nil); err != nil {
 			return Result{}, fmt.Errorf("experiment: %s: train on synthetic: %w", r.Name, err)
 		}
+		if rep.Acc, err = ie.Acc(top, gen, s.o.Samples, rand.New(rand.NewPCG(1, 2))); err != nil {
+			return Result{}, fmt.Errorf("experiment: %s: Acc: %w", r.Name, err)
+		}
 	}
 	var lastFID float64
 	if _, err := os.Stat(filepath.Join(dir, cloud.LastGeneratorFile)); err == nil {

@@ -16,8 +16,8 @@ func TestMarkdown(t *testing.T) {
 		Real: &eval.Report{Samples: 200, IS: 9.5, FID: 1.234, Classes: 20, Covered: 20, ClassKL: 0.001, TSTR: 0.9},
 		Runs: []Result{
 			{Name: "centralized", Label: "Cent. GAN", Split: "all data on one device", Rounds: 10, LocalIters: 5, WallSeconds: 61.4,
-				Bytes: 3 << 19, Transport: "mqtt", Classifier: "0123456789abcdef", Grid: "grids/centralized.png",
-				Report: eval.Report{Samples: 200, IS: 8, FID: 20, Classes: 20, Covered: 20, ClassKL: 0.01, TSTR: 0.75}},
+				Devices: 1, Bytes: 3 << 19, Transport: "mqtt", Classifier: "0123456789abcdef", Grid: "grids/centralized.png",
+				Report: eval.Report{Samples: 200, IS: 8, FID: 20, Classes: 20, Covered: 20, ClassKL: 0.01, TSTR: 0.75, Acc: 0.8125}},
 			{Name: "fr-sync-iid", Label: "FR (sync)", Split: "iid", Rounds: 10, LocalIters: 5, WallSeconds: 2.6, Transport: "sim",
 				LastFID: 25.5, Grid: "grids/fr-sync-iid.png", Missing: []int{3},
 				Report: eval.Report{Samples: 200, IS: 7.25, FID: 23, Classes: 20, Covered: 19, ClassKL: 0.02}},
@@ -29,9 +29,10 @@ func TestMarkdown(t *testing.T) {
 	for _, want := range []string{
 		"Reproduce with: `fedgan experiment -runs centralized,fr-sync-iid,fr-sync-noniid`\n",
 		"Scores of 200 samples of each run's result generator against 10000 real test images",
-		"| Cent. GAN | all data on one device | 8.000 | 20.00 | — | 20/20 | 0.0100 | 75.0% | 10 × 5 | 1m1s | 1.5 MiB | ![centralized](grids/centralized.png) |\n",
-		"| FR (sync) | iid | 7.250 | 23.00 | 25.50 | 19/20 (missing [3]) | 0.0200 | — | 10 × 5 | 3s | (simulated) | ![fr-sync-iid](grids/fr-sync-iid.png) |\n",
-		"| real training images | — | 9.500 | 1.23 | — | 20/20 | 0.0010 | 90.0% | — | — | — | — |\n",
+		// 1.5 MiB over one device and 10 rounds: 153.6 KiB.
+		"| Cent. GAN | all data on one device | 8.000 | 20.00 | — | 81.2% | 20/20 | 0.0100 | 75.0% | 10 × 5 | 1m1s | 153.6 KiB | 1.5 MiB | ![centralized](grids/centralized.png) |\n",
+		"| FR (sync) | iid | 7.250 | 23.00 | 25.50 | — | 19/20 (missing [3]) | 0.0200 | — | 10 × 5 | 3s | (simulated) | (simulated) | ![fr-sync-iid](grids/fr-sync-iid.png) |\n",
+		"| real training images | — | 9.500 | 1.23 | — | — | 20/20 | 0.0010 | 90.0% | — | — | — | — | — |\n",
 		"Targets (FID relative to the centralized baseline's 20.00):\n\n",
 		// 23/20 = 1.15 ≤ 1.2, but a class is missing.
 		"- FR (sync) iid: FID ratio 1.15 (target ≤ 1.2, classes covered 19/20): NOT met\n",
@@ -78,7 +79,7 @@ func TestMarkdown(t *testing.T) {
 func TestMarkdownSeeds(t *testing.T) {
 	run := func(name, label string, seed uint64, fid, is, tstr float64, covered int) Result {
 		return Result{Name: name, Label: label, Split: "iid", Seed: seed, Rounds: 10, LocalIters: 5, WallSeconds: 10, Transport: "sim",
-			Grid: "g.png", Report: eval.Report{Samples: 200, IS: is, FID: fid, Classes: 20, Covered: covered, TSTR: tstr}}
+			Grid: "g.png", Report: eval.Report{Samples: 200, IS: is, FID: fid, Classes: 20, Covered: covered, TSTR: tstr, Acc: tstr / 2}}
 	}
 	tab := &Table{Runs: []Result{
 		run("centralized", "Cent. GAN", 1, 20, 8, 0.7, 20),
@@ -92,7 +93,7 @@ func TestMarkdownSeeds(t *testing.T) {
 		"| Cent. GAN | iid | 8.000 | 20.00 |",
 		"| FR (sync), seed 2 | iid | 9.000 | 24.00 |",
 		// FID 22, 24, 26: mean 24, sample sd 2; IS 7, 9, 8: 8 ± 1.
-		"| FR (sync) | iid | 1, 2, 3 | 8.000 ± 1.000 | 24.00 ± 2.00 | 19–20/20 | 70.0 ± 10.0% | 10s |\n",
+		"| FR (sync) | iid | 1, 2, 3 | 8.000 ± 1.000 | 24.00 ± 2.00 | 35.0 ± 5.0% | 19–20/20 | 70.0 ± 10.0% | 10s |\n",
 		// The mean FID against the baseline's; one seed missed a class.
 		"- FR (sync) iid: FID ratio 1.20 (target ≤ 1.2, classes covered 19/20): NOT met\n",
 	} {
