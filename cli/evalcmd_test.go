@@ -246,6 +246,10 @@ func TestExperimentMiniature(t *testing.T) {
 		if r.Transport != "mqtt" || r.Bytes < 2*2*3*2*8*784*4 || r.WallSeconds <= 0 || r.Report.Samples != 200 || r.Devices != 6 {
 			t.Errorf("%s: transport %s, %d bytes in %.1fs, %d samples, %d devices", r.Name, r.Transport, r.Bytes, r.WallSeconds, r.Report.Samples, r.Devices)
 		}
+		// Three edges' bridges upload one update a round each.
+		if tr := r.Traffic; tr == nil || tr.DevicesToEdges+tr.EdgesToDevices != r.Bytes || tr.EdgesToCloud <= 0 || tr.CloudToEdges <= 0 || tr.Updates != 3*int64(r.Rounds) {
+			t.Errorf("%s: traffic %+v (bytes %d, %d rounds)", r.Name, tr, r.Bytes, r.Rounds)
+		}
 		// The class-conditional G is asked for a class: Acc is measured.
 		if r.Report.Acc <= 0 || r.Report.Acc > 1 {
 			t.Errorf("%s: Acc %v, want in (0, 1]", r.Name, r.Report.Acc)

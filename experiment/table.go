@@ -51,11 +51,12 @@ func (t *Table) Markdown() string {
 		fmt.Fprintf(&b, "| real training images | — | %.3f | %.2f | — | — | %d/%d | %.4f | %s | — | — | — | — | — |\n", real.IS, real.FID, real.Covered, real.Classes, real.ClassKL, tstr(real.TSTR))
 	}
 	b.WriteString(t.summary(groups))
+	b.WriteString(t.traffic())
 	if cent := groups["centralized"]; cent != nil {
 		b.WriteString(targets(cent, t.Runs, groups))
 	}
 	fmt.Fprintf(&b, "\nWall time is the whole run on this machine (all devices, edges and the cloud in one process, every message over MQTT on loopback, "+
-		"periodic evaluations included); bytes moved is the sum of what every edge broker received and sent. Classifier: %s….\n", t.Runs[0].Classifier)
+		"periodic evaluations included); bytes moved is the sum of what every edge broker received and sent (the devices' traffic; the edges' traffic to the cloud is in the communication table). Classifier: %s….\n", t.Runs[0].Classifier)
 	return b.String()
 }
 
@@ -79,6 +80,32 @@ func (r Result) row() string {
 	return fmt.Sprintf("| %s | %s | %.3f | %.2f | %s | %s | %s | %.4f | %s | %d × %d | %s | %s | %s | ![%s](%s) |\n",
 		r.Label, r.Split, r.Report.IS, r.Report.FID, last, tstr(r.Report.Acc), cov, r.Report.ClassKL, tstr(r.Report.TSTR), r.Rounds, r.LocalIters,
 		time.Duration(r.WallSeconds*float64(time.Second)).Round(time.Second), perDevice, bytesCol, r.Name, r.Grid)
+}
+
+// traffic is the section of table1.md with what every run over MQTT
+// moved, from the brokers' counters; "" when there is none.
+func (t *Table) traffic() string {
+	var b strings.Builder
+	for _, r := range t.Runs {
+		tr := r.Traffic
+		if tr == nil || r.Devices == 0 || r.Rounds == 0 {
+			continue
+		}
+		if b.Len() == 0 {
+			fmt.Fprintln(&b, "\nCommunication over MQTT (the brokers' socket counters; per device and round, and per generator update the cloud accepted):")
+			fmt.Fprintln(&b, "\n| run | split | seed | devices → edge | edge → devices | edges → cloud, per update | cloud → edges, per round | total |")
+			fmt.Fprintln(&b, "|---|---|---:|---:|---:|---:|---:|---:|")
+		}
+		perDevice := int64(r.Devices * r.Rounds)
+		perUpdate := "—"
+		if tr.Updates > 0 {
+			perUpdate = local.BytesHuman(tr.EdgesToCloud / tr.Updates)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %d | %s | %s | %s | %s | %s |\n", r.Label, r.Split, r.Seed,
+			local.BytesHuman(tr.DevicesToEdges/perDevice), local.BytesHuman(tr.EdgesToDevices/perDevice), perUpdate,
+			local.BytesHuman(tr.CloudToEdges/int64(r.Rounds)), local.BytesHuman(tr.Total()))
+	}
+	return b.String()
 }
 
 // groups are the results of t by run name, in table order: one per seed.

@@ -71,8 +71,11 @@ type Result struct {
 	LocalIters  int         `json:"local_iters"`
 	Devices     int         `json:"devices"`
 	WallSeconds float64     `json:"wall_seconds"`
+	// Bytes is what the edge brokers received and sent: the devices'
+	// traffic. Traffic breaks it down and adds the edges' to the cloud.
 	Bytes       int64       `json:"bytes_moved"`
 	Transport   string      `json:"transport"`
+	Traffic     *Traffic    `json:"traffic,omitempty"`
 	Classifier  string      `json:"classifier"`
 	Report      eval.Report `json:"scores"`
 	// LastFID is the FID of the last global G when the scored generator
@@ -182,7 +185,7 @@ func (s *session) run(ctx context.Context, r Run, seed uint64, t *Table) (Result
 	if err != nil {
 		return Result{}, err
 	}
-	res.Config, res.WallSeconds, res.Bytes, res.Transport = cfgPath, rec.WallSeconds, rec.Bytes, rec.Transport
+	res.Config, res.WallSeconds, res.Bytes, res.Transport, res.Traffic = cfgPath, rec.WallSeconds, rec.Bytes, rec.Transport, rec.Traffic
 	s.say("%s: %s; %s, %s moved", folder, res.Report, time.Duration(rec.WallSeconds*float64(time.Second)).Round(time.Second), local.BytesHuman(rec.Bytes))
 	return res, nil
 }

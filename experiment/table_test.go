@@ -16,7 +16,7 @@ func TestMarkdown(t *testing.T) {
 		Real: &eval.Report{Samples: 200, IS: 9.5, FID: 1.234, Classes: 20, Covered: 20, ClassKL: 0.001, TSTR: 0.9},
 		Runs: []Result{
 			{Name: "centralized", Label: "Cent. GAN", Split: "all data on one device", Rounds: 10, LocalIters: 5, WallSeconds: 61.4,
-				Devices: 1, Bytes: 3 << 19, Transport: "mqtt", Classifier: "0123456789abcdef", Grid: "grids/centralized.png",
+				Devices: 1, Bytes: 3 << 19, Traffic: &Traffic{DevicesToEdges: 1 << 20, EdgesToDevices: 1 << 19, EdgesToCloud: 20 << 10, CloudToEdges: 30 << 10, Updates: 10}, Transport: "mqtt", Classifier: "0123456789abcdef", Grid: "grids/centralized.png",
 				Report: eval.Report{Samples: 200, IS: 8, FID: 20, Classes: 20, Covered: 20, ClassKL: 0.01, TSTR: 0.75, Acc: 0.8125}},
 			{Name: "fr-sync-iid", Label: "FR (sync)", Split: "iid", Rounds: 10, LocalIters: 5, WallSeconds: 2.6, Transport: "sim",
 				LastFID: 25.5, Grid: "grids/fr-sync-iid.png", Missing: []int{3},
@@ -39,6 +39,9 @@ func TestMarkdown(t *testing.T) {
 		// 50/20 = 2.5 > 2.
 		"- FR (sync) non-iid: FID ratio 2.50 (target ≤ 2.0): NOT met\n",
 		"Classifier: 0123456789abcdef….\n",
+		// 1 MiB and 512 KiB over 1 device × 10 rounds; 20 KiB over 10
+		// updates; 30 KiB over 10 rounds; the sum.
+		"| Cent. GAN | all data on one device | 0 | 102.4 KiB | 51.2 KiB | 2.0 KiB | 3.0 KiB | 1.5 MiB |\n",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("table1.md lacks %q:\n%s", want, md)

@@ -20,8 +20,41 @@ import (
 // Options.Reuse can score it again without training.
 type record struct {
 	WallSeconds float64 `json:"wall_seconds"`
-	Bytes       int64   `json:"bytes_moved"`
-	Transport   string  `json:"transport"`
+	// Bytes is what the edge brokers received and sent (devices ↔ edges).
+	Bytes     int64    `json:"bytes_moved"`
+	Transport string   `json:"transport"`
+	Traffic   *Traffic `json:"traffic,omitempty"`
+}
+
+// Traffic is what a run over MQTT moved, from the brokers' socket
+// counters. An edge talks to its own broker in-process, and its bridge
+// attaches to it in-process too: the edge brokers count the devices'
+// sockets, the cloud broker the bridges'.
+type Traffic struct {
+	DevicesToEdges int64 `json:"devices_to_edges"` // received by the edge brokers
+	EdgesToDevices int64 `json:"edges_to_devices"` // sent by the edge brokers
+	EdgesToCloud   int64 `json:"edges_to_cloud"`   // received by the cloud broker
+	CloudToEdges   int64 `json:"cloud_to_edges"`   // sent by the cloud broker
+	// Updates is the number of generator updates the cloud accepted.
+	Updates int64 `json:"generator_updates"`
+}
+
+// Total is every byte counted.
+func (t Traffic) Total() int64 {
+	return t.DevicesToEdges + t.EdgesToDevices + t.EdgesToCloud + t.CloudToEdges
+}
+
+// trafficOf reads res's brokers' counters.
+func trafficOf(res *local.Result) *Traffic {
+	t := &Traffic{Updates: res.Cloud.Cloud.Updates}
+	for _, e := range res.Edges {
+		t.DevicesToEdges += e.Broker.BytesReceived
+		t.EdgesToDevices += e.Broker.BytesSent
+	}
+	if b := res.Cloud.Broker; b != nil {
+		t.EdgesToCloud, t.CloudToEdges = b.BytesReceived, b.BytesSent
+	}
+	return t
 }
 
 // train trains run r into dir (or, with Options.Reuse, reuses what is
@@ -47,7 +80,10 @@ func (s *session) train(ctx context.Context, r Run, top *config.Topology, cfgPat
 		rec.Transport = "sim"
 		err = s.simulate(ctx, top, dir, w)
 	} else {
-		rec.Bytes, err = s.overMQTT(ctx, top, dir, w)
+		rec.Traffic, err = s.overMQTT(ctx, top, dir, w)
+		if rec.Traffic != nil {
+			rec.Bytes = rec.Traffic.DevicesToEdges + rec.Traffic.EdgesToDevices
+		}
 	}
 	if err != nil {
 		return rec, err
@@ -75,19 +111,19 @@ func reusable(dir string) (record, bool) {
 }
 
 // overMQTT runs top's whole hierarchy on this machine (as `fedgan run`
-// does, printing the same lines to w) and returns the bytes its edge
-// brokers received and sent.
-func (s *session) overMQTT(ctx context.Context, top *config.Topology, dir string, w io.Writer) (int64, error) {
+// does, printing the same lines to w) and returns what its brokers
+// received and sent.
+func (s *session) overMQTT(ctx context.Context, top *config.Topology, dir string, w io.Writer) (*Traffic, error) {
 	fmt.Fprintln(w, local.Header(top))
 	res, err := local.Run(ctx, top, local.Options{Output: dir, Logger: s.o.Logger,
 		OnStart: func(st local.Started) { fmt.Fprintln(w, st) },
 		OnRound: func(p cloud.Progress) { fmt.Fprintln(w, local.ProgressLine(p)) },
 	})
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	fmt.Fprint(w, res.Summary())
-	return res.BrokerBytes(), nil
+	return trafficOf(res), nil
 }
 
 // simulate trains top with the in-process simulator, evaluating as the
