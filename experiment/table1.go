@@ -63,21 +63,21 @@ type Options struct {
 type Result struct {
 	Name string `json:"name"`
 	// Seed is the configuration's seed the run trained with.
-	Seed        uint64      `json:"seed"`
-	Label       string      `json:"label"`
-	Split       string      `json:"split"`
-	Mode        string      `json:"mode"`
-	Rounds      int         `json:"global_rounds"`
-	LocalIters  int         `json:"local_iters"`
-	Devices     int         `json:"devices"`
-	WallSeconds float64     `json:"wall_seconds"`
+	Seed        uint64  `json:"seed"`
+	Label       string  `json:"label"`
+	Split       string  `json:"split"`
+	Mode        string  `json:"mode"`
+	Rounds      int     `json:"global_rounds"`
+	LocalIters  int     `json:"local_iters"`
+	Devices     int     `json:"devices"`
+	WallSeconds float64 `json:"wall_seconds"`
 	// Bytes is what the edge brokers received and sent: the devices'
 	// traffic. Traffic breaks it down and adds the edges' to the cloud.
-	Bytes       int64       `json:"bytes_moved"`
-	Transport   string      `json:"transport"`
-	Traffic     *Traffic    `json:"traffic,omitempty"`
-	Classifier  string      `json:"classifier"`
-	Report      eval.Report `json:"scores"`
+	Bytes      int64       `json:"bytes_moved"`
+	Transport  string      `json:"transport"`
+	Traffic    *Traffic    `json:"traffic,omitempty"`
+	Classifier string      `json:"classifier"`
+	Report     eval.Report `json:"scores"`
 	// LastFID is the FID of the last global G when the scored generator
 	// is its moving average (cloud.ema); 0 otherwise.
 	LastFID float64 `json:"fid_last_g,omitempty"`
