@@ -59,9 +59,7 @@ func NewEvaluator(top *config.Topology, out string, opts ...eval.EvalOptions) (*
 		e.images = true
 		for _, c := range top.Communities {
 			for j := range c.Devices {
-				switch c.DeviceData(j).Kind {
-				case data.MNIST, data.FashionMNIST, data.InvertedMNIST, "idx":
-				default:
+				if k := c.DeviceData(j).Kind; !data.Builtin(k) && k != "idx" {
 					e.images = false
 				}
 			}

@@ -427,7 +427,8 @@ type Device struct {
 
 // Data names a data source (docs/DESIGN.md §8.1).
 type Data struct {
-	// Kind is one of gaussian, mnist, fashion-mnist, inverted-mnist, idx, csv.
+	// Kind is one of gaussian, mnist, fashion-mnist, inverted-mnist,
+	// grey-mnist, idx, csv.
 	Kind string `yaml:"kind"`
 	// Path overrides where files are found (folder for mnist/fashion-mnist,
 	// file for csv, images file for idx).
@@ -444,7 +445,7 @@ type Data struct {
 	LabelOffset int `yaml:"label_offset"`
 	// Classes is how many label classes the data holds (labels
 	// label_offset … label_offset+classes−1); used with model.class_code.
-	// Default 10 for mnist, fashion-mnist and inverted-mnist and the
+	// Default 10 for mnist, fashion-mnist, inverted-mnist and grey-mnist and the
 	// number of means for gaussian; required for idx and csv.
 	Classes int `yaml:"classes"`
 	// Gaussian mixture: Means (one row per mode), Std, Weights (default

@@ -19,7 +19,7 @@ import (
 var (
 	scenarios   = []string{"fr", "lr"}
 	outputs     = []string{"linear", "tanh"}
-	dataKinds   = []string{"gaussian", "mnist", "fashion-mnist", "inverted-mnist", "idx", "csv"}
+	dataKinds   = []string{"gaussian", "mnist", "fashion-mnist", "inverted-mnist", "grey-mnist", "idx", "csv"}
 	partKinds   = []string{"iid", "shards", "dirichlet", "modes"}
 	sourceCodes = []string{SourceNone, SourceCommunity, SourceDevice}
 )
@@ -718,7 +718,7 @@ func (t *Topology) validateData(key string, d *Data) []string {
 		if d.Samples < 1 {
 			p = append(p, fmt.Sprintf("%s.samples: must be > 0", key))
 		}
-	case "mnist", "fashion-mnist", "inverted-mnist":
+	case "mnist", "fashion-mnist", "inverted-mnist", "grey-mnist":
 		if d.Classes == 0 {
 			d.Classes = 10
 		}

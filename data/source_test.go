@@ -111,6 +111,30 @@ func TestMNIST(t *testing.T) {
 		}
 	})
 
+	t.Run("grey", func(t *testing.T) {
+		grey, err := Source{Name: GreyMNIST}.LoadRows(Test, []int{0, 1, 9999})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if grey.Name != GreyMNIST || grey.Classes != 10 {
+			t.Errorf("got name %q and %d classes, want grey-mnist and 10", grey.Name, grey.Classes)
+		}
+		ab, gb := make([]byte, 784), make([]byte, 784)
+		for k, i := range []int{0, 1, 9999} {
+			test.RowBytes(ab, i)
+			grey.RowBytes(gb, k)
+			if grey.Labels()[k] != test.Labels()[i] {
+				t.Errorf("row %d: label %d, MNIST's %d", i, grey.Labels()[k], test.Labels()[i])
+			}
+			for j := range ab {
+				// Background 0 ↦ 128, full stroke 255 ↦ 255.
+				if gb[j] != 128+ab[j]/2 {
+					t.Fatalf("row %d pixel %d: grey byte %d, MNIST byte %d; want 128 + b/2", i, j, gb[j], ab[j])
+				}
+			}
+		}
+	})
+
 	t.Run("LoadRows equals Load then Subset", func(t *testing.T) {
 		idx := []int{9999, 3, 3, 0, 5000}
 		got, err := src.LoadRows(Test, idx)

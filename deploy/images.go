@@ -172,10 +172,10 @@ func openSource(top *config.Topology, d config.Data) (*source, error) {
 		s.split = data.Test
 	}
 	path := top.Path(d.Path)
-	switch d.Kind {
-	case data.MNIST, data.FashionMNIST, data.InvertedMNIST:
+	switch {
+	case data.Builtin(d.Kind):
 		s.img = &data.Source{Name: d.Kind, Path: path}
-	case "idx":
+	case d.Kind == "idx":
 		s.name = "idx:" + d.Path
 		st, err := os.Stat(path)
 		if err != nil {
@@ -191,7 +191,7 @@ func openSource(top *config.Topology, d config.Data) (*source, error) {
 		if s.whole, err = data.LoadIDX(filepath.Base(path), path, top.Path(d.Labels)); err != nil {
 			return nil, err
 		}
-	case "csv":
+	case d.Kind == "csv":
 		s.name = "csv:" + d.Path
 		ds, _, err := data.LoadCSV(path, nil)
 		if err != nil {
@@ -268,9 +268,7 @@ func Real(top *config.Topology) (*RealData, error) {
 		c := &top.Communities[i]
 		for j := range c.Devices {
 			d := c.DeviceData(j)
-			switch d.Kind {
-			case data.MNIST, data.FashionMNIST, data.InvertedMNIST, "idx":
-			default:
+			if !data.Builtin(d.Kind) && d.Kind != "idx" {
 				return &RealData{}, nil
 			}
 			k := key{d.Kind, top.Path(d.Path), top.Path(d.Labels), d.LabelOffset}

@@ -98,7 +98,7 @@ func onBoardData(d config.Data, dir string) config.Data {
 		return d
 	}
 	switch d.Kind {
-	case "mnist", "inverted-mnist":
+	case "mnist", "inverted-mnist", "grey-mnist":
 		d.Path = path.Join(dir, "mnist")
 	case "fashion-mnist":
 		d.Path = path.Join(dir, "fashion-mnist")
