@@ -181,9 +181,11 @@ type Training struct {
 	// DeviceTimeout: a device that has not answered for this long is not
 	// waited for by a sync edge until it answers again; default 3 × SyncPeriod.
 	DeviceTimeout Duration `yaml:"device_timeout"`
-	// Lambda1 and Lambda2 weigh L_inv and L_spe (LR only); in (0, 1].
-	Lambda1 float64 `yaml:"lambda1"`
-	Lambda2 float64 `yaml:"lambda2"`
+	// Lambda1 and Lambda2 weigh L_inv and L_spe (LR only); in [0, 1],
+	// default 0.1 each (unset: nil). 0 switches the loss off (the
+	// ablation of the domain losses). Lambdas returns the values.
+	Lambda1 *float64 `yaml:"lambda1"`
+	Lambda2 *float64 `yaml:"lambda2"`
 	// ClassifierSteps is how many steps the cloud trains C per round (LR); default 50.
 	ClassifierSteps int `yaml:"classifier_steps"`
 

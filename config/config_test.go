@@ -574,3 +574,45 @@ communities:
 			tr.Mode, tr.Staleness, tr.Weights, tr.Objective, top.Model.DClass)
 	}
 }
+
+// TestLambdas: the LR domain losses' weights default to 0.1, accept 0
+// (the loss off: the ablation) up to 1, and nothing else.
+func TestLambdas(t *testing.T) {
+	const base = `
+scenario: lr
+model: {latent: 4, data_dim: 2, generator: [8], discriminator: [8], classifier: [8]}
+training: {global_rounds: 1, local_iters: 1, batch_size: 8 LAMBDAS}
+cloud: {allow_anonymous: true}
+communities:
+  - {id: a, data: {kind: gaussian, means: [[0, 0]], std: 1}, edge: {allow_anonymous: true}, device_count: 1}
+  - {id: b, data: {kind: gaussian, means: [[1, 0]], std: 1}, edge: {allow_anonymous: true}, device_count: 1}
+`
+	for _, tt := range []struct {
+		set    string
+		l1, l2 float64
+		want   string
+	}{
+		{"", 0.1, 0.1, ""},
+		{", lambda1: 0, lambda2: 0", 0, 0, ""},
+		{", lambda1: 1, lambda2: 0.5", 1, 0.5, ""},
+		{", lambda2: 0", 0.1, 0, ""},
+		{", lambda1: -0.1", 0, 0, "training.lambda1: must be in [0, 1] (0: off), got -0.1"},
+		{", lambda2: 1.5", 0, 0, "training.lambda2: must be in [0, 1] (0: off), got 1.5"},
+		{", lambda1: .nan", 0, 0, "training.lambda1: must be in [0, 1] (0: off), got NaN"},
+	} {
+		top, err := FromBytes([]byte(strings.Replace(base, "LAMBDAS", tt.set, 1)), "inline", "")
+		if tt.want != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("%q: got %v, want an error containing %q", tt.set, err, tt.want)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: %v", tt.set, err)
+			continue
+		}
+		if l1, l2 := top.Training.Lambdas(); l1 != tt.l1 || l2 != tt.l2 {
+			t.Errorf("%q: lambdas %g, %g, want %g, %g", tt.set, l1, l2, tt.l1, tt.l2)
+		}
+	}
+}

@@ -331,18 +331,34 @@ func (tr *Training) validateTimeouts(p *problems) {
 	}
 }
 
+// DefaultLambda is training.lambda1's and lambda2's default.
+const DefaultLambda = 0.1
+
+// Lambdas are training.lambda1 and lambda2, DefaultLambda where unset.
+func (tr *Training) Lambdas() (l1, l2 float64) {
+	l1, l2 = DefaultLambda, DefaultLambda
+	if tr.Lambda1 != nil {
+		l1 = *tr.Lambda1
+	}
+	if tr.Lambda2 != nil {
+		l2 = *tr.Lambda2
+	}
+	return l1, l2
+}
+
 // validateDomainLosses checks the settings of the lr scenario's domain
 // losses and classifier.
 func (tr *Training) validateDomainLosses(p *problems) {
 	for _, l := range []struct {
 		key string
-		v   *float64
+		v   **float64
 	}{{"training.lambda1", &tr.Lambda1}, {"training.lambda2", &tr.Lambda2}} {
-		if *l.v == 0 {
-			*l.v = 0.1
+		if *l.v == nil {
+			*l.v = new(float64)
+			**l.v = DefaultLambda
 		}
-		if !(*l.v > 0 && *l.v <= 1) {
-			p.bad(l.key, "must be in (0, 1], got %g", *l.v)
+		if v := **l.v; !(v >= 0 && v <= 1) {
+			p.bad(l.key, "must be in [0, 1] (0: off), got %g", v)
 		}
 	}
 	if tr.ClassifierSteps == 0 {

@@ -83,7 +83,7 @@ func Cloud(top *config.Topology) (*fed.Cloud, error) {
 		cfg.Batch, cfg.FirstLayers = top.Training.BatchSize, top.FirstLayers()
 		cfg.Classifier, cfg.ClassifierOpt = cls, adam(top.Training.LRD, top.Training)
 		cfg.ClassifierSteps = top.Training.ClassifierSteps
-		cfg.Lambda1, cfg.Lambda2 = top.Training.Lambda1, top.Training.Lambda2
+		cfg.Lambda1, cfg.Lambda2 = top.Training.Lambdas()
 	}
 	return fed.NewCloud(cfg)
 }
