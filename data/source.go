@@ -40,6 +40,15 @@ func fromMNIST(name string) bool {
 	return name == MNIST || name == InvertedMNIST || name == GreyMNIST
 }
 
+// FilesOf is the dataset whose files name reads: MNIST for the datasets
+// derived from it, name itself otherwise.
+func FilesOf(name string) string {
+	if fromMNIST(name) {
+		return MNIST
+	}
+	return name
+}
+
 // pixelMap is the byte map of a dataset derived from MNIST's files; nil
 // for files read as they are.
 func pixelMap(name string) func(byte) byte {

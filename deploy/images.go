@@ -117,7 +117,9 @@ func deviceRows(top *config.Topology, c *config.Community, j int, d config.Data)
 }
 
 // sliceRows returns the rows (ascending) of slice d.Part of d.Parts of a
-// source of n rows.
+// source of n rows. The datasets derived from MNIST's files are sliced as
+// MNIST is, so that part k of one and part j ≠ k of another (the label-
+// related scenario's domains) hold no image in common.
 func sliceRows(top *config.Topology, d config.Data, n int) ([]int, error) {
 	if d.Parts <= 1 {
 		rows := make([]int, n)
@@ -126,7 +128,7 @@ func sliceRows(top *config.Topology, d config.Data, n int) ([]int, error) {
 		}
 		return rows, nil
 	}
-	id := d.Kind + "|" + d.Path + "|" + d.Labels + "|" + d.Split
+	id := data.FilesOf(d.Kind) + "|" + d.Path + "|" + d.Labels + "|" + d.Split
 	slices, err := data.IID(n, d.Parts, rand.New(PCG(top, "slice/"+id)))
 	if err != nil {
 		return nil, fmt.Errorf("setup: slicing %s into %d parts: %w", d.Kind, d.Parts, err)

@@ -418,3 +418,47 @@ func TestPaperSplit(t *testing.T) {
 		})
 	}
 }
+
+// TestLRDomainsSplit: the label-related files' domains are MNIST and
+// datasets derived from its files, each community holding its own part,
+// so no training image is in two domains and every one is in one.
+func TestLRDomainsSplit(t *testing.T) {
+	if _, err := (data.Source{Name: data.MNIST}).Dir(); err != nil {
+		t.Skipf("MNIST not available: %v", err)
+	}
+	files, err := filepath.Glob(filepath.Join("..", "configs", "lr-*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no lr-*.yaml files: %v", err)
+	}
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			top, err := config.Load(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var held []int
+			kinds := map[string]bool{}
+			for _, c := range top.Communities {
+				if data.FilesOf(c.Data.Kind) != data.MNIST {
+					t.Fatalf("community %s holds %s, not a dataset of MNIST's files", c.ID, c.Data.Kind)
+				}
+				kinds[c.Data.Kind] = true
+				for _, d := range c.Devices {
+					idx, err := deploy.DeviceRows(top, d.ID)
+					if err != nil {
+						t.Fatal(err)
+					}
+					held = append(held, idx...)
+				}
+			}
+			if len(kinds) != len(top.Communities) {
+				t.Errorf("%d communities hold %d kinds of data, want one domain each", len(top.Communities), len(kinds))
+			}
+			slices.Sort(held)
+			n := len(held)
+			if distinct := len(slices.Compact(held)); n != 60000 || distinct != 60000 {
+				t.Errorf("the devices hold %d rows (%d distinct), want each of MNIST's 60000 once", n, distinct)
+			}
+		})
+	}
+}
