@@ -35,7 +35,6 @@ type Evaluator struct {
 	opts    eval.EvalOptions
 	mixture *data.Mixture // nil unless every community holds Gaussian data
 	rng     *rand.Rand
-	z       []float32
 
 	images  bool // the topology's data are images
 	imgOnce sync.Once
@@ -80,8 +79,9 @@ func (e *Evaluator) Evaluate(gen *nn.Sequential, round int, final bool) (map[str
 	if e.mixture == nil {
 		return nil, nil
 	}
-	var x []float32
-	x, e.z = eval.Sample(e.top, gen, n, 0, e.rng, e.z)
+	// Every domain's share in the LR scenario (domain 0 alone scored half
+	// the modes of a two-domain mixture); in FR the same draws as one Sample.
+	x := eval.SampleAll(e.top, gen, n, e.rng)
 	rep, err := eval.ScoreMixture(e.mixture, x)
 	if err != nil {
 		return nil, err

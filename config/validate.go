@@ -192,9 +192,6 @@ func (t *Topology) validateAlgorithm(p *problems) {
 	if tr.Algorithm != fed.FedGAN.String() {
 		return
 	}
-	if t.Scenario == "lr" {
-		p.bad("training.algorithm", "fedgan runs the fr scenario only (scenario is lr)")
-	}
 	if tr.Mode != "sync" {
 		p.bad("training.algorithm", "fedgan averages each round's models synchronously: training.mode must be sync, got %q", tr.Mode)
 	}

@@ -64,6 +64,9 @@ func LocalGAN(top *config.Topology, id string, ds *data.Dataset) (*fed.LocalGAN,
 		Gen: gen, Opt: genOptimizer(tr), RNG: PCG(top, "device/"+id+"/z"),
 		LRDecay: tr.LRDecay, Rounds: tr.GlobalRounds, ModeSeeking: tr.ModeSeeking,
 	}
+	if top.Domains() > 0 {
+		g.Domain = *c.Domain // G(z, c_k): the conditional GAN of the device's domain
+	}
 	if top.SourceCodes() > 0 {
 		codes, perDevice := rowCodes(top, c)
 		if perDevice {

@@ -185,7 +185,7 @@ func NewCloud(cfg CloudConfig) (*Cloud, error) {
 	if w := cfg.Layout.Width(); w > 0 && cfg.Gen.InDim() != w {
 		return nil, fmt.Errorf("%w: G takes %d inputs, the layout %d", nn.ErrShape, cfg.Gen.InDim(), w)
 	}
-	if cfg.Layout.Domains > 0 && (cfg.Classifier == nil || cfg.ClassifierOpt == nil || cfg.Batch <= 0 || cfg.Layout.Latent <= 0 || cfg.FirstLayers <= 0) {
+	if cfg.domainLosses() && (cfg.Classifier == nil || cfg.ClassifierOpt == nil || cfg.Batch <= 0 || cfg.Layout.Latent <= 0 || cfg.FirstLayers <= 0) {
 		return nil, errors.New("fed: LR cloud needs Classifier, ClassifierOpt, Batch, Latent and FirstLayers")
 	}
 	rob, err := cfg.Robust.withDefaults()
@@ -208,6 +208,11 @@ func NewCloud(cfg CloudConfig) (*Cloud, error) {
 }
 
 // Round is the round in progress.
+// domainLosses reports whether the cloud trains the LR domain classifier
+// C and sends L_inv and L_spe: the LR scenario, but not Fed GAN's plain
+// FedAvg of a domain-conditional G and D (Disc set).
+func (cfg *CloudConfig) domainLosses() bool { return cfg.Layout.Domains > 0 && cfg.Disc == nil }
+
 func (c *Cloud) Round() int { return c.round }
 
 // Done reports whether the final model has been published.
@@ -292,7 +297,7 @@ func (c *Cloud) globalModel() *wire.GlobalModel {
 	if c.cfg.Disc != nil {
 		g.DParams = ParamTensors(c.cfg.Disc.Params())
 	}
-	if c.cfg.Layout.Domains > 0 {
+	if c.cfg.domainLosses() {
 		g.Classifier = ParamTensors(c.cfg.Classifier.Params())
 		g.LInv, g.LSpe, g.Lambda1, g.Lambda2 = c.linv, c.lspe, c.cfg.Lambda1, c.cfg.Lambda2
 	}
@@ -423,7 +428,7 @@ func (c *Cloud) close(now time.Time, timedOut bool) {
 			sum.Missing = append(sum.Missing, id)
 		}
 	}
-	if c.cfg.Layout.Domains > 0 {
+	if c.cfg.domainLosses() {
 		sum.ClsLoss = c.trainClassifier()
 		sum.LInv, sum.LSpe = c.linv, c.lspe
 	}
@@ -522,7 +527,7 @@ func (c *Cloud) Snapshot() ([]byte, error) {
 			s.Got = append(s.Got, u)
 		}
 	}
-	if c.cfg.Layout.Domains > 0 {
+	if c.cfg.domainLosses() {
 		s.Classifier = flatTensor(c.cfg.Classifier)
 		if s.ClsOpt, err = c.cfg.ClassifierOpt.MarshalBinary(); err != nil {
 			return nil, err
@@ -546,7 +551,7 @@ func (c *Cloud) Restore(b []byte) error {
 	if err := loadFlat(c.cfg.Gen, s.Gen); err != nil {
 		return err
 	}
-	if c.cfg.Layout.Domains > 0 {
+	if c.cfg.domainLosses() {
 		if err := loadFlat(c.cfg.Classifier, s.Classifier); err != nil {
 			return err
 		}

@@ -87,6 +87,10 @@ func scale(x []float32, a float32) {
 	}
 }
 
+// domainLosses reports whether e adds the LR domain losses: LR with the
+// cloud's domain classifier.
+func (e *Edge) domainLosses() bool { return e.cfg.Layout.Domains > 0 && !e.cfg.NoDomainLosses }
+
 // domainTerms adds the LR objective's gradient to G_k's (docs/DESIGN.md §2.6),
 // on fresh latent rows, with the received C frozen.
 func (e *Edge) domainTerms() {

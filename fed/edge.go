@@ -43,7 +43,11 @@ type EdgeConfig struct {
 	Layout Layout
 	// Domain is c_k's index (LR).
 	Domain int
-	Mode   Mode
+	// NoDomainLosses is LR without the cloud's domain classifier C: G_k
+	// still takes its domain code c_k, but adds no L_inv, L_spe and needs
+	// no Classifier (Fed GAN's conditional GAN in the LR scenario).
+	NoDomainLosses bool
+	Mode           Mode
 	// SyncPeriod bounds a sync iteration's wait for feedback.
 	SyncPeriod time.Duration
 	// DeviceTimeout: a device silent this long is not waited for until it
@@ -336,8 +340,8 @@ func NewEdge(cfg EdgeConfig) (*Edge, error) {
 			return nil, err
 		}
 	}
-	if l.Domains > 0 && (cfg.Classifier == nil || cfg.FirstLayers <= 0 || cfg.Domain < 0 || cfg.Domain >= l.Domains) {
-		return nil, errors.New("fed: LR edge needs Classifier, FirstLayers and a domain in range")
+	if l.Domains > 0 && (cfg.Domain < 0 || cfg.Domain >= l.Domains || !cfg.NoDomainLosses && (cfg.Classifier == nil || cfg.FirstLayers <= 0)) {
+		return nil, errors.New("fed: LR edge needs a domain in range, and Classifier and FirstLayers unless NoDomainLosses")
 	}
 	if cfg.SyncPeriod <= 0 {
 		return nil, errors.New("fed: SyncPeriod must be > 0")
@@ -493,7 +497,7 @@ func (e *Edge) Global(now time.Time, g *Global) error {
 	if err := nn.Unflatten(e.cfg.Gen.Params(), g.Params); err != nil {
 		return fmt.Errorf("fed: global model: %w", err)
 	}
-	if e.cfg.Layout.Domains > 0 {
+	if e.domainLosses() {
 		if err := nn.Unflatten(e.cfg.Classifier.Params(), g.Classifier); err != nil {
 			return fmt.Errorf("fed: global classifier: %w", err)
 		}

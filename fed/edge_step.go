@@ -127,7 +127,7 @@ func gradFits(g []float32) bool {
 
 // step adds the LR terms, takes one optimizer step and moves on.
 func (e *Edge) step(now time.Time, loss float64) {
-	if e.cfg.Layout.Domains > 0 {
+	if e.domainLosses() {
 		e.domainTerms()
 	}
 	for _, p := range e.cfg.Gen.Params() {

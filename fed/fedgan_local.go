@@ -70,10 +70,10 @@ func NewLocalGAN(cfg LocalGANConfig) (*LocalGAN, error) {
 	if cfg.D.Worker == nil {
 		return nil, errors.New("fed: LocalGANConfig needs D.Worker")
 	}
-	if cfg.G.Layout.Domains > 0 {
-		return nil, errors.New("fed: Fed GAN is for FR (no domain codes)")
-	}
 	g := cfg.G
+	// In the LR scenario G_j takes the device's domain code, without the
+	// cloud's domain losses: Fed GAN's conditional GAN.
+	g.NoDomainLosses = true
 	g.Community, g.Devices, g.Mode, g.SyncPeriod = cfg.D.Community, []string{cfg.D.Device}, Sync, time.Hour
 	g.Robust = RobustConfig{}
 	gen, err := NewEdge(g)

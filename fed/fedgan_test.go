@@ -170,6 +170,48 @@ func tinyLocal(t *testing.T, iters int) LocalGANConfig {
 	}
 }
 
+// tinyLocalLR is tinyLocal in the LR scenario: device "a" of the
+// community of domain 1 of 2; G takes [z, c_1] (2 + 2 → 4 → 2), D [x, c_1]
+// (2 + 2 → 4 → 1).
+func tinyLocalLR(t *testing.T, iters int) LocalGANConfig {
+	t.Helper()
+	cfg := tinyLocal(t, iters)
+	cfg.G.Gen = must(nn.Build([]nn.LayerSpec{{Kind: "dense", In: 4, Out: 4}, {Kind: "leaky_relu", Alpha: 0.2}, {Kind: "dense", In: 4, Out: 2}}, rand.New(rand.NewPCG(1, 1))))
+	cfg.G.Layout.Domains, cfg.G.Domain = 2, 1
+	d := must(nn.Build([]nn.LayerSpec{{Kind: "dense", In: 4, Out: 4}, {Kind: "leaky_relu", Alpha: 0.2}, {Kind: "dense", In: 4, Out: 1}}, rand.New(rand.NewPCG(4, 4))))
+	cfg.D.Worker = must(NewDevice(DeviceConfig{D: d, Opt: nn.NewAdam(1e-2, 0.5, 0.999, 1e-8), DataDim: 2, Domains: 2, Domain: 1, Objective: NonSaturating}))
+	return cfg
+}
+
+// TestLocalGANLR: in the LR scenario a Fed GAN device trains the
+// conditional GAN of its domain, G(z, c_k) against D(x, c_k), without the
+// cloud's domain classifier or losses: its round moves G and D, and G's
+// gradient reaches only the weights of its own domain's code (the other
+// code's input is 0 in every row it draws).
+func TestLocalGANLR(t *testing.T) {
+	cfg := tinyLocalLR(t, 5)
+	g0 := nn.Flatten(nil, cfg.G.Gen.Params())
+	start := &Global{Round: 0, Params: g0, DParams: nn.Flatten(nil, cfg.D.Worker.cfg.D.Params())}
+	l := must(NewLocalGAN(cfg))
+	t0 := time.Unix(100, 0)
+	got, err := l.Train(t0, start, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Steps != 5 || len(got.DParams) == 0 {
+		t.Fatalf("local model %+v", got)
+	}
+	w := values(t, got.Params) // the first layer first: 4 inputs × 4 units, row-major
+	for u := range 4 {
+		if w[2*4+u] != g0[2*4+u] { // input 2: the code of domain 0
+			t.Errorf("unit %d: the weight of the other domain's code moved, %g → %g", u, g0[2*4+u], w[2*4+u])
+		}
+		if w[3*4+u] == g0[3*4+u] { // input 3: the device's own code
+			t.Errorf("unit %d: the weight of the device's domain code did not move", u)
+		}
+	}
+}
+
 // TestLocalGANIsFR checks that a Fed GAN device's round is, bit for bit,
 // I_lo iterations of FR with a community of that one device: FR's edge
 // step on G with the device's feedback, FR's device step on D.
@@ -270,10 +312,10 @@ func TestNewLocalGANErrors(t *testing.T) {
 	if _, err := NewLocalGAN(cfg); err == nil {
 		t.Error("no worker accepted")
 	}
-	cfg = tinyLocal(t, 2)
-	cfg.G.Layout.Domains = 2
+	cfg = tinyLocalLR(t, 2)
+	cfg.G.Domain = 2
 	if _, err := NewLocalGAN(cfg); err == nil {
-		t.Error("an LR layout accepted")
+		t.Error("an LR device of domain 2 of 2 accepted")
 	}
 	cfg = tinyLocal(t, 0)
 	if _, err := NewLocalGAN(cfg); err == nil {
