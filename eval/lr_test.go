@@ -162,8 +162,9 @@ func wireLR(t *testing.T, top *config.Topology, gen *nn.Sequential, w stripeWiri
 
 // TestLREval: the classifiers of the turned stripes are right on both
 // domains; a G wired to draw the same label for the same z in both
-// domains agrees, one that swaps the labels in domain 1 does not, and one
-// that swaps the domains draws the wrong domain, with a worse FID.
+// domains agrees, one that swaps the labels in domain 1 does not, one
+// that swaps the domains draws the wrong domain, with a worse FID, and one
+// that ignores the domain code agrees only outside its domains.
 func TestLREval(t *testing.T) {
 	dir := t.TempDir()
 	top, gen, le := openTurned(t, dir)
@@ -182,12 +183,14 @@ func TestLREval(t *testing.T) {
 	}
 
 	tests := []struct {
-		w              stripeWiring
-		agree, domains [2]float64 // bounds
+		w                        stripeWiring
+		agree, domains, inDomain [2]float64 // bounds
 	}{
-		{stripeWiring{name: "right"}, [2]float64{0.95, 1}, [2]float64{0.95, 1}},
-		{stripeWiring{name: "labels swapped", swapLabels: true}, [2]float64{0, 0.05}, [2]float64{0.95, 1}},
-		{stripeWiring{name: "domains swapped", swapDomains: true}, [2]float64{0.95, 1}, [2]float64{0, 0.05}},
+		{stripeWiring{name: "right"}, [2]float64{0.95, 1}, [2]float64{0.95, 1}, [2]float64{0.95, 1}},
+		{stripeWiring{name: "labels swapped", swapLabels: true}, [2]float64{0, 0.05}, [2]float64{0.95, 1}, [2]float64{0, 0.05}},
+		{stripeWiring{name: "domains swapped", swapDomains: true}, [2]float64{0.95, 1}, [2]float64{0, 0.05}, [2]float64{0, 0.05}},
+		// Domain 0's stripes in both domains: agreement by ignoring the code.
+		{stripeWiring{name: "domain ignored", ignoreDomain: true}, [2]float64{0.95, 1}, [2]float64{0.45, 0.55}, [2]float64{0, 0.05}},
 	}
 	fids := map[string][]float64{}
 	for _, tt := range tests {
@@ -201,6 +204,9 @@ func TestLREval(t *testing.T) {
 		}
 		if rep.DomainAccuracy < tt.domains[0] || rep.DomainAccuracy > tt.domains[1] {
 			t.Errorf("%s: domain accuracy %.3f, want in %v", tt.w.name, rep.DomainAccuracy, tt.domains)
+		}
+		if rep.AgreementInDomain < tt.inDomain[0] || rep.AgreementInDomain > tt.inDomain[1] {
+			t.Errorf("%s: label agreement in domain %.3f, want in %v", tt.w.name, rep.AgreementInDomain, tt.inDomain)
 		}
 		// Both labels are drawn about equally often: chance agrees half the time.
 		if math.Abs(rep.ChanceAgreement-0.5) > 0.05 || rep.PairAgreement[0][1] != rep.Agreement || rep.PairAgreement[1][0] != rep.Agreement || rep.PairAgreement[0][0] != 1 {
