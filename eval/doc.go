@@ -51,11 +51,33 @@
 // ([ImageEval.TSTR]). [ReportMap] and [MixtureMap] are the scores as the
 // keys of metrics.jsonl. [LoadGenerator] reads a saved generator.
 //
+// # The label-related scenario
+//
+// In the LR scenario the communities hold the same labels in different
+// domains (MNIST and inverted MNIST) and G(z, c_k) takes a domain code,
+// no class. [OpenLREval] opens an [LREval]: a digit classifier (the
+// evaluation classifier of [OpenImageEval], trained on every domain's
+// real images with their shared labels), a domain classifier (the same
+// images labelled with their community's domain, cached beside it) and
+// each domain's real test images. [LREval.Score] draws n latents z and
+// passes each through G with every domain code, and reports ([LRReport])
+// per domain the FID, IS and class coverage of G(z, c_k) against that
+// domain's real test images; the cross-domain label agreement (the share
+// of z that the digit classifier labels alike in every domain: the
+// paper's Fig. 5 property), beside what independent labels would give;
+// the share of samples the domain classifier assigns to the domain they
+// were drawn for; and the share of z whose samples are all in their
+// domains and alike in label (a G that ignores the domain code agrees
+// trivially, but not in its domains). There is no TSTR per domain: it
+// needs the class a sample was drawn with, which an LR G does not take.
+//
 // # Pictures
 //
 // [Grid] draws images as one PNG grid; [GridPNG] and [WriteGridFile] draw
 // a generator's GridSide × GridSide grid from the fixed inputs of
-// [GridLatents]; [Scatter] draws 2-D samples over a mixture's modes.
+// [GridLatents]; [LRGridPNG] and [WriteLRGridFile] draw an LR generator's
+// Fig. 5 grid, one row per domain and one column per z ([LRGridLatents]);
+// [Scatter] draws 2-D samples over a mixture's modes.
 //
 // # Gaussian mixtures
 //

@@ -42,16 +42,29 @@ func hot(code []float32) int {
 func Sample(top *config.Topology, gen *nn.Sequential, n, domain int, rng *rand.Rand, z []float32) ([]float32, []float32) {
 	z = deploy.Latents(top, z, n, rng)
 	l := top.GenLayout()
-	if w := l.Width(); l.Domains > 0 {
-		for i := range n {
-			row := z[i*w : (i+1)*w]
-			c := codesOf(l, row)
-			c.Domain = domain
-			l.SetCodes(row, c)
-		}
+	if l.Domains > 0 {
+		setDomain(l, z, domain)
 	}
+	return forward(gen, l, z), z
+}
+
+// setDomain writes the domain code d into every input row of z (rows of
+// l), keeping the row's other codes.
+func setDomain(l fed.Layout, z []float32, d int) {
+	w := l.Width()
+	for i := range len(z) / w {
+		row := z[i*w : (i+1)*w]
+		c := codesOf(l, row)
+		c.Domain = d
+		l.SetCodes(row, c)
+	}
+}
+
+// forward returns a new slice of G's rows for the input rows z of l.
+func forward(gen *nn.Sequential, l fed.Layout, z []float32) []float32 {
+	n := len(z) / l.Width()
 	out := gen.Forward(nn.Mat{Rows: n, Cols: l.Width(), Data: z})
-	return append([]float32(nil), out.Data[:n*out.Cols]...), z
+	return append([]float32(nil), out.Data[:n*out.Cols]...)
 }
 
 // SampleAll draws n rows from gen: in the LR scenario an equal share from

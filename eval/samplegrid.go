@@ -26,8 +26,7 @@ const GridSide = 10
 // order, in runs of equal length (5 cells per class for 20 classes in a
 // 10×10 grid).
 func GridLatents(top *config.Topology, n int) []float32 {
-	rng := rand.New(rand.NewPCG(0x67726964, 1)) // "grid"
-	z := deploy.Latents(top, nil, n, rng)
+	z := deploy.Latents(top, nil, n, gridRNG())
 	l := top.GenLayout()
 	var ys []int
 	for y, p := range top.ClassShares() {
@@ -53,17 +52,26 @@ func GridLatents(top *config.Topology, n int) []float32 {
 	return z
 }
 
+// gridRNG is the fixed stream the grids' latents are drawn from, the
+// same for every run and round.
+func gridRNG() *rand.Rand { return rand.New(rand.NewPCG(0x67726964, 1)) } // "grid"
+
 // GridPNG draws G(z) for the inputs z as a PNG grid of GridSide columns of
 // square images of DataDim pixels (28×28 for MNIST), at scale 2. It
 // returns an error if DataDim is not a square.
 func GridPNG(w io.Writer, top *config.Topology, gen *nn.Sequential, z []float32) error {
-	cols := gen.InDim()
-	out := gen.Forward(nn.Mat{Rows: len(z) / cols, Cols: cols, Data: z})
+	return gridPNG(w, top, gen, z, GridSide)
+}
+
+// gridPNG draws G(z) for the inputs z as a PNG grid of cols columns.
+func gridPNG(w io.Writer, top *config.Topology, gen *nn.Sequential, z []float32, cols int) error {
+	in := gen.InDim()
+	out := gen.Forward(nn.Mat{Rows: len(z) / in, Cols: in, Data: z})
 	side, ok := squareSide(top.Model.DataDim)
 	if !ok {
 		return fmt.Errorf("eval: rows of %d values are not square images", top.Model.DataDim)
 	}
-	return Grid(w, out.Data[:out.Rows*out.Cols], side, side, GridSide, 2)
+	return Grid(w, out.Data[:out.Rows*out.Cols], side, side, cols, 2)
 }
 
 // squareSide returns the side of a square of dim pixels, and whether dim
@@ -87,10 +95,62 @@ func WriteGridFile(path string, top *config.Topology, gen *nn.Sequential) error 
 	if err := GridPNG(&buf, top, gen, GridLatents(top, GridSide*GridSide)); err != nil {
 		return err
 	}
+	return writeFile(path, buf.Bytes())
+}
+
+// LRGridLatents returns the inputs of an LR topology's Fig. 5 grid:
+// columns latents z_0 … z_{columns−1} drawn from the fixed grid stream
+// (deploy.Latents), repeated in K rows with the domain code of row k set
+// to k, so that input k·columns + j is [z_j, c_k]. It returns an error if
+// top is not in the LR scenario or columns < 1.
+func LRGridLatents(top *config.Topology, columns int) ([]float32, error) {
+	l := top.GenLayout()
+	if l.Domains == 0 {
+		return nil, fmt.Errorf("eval: %s is not a label-related topology (scenario %q): its G takes no domain code, so it has no grid of one row per domain", top.Name, top.Scenario)
+	}
+	if columns < 1 {
+		return nil, fmt.Errorf("eval: a grid of %d columns", columns)
+	}
+	z := deploy.Latents(top, nil, columns, gridRNG())
+	out := make([]float32, 0, l.Domains*len(z))
+	for k := range l.Domains {
+		row := append([]float32(nil), z...)
+		setDomain(l, row, k)
+		out = append(out, row...)
+	}
+	return out, nil
+}
+
+// LRGridPNG draws an LR topology's Fig. 5 grid as a PNG: one row per
+// domain k and one column per latent z_j of LRGridLatents, cell (k, j)
+// being G(z_j, c_k), so that each column shows what one z draws in every
+// domain (the same digit, when G keeps the label across domains). It
+// returns an error if top is not in the LR scenario, columns < 1 or the
+// rows are not square images.
+func LRGridPNG(w io.Writer, top *config.Topology, gen *nn.Sequential, columns int) error {
+	z, err := LRGridLatents(top, columns)
+	if err != nil {
+		return err
+	}
+	return gridPNG(w, top, gen, z, columns)
+}
+
+// WriteLRGridFile writes LRGridPNG's grid as a PNG file, creating its
+// folder.
+func WriteLRGridFile(path string, top *config.Topology, gen *nn.Sequential, columns int) error {
+	var buf bytes.Buffer
+	if err := LRGridPNG(&buf, top, gen, columns); err != nil {
+		return err
+	}
+	return writeFile(path, buf.Bytes())
+}
+
+// writeFile writes b to path atomically, creating its folder.
+func writeFile(path string, b []byte) error {
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err
 		}
 	}
-	return atomicfile.Write(path, buf.Bytes(), 0o644)
+	return atomicfile.Write(path, b, 0o644)
 }
