@@ -70,7 +70,8 @@ func writePatterns(t *testing.T, dir, kind string, n int, seed uint64) {
 func miniature(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	for _, name := range []string{"centralized.yaml", "mnist-fmnist-iid.yaml", "mnist-fmnist-noniid.yaml", "mdgan-mnist-fmnist-iid.yaml", "mdgan-mnist-fmnist-noniid.yaml"} {
+	for _, name := range []string{"centralized.yaml", "mnist-fmnist-iid.yaml", "mnist-fmnist-noniid.yaml", "mdgan-mnist-fmnist-iid.yaml", "mdgan-mnist-fmnist-noniid.yaml",
+		"lr-mnist-inverted-iid.yaml", "lr-mnist-inverted-noniid.yaml", "lr-mnist-3domains.yaml"} {
 		b, err := os.ReadFile(filepath.Join("testdata", "miniature", name))
 		if err != nil {
 			t.Fatal(err)
@@ -288,5 +289,81 @@ func TestExperimentMiniature(t *testing.T) {
 		if _, err := run(t, append([]string{"experiment", "-configs", cfgs, "-o", out}, bad...)...); !errors.Is(err, ErrUsage) {
 			t.Errorf("experiment %v: %v, want a usage error", bad, err)
 		}
+	}
+}
+
+// TestTable2Miniature runs every run of Table 2 on the miniature LR
+// configurations in the simulator, then one over MQTT, and checks
+// table2.md, table2.json and the Fig. 5 grids.
+func TestTable2Miniature(t *testing.T) {
+	dir := miniature(t)
+	out := filepath.Join(dir, "table2")
+	got, err := run(t, "experiment", "-table2", "-configs", dir, "-o", out, "-n", "100", "-sim", "-seeds", "1,2")
+	if err != nil {
+		t.Fatalf("experiment -table2 -sim: %v\n%s", err, got)
+	}
+	md, err := os.ReadFile(filepath.Join(out, "table2.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"# Table 2", "| FED GAN, seed 1 | iid |", "| LR (sync), seed 2 | iid |", "| LR (async), seed 1 | non-iid |",
+		"| LR (sync), λ1 = λ2 = 0, seed 1 | iid |", "| LR (sync), three domains, seed 1 | iid |", "Over seeds", "label agreement ↑",
+		"`fedgan experiment -table2 -configs"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("table2.md lacks %q:\n%s", want, md)
+		}
+	}
+	var table struct {
+		Runs []experiment.Result2 `json:"runs"`
+	}
+	b, err := os.ReadFile(filepath.Join(out, "table2.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &table); err != nil {
+		t.Fatal(err)
+	}
+	if len(table.Runs) != 2*len(experiment.Table2Runs) {
+		t.Fatalf("table2.json holds %d runs, want %d", len(table.Runs), 2*len(experiment.Table2Runs))
+	}
+	for _, r := range table.Runs {
+		domains := 2
+		if strings.HasPrefix(r.Name, "lr3") {
+			domains = 3
+		}
+		rep := r.Report
+		if len(rep.Domains) != domains || rep.Samples != 100 || rep.Agreement < 0 || rep.Agreement > 1 || rep.DomainAccuracy < 0 || rep.DomainAccuracy > 1 {
+			t.Errorf("%s seed %d: %d domains, %+v", r.Name, r.Seed, len(rep.Domains), rep)
+		}
+		if want := r.Name == "lr-sync-iid-nolosses"; (r.Lambdas == [2]float64{}) != want {
+			t.Errorf("%s: lambdas %v", r.Name, r.Lambdas)
+		}
+		if want := strings.HasPrefix(r.Name, "fedgan"); (r.Algorithm == "fedgan") != want {
+			t.Errorf("%s: algorithm %q", r.Name, r.Algorithm)
+		}
+		// One row per domain, GridColumns columns; cells of 28 pixels drawn
+		// twice as large, 2 apart.
+		if err := fixture.CheckPNG(filepath.Join(out, r.Grid), experiment.GridColumns*(56+2)+2, domains*(56+2)+2); err != nil {
+			t.Errorf("%s: %v", r.Grid, err)
+		}
+	}
+
+	// Over MQTT: wall time and bytes.
+	out = filepath.Join(dir, "table2-mqtt")
+	if got, err := run(t, "experiment", "-table2", "-configs", dir, "-o", out, "-n", "100", "-runs", "lr-sync-iid"); err != nil {
+		t.Fatalf("experiment -table2 over MQTT: %v\n%s", err, got)
+	}
+	b, err = os.ReadFile(filepath.Join(out, "table2.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &table); err != nil || len(table.Runs) != 1 {
+		t.Fatalf("table2.json: %v, %d runs", err, len(table.Runs))
+	}
+	if r := table.Runs[0]; r.Transport != "mqtt" || r.Bytes <= 0 || r.Traffic == nil || r.Traffic.EdgesToCloud <= 0 {
+		t.Errorf("over MQTT: transport %s, %d bytes, traffic %+v", r.Transport, r.Bytes, r.Traffic)
+	}
+	if _, err := run(t, "experiment", "-table2", "-fig3"); err == nil {
+		t.Errorf("-table2 with -fig3 accepted")
 	}
 }

@@ -28,6 +28,14 @@ grid (-scenarios), the centralized GAN, Fed GAN, M-D GAN and FR in sync and asyn
 Gaussian files, once per seed (default 1,2,3), scoring 2,500 samples of every final G (modes covered, high
 quality, reverse KL), and writes fig3.md, fig3.json and fig3.png (a row of scatter plots per scenario) to the
 output folder (default results/fig3). -runs, -sim, -eval-every and -cache are Table 1's only.
+
+With -table2 it makes the paper's Table 2 instead, the label-related scenario on MNIST and inverted MNIST
+(configs/lr-mnist-inverted-{iid,noniid}.yaml, lr-mnist-3domains.yaml): LR in sync and async mode, the
+FED GAN baseline, LR with its domain losses off and LR on three domains (-runs picks among them), with the
+same flags as Table 1, scoring every final G with the LR evaluation (per-domain FID and IS, the
+cross-domain label agreement of shared z, the samples' domain accuracy) and writing table2.md,
+table2.json and Fig. 5 grids (one row per domain, one column per z) to the output folder (default
+results/table2).
 `
 
 // runExperiment parses the flags of `fedgan experiment` and makes Table 1
@@ -50,6 +58,7 @@ func runExperiment(ctx context.Context, args []string, stdout, stderr io.Writer)
 	set := keyValues{}
 	fs.Var(set, "set", "override a key of every run's configuration, key=value (e.g. training.robust=none); repeatable")
 	fig3 := fs.Bool("fig3", false, "make Fig. 3 (the Gaussian scenarios, five methods, in the simulator) instead of Table 1")
+	table2 := fs.Bool("table2", false, "make Table 2 (the label-related scenario: "+experiment.Table2RunNames()+") instead of Table 1")
 	scenarios := fs.String("scenarios", "", "with -fig3: comma-separated scenarios (default all: "+experiment.Fig3ScenarioNames()+")")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %w", ErrUsage, err)
@@ -59,6 +68,9 @@ func runExperiment(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if *fig3 && *table2 {
+		return fmt.Errorf("%w: -fig3 and -table2 are two experiments: give one", ErrUsage)
+	}
 	if *fig3 {
 		return runFig3(ctx, given, fig3Flags{out: *out, cfgDir: *cfgDir, scenarios: *scenarios, seeds: *seedList, rounds: *rounds,
 			iters: *iters, n: *n, reuse: *reuse, set: set}, args, stdout, stderr)
@@ -66,7 +78,14 @@ func runExperiment(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if given["scenarios"] {
 		return fmt.Errorf("%w: -scenarios needs -fig3", ErrUsage)
 	}
-	chosen, err := experiment.PickRuns(*runs)
+	pickRuns := experiment.PickRuns
+	if *table2 {
+		pickRuns = experiment.PickTable2Runs
+		if !given["o"] {
+			*out = "results/table2"
+		}
+	}
+	chosen, err := pickRuns(*runs)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrUsage, err)
 	}
@@ -74,11 +93,16 @@ func runExperiment(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return fmt.Errorf("%w: -seeds: %w", ErrUsage, err)
 	}
-	_, err = experiment.Table1(ctx, experiment.Options{
+	o := experiment.Options{
 		Dir: *out, Configs: *cfgDir, Runs: chosen, Rounds: *rounds, Iters: *iters, EvalEvery: *evalEvery,
 		Samples: *n, Cache: *cache, Sim: *useSim, Reuse: *reuse, Seeds: seeds, Set: set, Args: args,
 		Stdout: stdout, Logger: (&common{}).logger(stderr, true),
-	})
+	}
+	if *table2 {
+		_, err = experiment.MakeTable2(ctx, o)
+		return err
+	}
+	_, err = experiment.Table1(ctx, o)
 	return err
 }
 

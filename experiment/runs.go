@@ -59,9 +59,14 @@ var plainFR = map[string]string{"model.class_code": "0", "model.source_code": "n
 var unconditional = map[string]string{"model.class_code": "0", "training.mode_seeking": "0"}
 
 // RunNames are the names of Table1Runs, comma-separated, in table order.
-func RunNames() string {
+func RunNames() string { return names(Table1Runs) }
+
+// Table2RunNames are the names of Table2Runs, comma-separated.
+func Table2RunNames() string { return names(Table2Runs) }
+
+func names(runs []Run) string {
 	var s []string
-	for _, r := range Table1Runs {
+	for _, r := range runs {
 		s = append(s, r.Name)
 	}
 	return strings.Join(s, ",")
@@ -69,20 +74,25 @@ func RunNames() string {
 
 // PickRuns returns the runs of Table1Runs named in the comma-separated
 // list (all if empty), in table order; an unknown name is an error.
-func PickRuns(list string) ([]Run, error) {
+func PickRuns(list string) ([]Run, error) { return pick(Table1Runs, list) }
+
+// PickTable2Runs is PickRuns for Table2Runs.
+func PickTable2Runs(list string) ([]Run, error) { return pick(Table2Runs, list) }
+
+func pick(all []Run, list string) ([]Run, error) {
 	if list == "" {
-		return Table1Runs, nil
+		return all, nil
 	}
 	want := map[string]bool{}
 	for _, name := range strings.Split(list, ",") {
 		name = strings.TrimSpace(name)
-		if !slices.ContainsFunc(Table1Runs, func(r Run) bool { return r.Name == name }) {
-			return nil, fmt.Errorf("unknown run %q (have %s)", name, RunNames())
+		if !slices.ContainsFunc(all, func(r Run) bool { return r.Name == name }) {
+			return nil, fmt.Errorf("unknown run %q (have %s)", name, names(all))
 		}
 		want[name] = true
 	}
 	var out []Run
-	for _, r := range Table1Runs {
+	for _, r := range all {
 		if want[r.Name] {
 			out = append(out, r)
 		}

@@ -255,12 +255,8 @@ func (s *session) score(r Run, folder string, top *config.Topology, dir string, 
 	if err := eval.WriteGridFile(filepath.Join(s.o.Dir, grid), top, gen); err != nil {
 		return Result{}, err
 	}
-	devices := 0
-	for _, c := range top.Communities {
-		devices += len(c.Devices)
-	}
 	return Result{Name: r.Name, Seed: top.Seed, Label: r.Label, Split: r.Split, Mode: top.Training.Mode,
-		Rounds: top.Training.GlobalRounds, LocalIters: top.Training.LocalIters, Devices: devices,
+		Rounds: top.Training.GlobalRounds, LocalIters: top.Training.LocalIters, Devices: devicesOf(top),
 		Classifier: ie.Cls.Key[:16], Report: rep, LastFID: lastFID, Grid: grid, Missing: rep.Missing(ie.Ref)}, nil
 }
 
