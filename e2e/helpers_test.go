@@ -80,6 +80,9 @@ type topo struct {
 	SyncPeriod  string
 	Extra       string // appended to the training section
 	Anonymous   bool
+	// Scenario "lr": each community a domain, G(z, c_k), the cloud's
+	// domain classifier C (hidden 16).
+	Scenario string
 }
 
 type topoComm struct {
@@ -91,7 +94,10 @@ type topoComm struct {
 
 const topoTemplate = `name: e2e
 seed: 7
-model: {latent: 4, data_dim: 2, generator: [32, 32], discriminator: [32, 32]}
+{{- if .Scenario}}
+scenario: {{.Scenario}}
+{{- end}}
+model: {latent: 4, data_dim: 2, generator: [32, 32], discriminator: [32, 32]{{if eq .Scenario "lr"}}, classifier: [16]{{end}}}
 training:
   global_rounds: {{.Rounds}}
   local_iters: {{.Iters}}

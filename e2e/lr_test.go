@@ -1,0 +1,69 @@
+package e2e
+
+import (
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"testing"
+
+	"github.com/fedgan/fedgan/config"
+	"github.com/fedgan/fedgan/eval"
+)
+
+// TestLRSeparateProcesses runs the label-related scenario as separate OS
+// processes over real brokers, sync and async: two communities, each a
+// domain of one Gaussian mode, the cloud training the domain classifier C
+// and sending L_inv and L_spe back over the bridge. Every round is merged
+// from both communities, the metrics carry the domain losses, and the
+// final G draws community k's mode under code c_k.
+func TestLRSeparateProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-process test")
+	}
+	for _, mode := range []string{"sync", "async"} {
+		t.Run(mode, func(t *testing.T) {
+			tp := newTopo(t, 30, 10)
+			tp.Scenario, tp.Mode = "lr", mode
+			cfg := tp.write(t)
+			cloud, edges, agents := startAll(t, tp, cfg)
+			eventually(t, "the final model", finished(tp))
+			checkRounds(t, tp)
+			lines := metricsLines(t, filepath.Join(tp.Dir, "results"))
+			for _, l := range lines {
+				sum := l["summary"].(map[string]any)
+				if _, ok := sum["l_inv"].(float64); !ok {
+					t.Fatalf("round %v: no l_inv in the summary %v", l["round"], sum)
+				}
+				if _, ok := sum["l_spe"].(float64); !ok {
+					t.Fatalf("round %v: no l_spe in the summary %v", l["round"], sum)
+				}
+			}
+			top, err := config.Load(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			gen, err := eval.LoadGenerator(filepath.Join(tp.Dir, "results", "generator.nnw"), top)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k, c := range top.Communities {
+				x, _ := eval.Sample(top, gen, 500, *c.Domain, rand.New(rand.NewPCG(1, uint64(k))), nil)
+				var mx, my float64
+				for i := range 500 {
+					mx, my = mx+float64(x[2*i])/500, my+float64(x[2*i+1])/500
+				}
+				t.Logf("domain %d: samples centred on (%.2f, %.2f)", *c.Domain, mx, my)
+				if mu := c.Data.Means[0]; math.Hypot(mx-mu[0], my-mu[1]) > 0.5 {
+					t.Errorf("domain %d (community %s): samples centred on (%.2f, %.2f), want its mode (%g, %g)", *c.Domain, c.ID, mx, my, mu[0], mu[1])
+				}
+			}
+			for _, a := range agents {
+				a.stop(t)
+			}
+			for _, e := range edges {
+				e.stop(t)
+			}
+			cloud.stop(t)
+		})
+	}
+}
