@@ -248,7 +248,7 @@ func TestExperimentMiniature(t *testing.T) {
 			t.Errorf("%s: transport %s, %d bytes in %.1fs, %d samples, %d devices", r.Name, r.Transport, r.Bytes, r.WallSeconds, r.Report.Samples, r.Devices)
 		}
 		// Three edges' bridges upload one update a round each.
-		if tr := r.Traffic; tr == nil || tr.DevicesToEdges+tr.EdgesToDevices != r.Bytes || tr.EdgesToCloud <= 0 || tr.CloudToEdges <= 0 || tr.Updates != 3*int64(r.Rounds) {
+		if tr := r.Traffic; tr == nil || tr.DevicesToEdges+tr.EdgesToDevices != r.Bytes || tr.CloudIn <= 0 || tr.CloudOut <= 0 || tr.Updates != 3*int64(r.Rounds) {
 			t.Errorf("%s: traffic %+v (bytes %d, %d rounds)", r.Name, tr, r.Bytes, r.Rounds)
 		}
 		// The class-conditional G is asked for a class: Acc is measured.
@@ -360,7 +360,7 @@ func TestTable2Miniature(t *testing.T) {
 	if err := json.Unmarshal(b, &table); err != nil || len(table.Runs) != 1 {
 		t.Fatalf("table2.json: %v, %d runs", err, len(table.Runs))
 	}
-	if r := table.Runs[0]; r.Transport != "mqtt" || r.Bytes <= 0 || r.Traffic == nil || r.Traffic.EdgesToCloud <= 0 {
+	if r := table.Runs[0]; r.Transport != "mqtt" || r.Bytes <= 0 || r.Traffic == nil || r.Traffic.CloudIn <= 0 {
 		t.Errorf("over MQTT: transport %s, %d bytes, traffic %+v", r.Transport, r.Bytes, r.Traffic)
 	}
 	if _, err := run(t, "experiment", "-table2", "-fig3"); err == nil {

@@ -56,7 +56,7 @@ func (t *Table) Markdown() string {
 		b.WriteString(targets(cent, t.Runs, groups))
 	}
 	fmt.Fprintf(&b, "\nWall time is the whole run on this machine (all devices, edges and the cloud in one process, every message over MQTT on loopback, "+
-		"periodic evaluations included); bytes moved is the sum of what every edge broker received and sent (the devices' traffic; the edges' traffic to the cloud is in the communication table). Classifier: %s….\n", t.Runs[0].Classifier)
+		"periodic evaluations included); bytes moved is the sum of what every edge broker received and sent (the devices' traffic; the cloud broker's is in the communication table). Classifier: %s….\n", t.Runs[0].Classifier)
 	return b.String()
 }
 
@@ -92,18 +92,20 @@ func (t *Table) traffic() string {
 			continue
 		}
 		if b.Len() == 0 {
-			fmt.Fprintln(&b, "\nCommunication over MQTT (the brokers' socket counters; per device and round, and per generator update the cloud accepted):")
-			fmt.Fprintln(&b, "\n| run | split | seed | devices → edge | edge → devices | edges → cloud, per update | cloud → edges, per round | total |")
+			fmt.Fprintln(&b, "\nCommunication over MQTT (the brokers' socket counters): the devices' traffic per device and round; the cloud broker's, "+
+				"which holds the edges' bridges and the cloud service's own client (in: every update, and each round's global model once; "+
+				"out: each global model to every edge, and every update once more), per generator update accepted and per round:")
+			fmt.Fprintln(&b, "\n| run | split | seed | devices → edge | edge → devices | cloud broker in, per update | cloud broker out, per round | total |")
 			fmt.Fprintln(&b, "|---|---|---:|---:|---:|---:|---:|---:|")
 		}
 		perDevice := int64(r.Devices * r.Rounds)
 		perUpdate := "—"
 		if tr.Updates > 0 {
-			perUpdate = local.BytesHuman(tr.EdgesToCloud / tr.Updates)
+			perUpdate = local.BytesHuman(tr.CloudIn / tr.Updates)
 		}
 		fmt.Fprintf(&b, "| %s | %s | %d | %s | %s | %s | %s | %s |\n", r.Label, r.Split, r.Seed,
 			local.BytesHuman(tr.DevicesToEdges/perDevice), local.BytesHuman(tr.EdgesToDevices/perDevice), perUpdate,
-			local.BytesHuman(tr.CloudToEdges/int64(r.Rounds)), local.BytesHuman(tr.Total()))
+			local.BytesHuman(tr.CloudOut/int64(r.Rounds)), local.BytesHuman(tr.Total()))
 	}
 	return b.String()
 }

@@ -16,7 +16,7 @@ func TestMarkdown(t *testing.T) {
 		Real: &eval.Report{Samples: 200, IS: 9.5, FID: 1.234, Classes: 20, Covered: 20, ClassKL: 0.001, TSTR: 0.9},
 		Runs: []Result{
 			{Name: "centralized", Label: "Cent. GAN", Split: "all data on one device", Rounds: 10, LocalIters: 5, WallSeconds: 61.4,
-				Devices: 1, Bytes: 3 << 19, Traffic: &Traffic{DevicesToEdges: 1 << 20, EdgesToDevices: 1 << 19, EdgesToCloud: 20 << 10, CloudToEdges: 30 << 10, Updates: 10}, Transport: "mqtt", Classifier: "0123456789abcdef", Grid: "grids/centralized.png",
+				Devices: 1, Bytes: 3 << 19, Traffic: &Traffic{DevicesToEdges: 1 << 20, EdgesToDevices: 1 << 19, CloudIn: 20 << 10, CloudOut: 30 << 10, Updates: 10}, Transport: "mqtt", Classifier: "0123456789abcdef", Grid: "grids/centralized.png",
 				Report: eval.Report{Samples: 200, IS: 8, FID: 20, Classes: 20, Covered: 20, ClassKL: 0.01, TSTR: 0.75, Acc: 0.8125}},
 			{Name: "fr-sync-iid", Label: "FR (sync)", Split: "iid", Rounds: 10, LocalIters: 5, WallSeconds: 2.6, Transport: "sim",
 				LastFID: 25.5, Grid: "grids/fr-sync-iid.png", Missing: []int{3},

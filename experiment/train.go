@@ -28,20 +28,23 @@ type record struct {
 
 // Traffic is what a run over MQTT moved, from the brokers' socket
 // counters. An edge talks to its own broker in-process, and its bridge
-// attaches to it in-process too: the edge brokers count the devices'
-// sockets, the cloud broker the bridges'.
+// attaches to it in-process too, so the edge brokers count the devices'
+// sockets only. The cloud service talks to its embedded broker over a
+// socket like the bridges: CloudIn is the edges' generator updates and
+// the cloud's own global models (once per round), CloudOut each global
+// model to every edge and every update once more, to the cloud service.
 type Traffic struct {
 	DevicesToEdges int64 `json:"devices_to_edges"` // received by the edge brokers
 	EdgesToDevices int64 `json:"edges_to_devices"` // sent by the edge brokers
-	EdgesToCloud   int64 `json:"edges_to_cloud"`   // received by the cloud broker
-	CloudToEdges   int64 `json:"cloud_to_edges"`   // sent by the cloud broker
+	CloudIn        int64 `json:"cloud_broker_in"`  // received by the cloud broker
+	CloudOut       int64 `json:"cloud_broker_out"` // sent by the cloud broker
 	// Updates is the number of generator updates the cloud accepted.
 	Updates int64 `json:"generator_updates"`
 }
 
 // Total is every byte counted.
 func (t Traffic) Total() int64 {
-	return t.DevicesToEdges + t.EdgesToDevices + t.EdgesToCloud + t.CloudToEdges
+	return t.DevicesToEdges + t.EdgesToDevices + t.CloudIn + t.CloudOut
 }
 
 // trafficOf reads res's brokers' counters.
@@ -52,7 +55,7 @@ func trafficOf(res *local.Result) *Traffic {
 		t.EdgesToDevices += e.Broker.BytesSent
 	}
 	if b := res.Cloud.Broker; b != nil {
-		t.EdgesToCloud, t.CloudToEdges = b.BytesReceived, b.BytesSent
+		t.CloudIn, t.CloudOut = b.BytesReceived, b.BytesSent
 	}
 	return t
 }
