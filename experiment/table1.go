@@ -59,8 +59,8 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Result is one run's line of the table (and of table1.json).
-type Result struct {
+// RunInfo is what either table records of a run beside its scores.
+type RunInfo struct {
 	Name string `json:"name"`
 	// Seed is the configuration's seed the run trained with.
 	Seed        uint64  `json:"seed"`
@@ -72,19 +72,31 @@ type Result struct {
 	Devices     int     `json:"devices"`
 	WallSeconds float64 `json:"wall_seconds"`
 	// Bytes is what the edge brokers received and sent: the devices'
-	// traffic. Traffic breaks it down and adds the edges' to the cloud.
-	Bytes      int64       `json:"bytes_moved"`
-	Transport  string      `json:"transport"`
-	Traffic    *Traffic    `json:"traffic,omitempty"`
+	// traffic. Traffic breaks it down and adds the cloud broker's.
+	Bytes     int64    `json:"bytes_moved"`
+	Transport string   `json:"transport"`
+	Traffic   *Traffic `json:"traffic,omitempty"`
+	Grid      string   `json:"grid"`
+	// Config is the run's derived configuration file.
+	Config string `json:"-"`
+}
+
+// runInfo is run r's RunInfo: its topology's and training record's.
+func runInfo(r Run, top *config.Topology, cfgPath, grid string, rec record) RunInfo {
+	return RunInfo{Name: r.Name, Seed: top.Seed, Label: r.Label, Split: r.Split, Mode: top.Training.Mode,
+		Rounds: top.Training.GlobalRounds, LocalIters: top.Training.LocalIters, Devices: devicesOf(top),
+		WallSeconds: rec.WallSeconds, Bytes: rec.Bytes, Transport: rec.Transport, Traffic: rec.Traffic, Grid: grid, Config: cfgPath}
+}
+
+// Result is one run's line of the table (and of table1.json).
+type Result struct {
+	RunInfo
 	Classifier string      `json:"classifier"`
 	Report     eval.Report `json:"scores"`
 	// LastFID is the FID of the last global G when the scored generator
 	// is its moving average (cloud.ema); 0 otherwise.
 	LastFID float64 `json:"fid_last_g,omitempty"`
-	Grid    string  `json:"grid"`
 	Missing []int   `json:"missing_classes,omitempty"`
-	// Config is the run's derived configuration file.
-	Config string `json:"-"`
 }
 
 // Table is Table 1 as far as it has been made: the runs, and the scores of
@@ -107,27 +119,39 @@ func Table1(ctx context.Context, o Options) (*Table, error) {
 	}
 	s := &session{o: o, opts: eval.EvalOptions{CacheDir: o.Cache, Train: true, Progress: func(s string) { fmt.Fprintf(o.Stdout, "experiment: %s\n", s) }}}
 	t := &Table{Args: o.Args}
-	seeds := o.Seeds
-	if len(seeds) == 0 {
-		seeds = []uint64{0}
-	}
-	for _, r := range o.Runs {
-		for _, seed := range seeds {
-			if err := ctx.Err(); err != nil {
-				return t, err
-			}
-			res, err := s.run(ctx, r, seed, t)
-			if err != nil {
-				return t, err
-			}
-			t.Runs = append(t.Runs, res)
-			if err := writeTable(o.Dir, t); err != nil {
-				return t, err
-			}
+	err := s.each(ctx, func(r Run, seed uint64) error {
+		res, err := s.run(ctx, r, seed, t)
+		if err != nil {
+			return err
 		}
+		t.Runs = append(t.Runs, res)
+		return writeTable(o.Dir, t)
+	})
+	if err != nil {
+		return t, err
 	}
 	s.say("table in %s", filepath.Join(o.Dir, "table1.md"))
 	return t, nil
+}
+
+// each calls do for every run of the session and every seed (once, with
+// seed 0, without Seeds), in order, until ctx ends or do fails.
+func (s *session) each(ctx context.Context, do func(r Run, seed uint64) error) error {
+	seeds := s.o.Seeds
+	if len(seeds) == 0 {
+		seeds = []uint64{0}
+	}
+	for _, r := range s.o.Runs {
+		for _, seed := range seeds {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err := do(r, seed); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func (o Options) withDefaults() Options {
@@ -185,7 +209,7 @@ func (s *session) run(ctx context.Context, r Run, seed uint64, t *Table) (Result
 	if err != nil {
 		return Result{}, err
 	}
-	res.Config, res.WallSeconds, res.Bytes, res.Transport, res.Traffic = cfgPath, rec.WallSeconds, rec.Bytes, rec.Transport, rec.Traffic
+	res.RunInfo = runInfo(r, top, cfgPath, res.Grid, rec)
 	s.say("%s: %s; %s, %s moved", folder, res.Report, time.Duration(rec.WallSeconds*float64(time.Second)).Round(time.Second), local.BytesHuman(rec.Bytes))
 	return res, nil
 }
@@ -255,9 +279,7 @@ func (s *session) score(r Run, folder string, top *config.Topology, dir string, 
 	if err := eval.WriteGridFile(filepath.Join(s.o.Dir, grid), top, gen); err != nil {
 		return Result{}, err
 	}
-	return Result{Name: r.Name, Seed: top.Seed, Label: r.Label, Split: r.Split, Mode: top.Training.Mode,
-		Rounds: top.Training.GlobalRounds, LocalIters: top.Training.LocalIters, Devices: devicesOf(top),
-		Classifier: ie.Cls.Key[:16], Report: rep, LastFID: lastFID, Grid: grid, Missing: rep.Missing(ie.Ref)}, nil
+	return Result{RunInfo: RunInfo{Grid: grid}, Classifier: ie.Cls.Key[:16], Report: rep, LastFID: lastFID, Missing: rep.Missing(ie.Ref)}, nil
 }
 
 // scoreFile loads a generator file of run r and scores o.Samples of its

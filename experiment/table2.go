@@ -46,21 +46,8 @@ const GridColumns = 12
 
 // Result2 is one run's line of Table 2 (and of table2.json).
 type Result2 struct {
-	Name        string        `json:"name"`
-	Seed        uint64        `json:"seed"`
-	Label       string        `json:"label"`
-	Split       string        `json:"split"`
-	Mode        string        `json:"mode"`
-	Rounds      int           `json:"global_rounds"`
-	LocalIters  int           `json:"local_iters"`
-	Devices     int           `json:"devices"`
-	WallSeconds float64       `json:"wall_seconds"`
-	Bytes       int64         `json:"bytes_moved"`
-	Transport   string        `json:"transport"`
-	Traffic     *Traffic      `json:"traffic,omitempty"`
-	Report      eval.LRReport `json:"scores"`
-	Grid        string        `json:"grid"`
-	Config      string        `json:"-"`
+	RunInfo
+	Report eval.LRReport `json:"scores"`
 	// DomainNames are each domain's image sources, Lambdas λ1 and λ2,
 	// Algorithm training.algorithm.
 	DomainNames []string   `json:"domains"`
@@ -90,24 +77,16 @@ func MakeTable2(ctx context.Context, o Options) (*Table2, error) {
 	}
 	s := &session{o: o, opts: eval.EvalOptions{CacheDir: o.Cache, Train: true, Progress: func(s string) { fmt.Fprintf(o.Stdout, "experiment: %s\n", s) }}}
 	t := &Table2{Args: o.Args}
-	seeds := o.Seeds
-	if len(seeds) == 0 {
-		seeds = []uint64{0}
-	}
-	for _, r := range o.Runs {
-		for _, seed := range seeds {
-			if err := ctx.Err(); err != nil {
-				return t, err
-			}
-			res, err := s.run2(ctx, r, seed)
-			if err != nil {
-				return t, err
-			}
-			t.Runs = append(t.Runs, res)
-			if err := writeTable2(o.Dir, t); err != nil {
-				return t, err
-			}
+	err := s.each(ctx, func(r Run, seed uint64) error {
+		res, err := s.run2(ctx, r, seed)
+		if err != nil {
+			return err
 		}
+		t.Runs = append(t.Runs, res)
+		return writeTable2(o.Dir, t)
+	})
+	if err != nil {
+		return t, err
 	}
 	s.say("table in %s", filepath.Join(o.Dir, "table2.md"))
 	return t, nil
@@ -143,10 +122,7 @@ func (s *session) run2(ctx context.Context, r Run, seed uint64) (Result2, error)
 	if err := eval.WriteLRGridFile(filepath.Join(s.o.Dir, grid), top, gen, GridColumns); err != nil {
 		return Result2{}, err
 	}
-	res := Result2{Name: r.Name, Seed: top.Seed, Label: r.Label, Split: r.Split, Mode: top.Training.Mode,
-		Rounds: top.Training.GlobalRounds, LocalIters: top.Training.LocalIters, Devices: devicesOf(top),
-		WallSeconds: rec.WallSeconds, Bytes: rec.Bytes, Transport: rec.Transport, Traffic: rec.Traffic,
-		Report: rep, Grid: grid, Config: cfgPath, Algorithm: top.Training.Algorithm}
+	res := Result2{RunInfo: runInfo(r, top, cfgPath, grid, rec), Report: rep, Algorithm: top.Training.Algorithm}
 	res.Lambdas[0], res.Lambdas[1] = top.Training.Lambdas()
 	for _, d := range rep.Domains {
 		res.DomainNames = append(res.DomainNames, strings.Join(d.Sources, "+"))

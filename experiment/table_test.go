@@ -15,13 +15,14 @@ func TestMarkdown(t *testing.T) {
 		Args: []string{"-runs", "centralized,fr-sync-iid,fr-sync-noniid"},
 		Real: &eval.Report{Samples: 200, IS: 9.5, FID: 1.234, Classes: 20, Covered: 20, ClassKL: 0.001, TSTR: 0.9},
 		Runs: []Result{
-			{Name: "centralized", Label: "Cent. GAN", Split: "all data on one device", Rounds: 10, LocalIters: 5, WallSeconds: 61.4,
-				Devices: 1, Bytes: 3 << 19, Traffic: &Traffic{DevicesToEdges: 1 << 20, EdgesToDevices: 1 << 19, CloudIn: 20 << 10, CloudOut: 30 << 10, Updates: 10}, Transport: "mqtt", Classifier: "0123456789abcdef", Grid: "grids/centralized.png",
-				Report: eval.Report{Samples: 200, IS: 8, FID: 20, Classes: 20, Covered: 20, ClassKL: 0.01, TSTR: 0.75, Acc: 0.8125}},
-			{Name: "fr-sync-iid", Label: "FR (sync)", Split: "iid", Rounds: 10, LocalIters: 5, WallSeconds: 2.6, Transport: "sim",
-				LastFID: 25.5, Grid: "grids/fr-sync-iid.png", Missing: []int{3},
+			{RunInfo: RunInfo{Name: "centralized", Label: "Cent. GAN", Split: "all data on one device", Rounds: 10, LocalIters: 5, WallSeconds: 61.4,
+				Devices: 1, Bytes: 3 << 19, Traffic: &Traffic{DevicesToEdges: 1 << 20, EdgesToDevices: 1 << 19, CloudIn: 20 << 10, CloudOut: 30 << 10, Updates: 10}, Transport: "mqtt", Grid: "grids/centralized.png"},
+				Classifier: "0123456789abcdef",
+				Report:     eval.Report{Samples: 200, IS: 8, FID: 20, Classes: 20, Covered: 20, ClassKL: 0.01, TSTR: 0.75, Acc: 0.8125}},
+			{RunInfo: RunInfo{Name: "fr-sync-iid", Label: "FR (sync)", Split: "iid", Rounds: 10, LocalIters: 5, WallSeconds: 2.6, Transport: "sim", Grid: "grids/fr-sync-iid.png"},
+				LastFID: 25.5, Missing: []int{3},
 				Report: eval.Report{Samples: 200, IS: 7.25, FID: 23, Classes: 20, Covered: 19, ClassKL: 0.02}},
-			{Name: "fr-sync-noniid", Label: "FR (sync)", Split: "non-iid", Rounds: 10, LocalIters: 5, Transport: "sim", Grid: "g.png",
+			{RunInfo: RunInfo{Name: "fr-sync-noniid", Label: "FR (sync)", Split: "non-iid", Rounds: 10, LocalIters: 5, Transport: "sim", Grid: "g.png"},
 				Report: eval.Report{Samples: 200, IS: 6, FID: 50, Classes: 20, Covered: 20}},
 		},
 	}
@@ -81,8 +82,8 @@ func TestMarkdown(t *testing.T) {
 
 func TestMarkdownSeeds(t *testing.T) {
 	run := func(name, label string, seed uint64, fid, is, tstr float64, covered int) Result {
-		return Result{Name: name, Label: label, Split: "iid", Seed: seed, Rounds: 10, LocalIters: 5, WallSeconds: 10, Transport: "sim",
-			Grid: "g.png", Report: eval.Report{Samples: 200, IS: is, FID: fid, Classes: 20, Covered: covered, TSTR: tstr, Acc: tstr / 2}}
+		return Result{RunInfo: RunInfo{Name: name, Label: label, Split: "iid", Seed: seed, Rounds: 10, LocalIters: 5, WallSeconds: 10, Transport: "sim",
+			Grid: "g.png"}, Report: eval.Report{Samples: 200, IS: is, FID: fid, Classes: 20, Covered: covered, TSTR: tstr, Acc: tstr / 2}}
 	}
 	tab := &Table{Runs: []Result{
 		run("centralized", "Cent. GAN", 1, 20, 8, 0.7, 20),
