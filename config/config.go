@@ -70,6 +70,13 @@ type Model struct {
 	// G(z, e_s) is the mixture of all the data (see Topology.SourceShares).
 	// FR only: in the LR scenario the domain code c_k plays this part.
 	SourceCode string `yaml:"source_code"`
+	// DomainCode is where the LR domain code c_k enters G: "input" (the
+	// paper's G(z, c_k), default) or "skip_first": G's first layer sees z
+	// alone and the code joins the layer after it (nn.DenseCarry), so that
+	// the first-layer output, Eq. 8's high-level representation, is the
+	// same in every domain by construction and only the later layers draw
+	// the domain. LR only; G needs a hidden layer.
+	DomainCode string `yaml:"domain_code"`
 	// SourceCodeScale is the value of the source code's one entry; default
 	// the number of communities K. Eq. 1 averages K generators of which
 	// only one trains the input weights of a given code, which divides

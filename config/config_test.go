@@ -616,3 +616,50 @@ communities:
 		}
 	}
 }
+
+// TestDomainCode: with model.domain_code: skip_first the LR generator's
+// first layer sees z alone and carries the domain code to the next one;
+// the key is for LR generators with a hidden layer only.
+func TestDomainCode(t *testing.T) {
+	const base = `
+scenario: SCENARIO
+model: {latent: 4, data_dim: 2, generator: GEN, discriminator: [8], classifier: [8], domain_code: CODE}
+training: {global_rounds: 1, local_iters: 1, batch_size: 8}
+cloud: {allow_anonymous: true}
+communities:
+  - {id: a, data: {kind: gaussian, means: [[0, 0]], std: 1}, edge: {allow_anonymous: true}, device_count: 1}
+  - {id: b, data: {kind: gaussian, means: [[1, 0]], std: 1}, edge: {allow_anonymous: true}, device_count: 1}
+`
+	load := func(scenario, gen, code string) (*Topology, error) {
+		return FromBytes([]byte(strings.NewReplacer("SCENARIO", scenario, "GEN", gen, "CODE", code).Replace(base)), "inline", "")
+	}
+	top, err := load("lr", "[16, 8]", "skip_first")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []nn.LayerSpec{
+		{Kind: nn.KindDenseCarry, In: 4, Out: 16, Carry: 2}, {Kind: nn.KindLeakyReLU, Alpha: 0.2},
+		{Kind: nn.KindDense, In: 18, Out: 8}, {Kind: nn.KindLeakyReLU, Alpha: 0.2}, {Kind: nn.KindDense, In: 8, Out: 2},
+	}
+	if got := top.GeneratorSpec(); !slices.Equal(got, want) {
+		t.Errorf("generator %+v, want %+v", got, want)
+	}
+	if sh := top.Spec().GenParams; len(sh) != 6 || !slices.Equal(sh[0], []int{4, 16}) || !slices.Equal(sh[2], []int{18, 8}) {
+		t.Errorf("G's parameter shapes %v", sh)
+	}
+	if top.GenInDim() != 6 {
+		t.Errorf("G takes %d inputs, want 6", top.GenInDim())
+	}
+	if top, err := load("lr", "[16]", "input"); err != nil || top.GeneratorSpec()[0].Kind != nn.KindDense {
+		t.Errorf("input: %v, %+v", err, top.GeneratorSpec())
+	}
+	for _, tt := range []struct{ scenario, gen, code, want string }{
+		{"fr", "[16]", "skip_first", "model.domain_code: skip_first needs scenario: lr"},
+		{"lr", "[]", "skip_first", "model.domain_code: skip_first needs scenario: lr and a hidden layer"},
+		{"lr", "[16]", "middle", "model.domain_code"},
+	} {
+		if _, err := load(tt.scenario, tt.gen, tt.code); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s %s %s: got %v, want an error containing %q", tt.scenario, tt.gen, tt.code, err, tt.want)
+		}
+	}
+}

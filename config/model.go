@@ -27,7 +27,15 @@ func (t *Topology) GeneratorSpec() []nn.LayerSpec {
 	if t.Model.Output == "tanh" {
 		out = "tanh"
 	}
-	return mlp(append(append([]int{t.GenInDim()}, t.Model.Generator...), t.Model.DataDim), float32(t.Model.LeakySlope), out)
+	s := mlp(append(append([]int{t.GenInDim()}, t.Model.Generator...), t.Model.DataDim), float32(t.Model.LeakySlope), out)
+	if k := t.Domains(); k > 0 && t.Model.DomainCode == DomainCodeSkipFirst && len(s) > 2 {
+		// [dense(m+K → h1), act, dense(h1 → …)] becomes
+		// [dense_carry(m → h1, +K), act, dense(h1+K → …)]: the code skips
+		// the first layer (validate requires a hidden layer).
+		s[0] = nn.LayerSpec{Kind: nn.KindDenseCarry, In: s[0].In - k, Out: s[0].Out, Carry: k}
+		s[2].In += k
+	}
+	return s
 }
 
 // GenLayout is the layout of G's input rows: m latent columns, then K
@@ -225,12 +233,12 @@ func mlp(sizes []int, alpha float32, out string) []nn.LayerSpec {
 	return s
 }
 
-// paramShapes lists the shapes of the parameters of a Dense stack, in the
+// paramShapes lists the shapes of the parameters of a dense stack, in the
 // order nn.Sequential.Params returns them (weight [in,out], bias [out]).
 func paramShapes(specs []nn.LayerSpec) [][]int {
 	var sh [][]int
 	for _, s := range specs {
-		if s.Kind == "dense" {
+		if s.Kind == nn.KindDense || s.Kind == nn.KindDenseCarry {
 			sh = append(sh, []int{s.In, s.Out}, []int{s.Out})
 		}
 	}

@@ -22,6 +22,13 @@ var (
 	dataKinds   = []string{"gaussian", "mnist", "fashion-mnist", "inverted-mnist", "grey-mnist", "idx", "csv"}
 	partKinds   = []string{"iid", "shards", "dirichlet", "modes"}
 	sourceCodes = []string{SourceNone, SourceCommunity, SourceDevice}
+	domainCodes = []string{DomainCodeInput, DomainCodeSkipFirst}
+)
+
+// Values of model.domain_code.
+const (
+	DomainCodeInput     = "input"
+	DomainCodeSkipFirst = "skip_first"
 )
 
 // Values of model.source_code.
@@ -152,6 +159,10 @@ func (t *Topology) validateModel(p *problems) {
 	}
 	if t.Scenario == "lr" && len(m.Classifier) == 0 {
 		m.Classifier = []int{64}
+	}
+	p.enum("model.domain_code", &m.DomainCode, DomainCodeInput, domainCodes)
+	if m.DomainCode == DomainCodeSkipFirst && (t.Scenario != "lr" || len(m.Generator) == 0) {
+		p.bad("model.domain_code", "skip_first needs scenario: lr and a hidden layer in model.generator")
 	}
 }
 

@@ -75,9 +75,9 @@ func ExampleLoad() {
 	}
 	fmt.Println(back.NumParams(), "parameters")
 	// Output:
-	// {Kind:dense In:3 Out:4 Alpha:0 Group:0}
-	// {Kind:leaky_relu In:0 Out:0 Alpha:0.2 Group:0}
-	// {Kind:dense In:4 Out:2 Alpha:0 Group:0}
-	// {Kind:sigmoid In:0 Out:0 Alpha:0 Group:0}
+	// {Kind:dense In:3 Out:4 Alpha:0 Group:0 Carry:0}
+	// {Kind:leaky_relu In:0 Out:0 Alpha:0.2 Group:0 Carry:0}
+	// {Kind:dense In:4 Out:2 Alpha:0 Group:0 Carry:0}
+	// {Kind:sigmoid In:0 Out:0 Alpha:0 Group:0 Carry:0}
 	// 26 parameters
 }

@@ -1,9 +1,11 @@
 package nn_test
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"gonum.org/v1/gonum/diff/fd"
@@ -153,6 +155,8 @@ func TestLayerGradients(t *testing.T) {
 		{"sigmoid", func() nn.Layer { return nn.NewSigmoid() }, 3, 6, false},
 		{"minibatch_std 4 (6 rows: groups of 4 and 2)", func() nn.Layer { return nn.NewMinibatchStd(4) }, 6, 5, false},
 		{"minibatch_std 2 (5 rows: a last group of 1)", func() nn.Layer { return nn.NewMinibatchStd(2) }, 5, 3, false},
+		{"dense_carry 5→3 carrying 2", func() nn.Layer { return nn.NewDenseCarry(5, 3, 2, rng) }, 4, 7, false},
+		{"dense_carry 1→4 carrying 3", func() nn.Layer { return nn.NewDenseCarry(1, 4, 3, rng) }, 3, 4, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := tc.layer()
@@ -278,4 +282,74 @@ func TestLossGradients(t *testing.T) {
 		}, x, &fd.Settings{Formula: fd.Central, Step: 1e-3})
 		checkClose(t, "dL/da", got.Data, want, 1e-4)
 	})
+}
+
+// carryNet is a generator-like net whose first layer does not see the
+// last 2 input columns (a code), which the second layer does: dense_carry
+// 4→6 (+2), LeakyReLU, dense 8→3, tanh.
+func carryNet(t testing.TB, rng *rand.Rand) *nn.Sequential {
+	t.Helper()
+	net, err := nn.Build([]nn.LayerSpec{
+		{Kind: nn.KindDenseCarry, In: 4, Out: 6, Carry: 2},
+		{Kind: nn.KindLeakyReLU, Alpha: 0.2},
+		{Kind: nn.KindDense, In: 8, Out: 3},
+		{Kind: nn.KindTanh},
+	}, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return net
+}
+
+// TestDenseCarry: the carried columns pass through unchanged and reach the
+// next layer; the first Out columns do not depend on them; a network of
+// it has the gradients finite differences give, and BackwardParams
+// accumulates what Backward does.
+func TestDenseCarry(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	l := nn.NewDenseCarry(3, 2, 2, rng)
+	x := nn.Mat{Rows: 2, Cols: 5, Data: []float32{1, 2, 3, 1, 0, 1, 2, 3, 0, 1}}
+	y := l.Forward(x)
+	if y.Cols != 4 || y.Data[2] != 1 || y.Data[3] != 0 || y.Data[6] != 0 || y.Data[7] != 1 {
+		t.Fatalf("output %v (%d columns), want the codes [1 0] and [0 1] in the last two", y.Data, y.Cols)
+	}
+	if y.Data[0] != y.Data[4] || y.Data[1] != y.Data[5] {
+		t.Errorf("rows with the same first columns and other codes: %v and %v, want the same dense part", y.Data[:2], y.Data[4:6])
+	}
+	if sp := l.Spec(); sp != (nn.LayerSpec{Kind: nn.KindDenseCarry, In: 3, Out: 2, Carry: 2}) {
+		t.Errorf("spec %+v", sp)
+	}
+
+	net := carryNet(t, rng)
+	if net.InDim() != 6 || net.OutDim() != 3 {
+		t.Errorf("InDim %d, OutDim %d; want 6 and 3", net.InDim(), net.OutDim())
+	}
+	for _, p := range net.Params() {
+		if p.Name == "bias" {
+			copy(p.Value, awayFromZero(len(p.Value), rng))
+		}
+	}
+	gradCheck(t, seqLayer{net}, randMat(5, 6, rng), rng)
+
+	xb, dy := randMat(5, 6, rng), randMat(5, 3, rng)
+	net.ZeroGrad()
+	net.Forward(xb)
+	net.Backward(dy)
+	want := nn.Flatten(nil, gradsOf(net.Params()))
+	net.ZeroGrad()
+	net.Forward(xb)
+	net.BackwardParams(dy)
+	if got := nn.Flatten(nil, gradsOf(net.Params())); !slices.Equal(got, want) {
+		t.Errorf("BackwardParams: %v, Backward: %v", got, want)
+	}
+
+	for _, bad := range [][]nn.LayerSpec{
+		{{Kind: nn.KindDenseCarry, In: 4, Out: 6}},                                                // carries nothing
+		{{Kind: nn.KindDenseCarry, In: 4, Out: 6, Carry: 2}, {Kind: nn.KindDense, In: 6, Out: 3}}, // the next layer ignores the carried columns
+		{{Kind: nn.KindDense, In: 4, Out: 5}, {Kind: nn.KindDenseCarry, In: 4, Out: 6, Carry: 2}}, // 4 + 2 ≠ 5
+	} {
+		if _, err := nn.Build(bad, rng); !errors.Is(err, nn.ErrSpec) {
+			t.Errorf("Build(%+v): %v, want ErrSpec", bad, err)
+		}
+	}
 }

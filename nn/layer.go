@@ -36,17 +36,22 @@ const (
 	// KindMinibatchStd appends the minibatch standard deviation of groups
 	// of Group rows as one more column (see MinibatchStd).
 	KindMinibatchStd = "minibatch_std"
+	// KindDenseCarry is a dense layer over all but the last Carry input
+	// columns, which it carries through beside its output (DenseCarry).
+	KindDenseCarry = "dense_carry"
 )
 
 // LayerSpec describes one layer. Kind is one of "dense", "leaky_relu",
-// "relu", "tanh", "sigmoid", "minibatch_std". In/Out are used by "dense";
-// Alpha by "leaky_relu"; Group by "minibatch_std".
+// "relu", "tanh", "sigmoid", "minibatch_std", "dense_carry". In/Out are
+// used by "dense" and "dense_carry" (whose input is In + Carry columns and
+// output Out + Carry); Alpha by "leaky_relu"; Group by "minibatch_std".
 type LayerSpec struct {
 	Kind  string  `json:"kind"`
 	In    int     `json:"in,omitempty"`
 	Out   int     `json:"out,omitempty"`
 	Alpha float32 `json:"alpha,omitempty"`
 	Group int     `json:"group,omitempty"`
+	Carry int     `json:"carry,omitempty"`
 }
 
 // paramBackwarder is implemented by layers that can accumulate their

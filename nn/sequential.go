@@ -68,6 +68,8 @@ func Build(specs []LayerSpec, rng *rand.Rand) (*Sequential, error) {
 			s.Layers[i] = NewSigmoid()
 		case KindMinibatchStd:
 			s.Layers[i] = NewMinibatchStd(sp.Group)
+		case KindDenseCarry:
+			s.Layers[i] = NewDenseCarry(sp.In, sp.Out, sp.Carry, rng)
 		}
 	}
 	return s, nil
@@ -98,6 +100,18 @@ func validateSpecs(specs []LayerSpec) error {
 				return bad("alpha %v is not finite", sp.Alpha)
 			}
 		case KindReLU, KindTanh, KindSigmoid:
+		case KindDenseCarry:
+			if sp.In <= 0 || sp.Out <= 0 || sp.Carry <= 0 || sp.In+sp.Carry > maxDim || sp.Out+sp.Carry > maxDim {
+				return bad("dimensions %d→%d carrying %d out of range [1, %d]", sp.In, sp.Out, sp.Carry, maxDim)
+			}
+			if prevOut != 0 && sp.In+sp.Carry != prevOut {
+				return bad("input width %d + %d carried, previous dense layer outputs %d", sp.In, sp.Carry, prevOut)
+			}
+			total += sp.In*sp.Out + sp.Out
+			if total > maxParams {
+				return bad("more than %d parameters", maxParams)
+			}
+			prevOut = sp.Out + sp.Carry
 		case KindMinibatchStd:
 			if sp.Group < 2 || sp.Group > maxDim {
 				return bad("group %d out of range [2, %d]", sp.Group, maxDim)
@@ -236,23 +250,29 @@ func (s *Sequential) NumParams() int {
 	return n
 }
 
-// InDim returns the input width of the first Dense layer, or 0 if there is
-// none.
+// InDim returns the input width of the first dense layer (a dense_carry
+// layer's with its carried columns), or 0 if there is none.
 func (s *Sequential) InDim() int {
 	for _, l := range s.Layers {
-		if sp := l.Spec(); sp.Kind == KindDense {
+		switch sp := l.Spec(); sp.Kind {
+		case KindDense:
 			return sp.In
+		case KindDenseCarry:
+			return sp.In + sp.Carry
 		}
 	}
 	return 0
 }
 
-// OutDim returns the output width of the last Dense layer, or 0 if there
-// is none.
+// OutDim returns the output width of the last dense layer (a dense_carry
+// layer's with its carried columns), or 0 if there is none.
 func (s *Sequential) OutDim() int {
 	for i := len(s.Layers) - 1; i >= 0; i-- {
-		if sp := s.Layers[i].Spec(); sp.Kind == KindDense {
+		switch sp := s.Layers[i].Spec(); sp.Kind {
+		case KindDense:
 			return sp.Out
+		case KindDenseCarry:
+			return sp.Out + sp.Carry
 		}
 	}
 	return 0

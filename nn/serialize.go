@@ -50,13 +50,16 @@ func (s *Sequential) MarshalBinary() ([]byte, error) {
 	e.u32(uint32(len(specs)))
 	for _, sp := range specs {
 		e.str(sp.Kind)
-		in := sp.In
-		if sp.Kind == KindMinibatchStd {
-			in = sp.Group
+		in, alpha := sp.In, sp.Alpha
+		switch sp.Kind {
+		case KindMinibatchStd:
+			in = sp.Group // in the in slot
+		case KindDenseCarry:
+			alpha = float32(sp.Carry) // in the alpha slot: exact below 2^24 (maxDim)
 		}
 		e.u32(uint32(in))
 		e.u32(uint32(sp.Out))
-		e.f32(sp.Alpha)
+		e.f32(alpha)
 	}
 	e.u32(uint32(len(params)))
 	for _, p := range params {
@@ -101,8 +104,15 @@ func (s *Sequential) UnmarshalBinary(b []byte) error {
 	specs := make([]LayerSpec, nl)
 	for i := range specs {
 		specs[i] = LayerSpec{Kind: d.str(), In: int(d.u32()), Out: int(d.u32()), Alpha: d.f32()}
-		if specs[i].Kind == KindMinibatchStd {
-			specs[i].Group, specs[i].In = specs[i].In, 0
+		switch sp := &specs[i]; sp.Kind {
+		case KindMinibatchStd:
+			sp.Group, sp.In = sp.In, 0
+		case KindDenseCarry:
+			if c := sp.Alpha; c != float32(int32(c)) || c < 0 || c > maxDim {
+				d.fail(nil, "layer %d: dense_carry carries %v columns", i, c)
+			} else {
+				sp.Carry, sp.Alpha = int(c), 0
+			}
 		}
 	}
 	if d.err != nil {

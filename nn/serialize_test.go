@@ -65,6 +65,28 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	}
 }
 
+// TestSaveLoadCarry: a dense_carry layer's carried width round-trips (in
+// the alpha slot of the layer table) and the loaded network computes the
+// same function.
+func TestSaveLoadCarry(t *testing.T) {
+	net := carryNet(t, rand.New(rand.NewPCG(3, 3)))
+	var buf bytes.Buffer
+	if err := nn.Save(&buf, net); err != nil {
+		t.Fatal(err)
+	}
+	got, err := nn.Load(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gs := got.Specs(); gs[0] != net.Specs()[0] {
+		t.Errorf("spec 0: got %+v, want %+v", gs[0], net.Specs()[0])
+	}
+	x := randMat(3, 6, rand.New(rand.NewPCG(2, 2)))
+	if a, b := got.Forward(x), net.Forward(x); !equal32(a.Data, b.Data) {
+		t.Errorf("Forward after Load: got %v, want %v", a.Data, b.Data)
+	}
+}
+
 // TestLoadHeader checks the layout of the file header against the
 // documented format.
 func TestLoadHeader(t *testing.T) {
@@ -138,7 +160,12 @@ func FuzzLoad(f *testing.F) {
 	if err := nn.Save(&buf, testNet(f, 4)); err != nil {
 		f.Fatal(err)
 	}
-	f.Add(buf.Bytes())                                            // a valid network
+	f.Add(buf.Bytes()) // a valid network
+	var carry bytes.Buffer
+	if err := nn.Save(&carry, carryNet(f, rand.New(rand.NewPCG(5, 5)))); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(carry.Bytes())                                          // a valid network with a dense_carry layer
 	f.Add(buf.Bytes()[:20])                                       // cut inside the layer table
 	f.Add([]byte("FGNN\x01\x00"))                                 // header only
 	f.Add([]byte("FGNN\x02\x00\x00\x00\x00\x00\x00\x00\x00\x00")) // unknown version
