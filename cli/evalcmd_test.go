@@ -266,6 +266,17 @@ func TestExperimentMiniature(t *testing.T) {
 	if err != nil || !strings.Contains(got, "reusing the generator") {
 		t.Errorf("experiment -reuse: %v\n%s", err, got)
 	}
+	// -collect makes the table of what is finished and trains nothing.
+	got, err = run(t, "experiment", "-configs", cfgs, "-o", out, "-n", "200", "-runs", "fr-sync-iid,fr-async-iid", "-collect")
+	if err != nil || !strings.Contains(got, "reusing the generator") || !strings.Contains(got, "fr-async-iid: not finished") {
+		t.Errorf("experiment -collect: %v\n%s", err, got)
+	}
+	if _, err := os.Stat(filepath.Join(out, "fr-async-iid")); !os.IsNotExist(err) {
+		t.Errorf("experiment -collect made the folder of a run it left out: %v", err)
+	}
+	if md, err := os.ReadFile(filepath.Join(out, "table1.md")); err != nil || !strings.Contains(string(md), "| FR (sync) | iid |") || strings.Contains(string(md), "FR (async)") {
+		t.Errorf("table1.md after -collect (%v):\n%s", err, md)
+	}
 
 	// -seeds and -set: a run per seed, each configuration with its seed
 	// and the override, and the mean ± sd line.

@@ -54,6 +54,7 @@ func runExperiment(ctx context.Context, args []string, stdout, stderr io.Writer)
 	cache := fs.String("cache", "", "classifier cache folder (default $FEDGAN_CACHE or ~/.cache/fedgan/eval)")
 	useSim := fs.Bool("sim", false, "train with the in-process simulator instead of MQTT (no bytes; quicker tuning)")
 	reuse := fs.Bool("reuse", false, "score the generators of runs already in the folder instead of training them again")
+	collect := fs.Bool("collect", false, "make the table of the runs and seeds already finished in the folder, leaving the others out (a table made in pieces)")
 	seedList := fs.String("seeds", "", "comma-separated seeds: every run once per seed, in folders NAME-seedS, with mean ± sd in the table (default: once, the files' seed)")
 	set := keyValues{}
 	fs.Var(set, "set", "override a key of every run's configuration, key=value (e.g. training.robust=none); repeatable")
@@ -95,7 +96,7 @@ func runExperiment(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	o := experiment.Options{
 		Dir: *out, Configs: *cfgDir, Runs: chosen, Rounds: *rounds, Iters: *iters, EvalEvery: *evalEvery,
-		Samples: *n, Cache: *cache, Sim: *useSim, Reuse: *reuse, Seeds: seeds, Set: set, Args: args,
+		Samples: *n, Cache: *cache, Sim: *useSim, Reuse: *reuse, Collect: *collect, Seeds: seeds, Set: set, Args: args,
 		Stdout: stdout, Logger: (&common{}).logger(stderr, true),
 	}
 	if *table2 {

@@ -2,6 +2,7 @@ package experiment
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -43,6 +44,11 @@ type Options struct {
 	// Reuse scores the generators of runs already in Dir instead of
 	// training them again.
 	Reuse bool
+	// Collect makes the table of the runs and seeds already finished in
+	// Dir, skipping the others instead of training them (it implies
+	// Reuse): how a table made in pieces (other seeds, other sessions,
+	// other machines) is put together.
+	Collect bool
 	// Seeds makes every run once per seed, each with the configuration's
 	// seed replaced, in the folder NAME-seedS; empty makes every run once,
 	// with its file's seed, in the folder NAME.
@@ -121,6 +127,9 @@ func Table1(ctx context.Context, o Options) (*Table, error) {
 	t := &Table{Args: o.Args}
 	err := s.each(ctx, func(r Run, seed uint64) error {
 		res, err := s.run(ctx, r, seed, t)
+		if errors.Is(err, errNotFinished) {
+			return nil
+		}
 		if err != nil {
 			return err
 		}
@@ -132,6 +141,22 @@ func Table1(ctx context.Context, o Options) (*Table, error) {
 	}
 	s.say("table in %s", filepath.Join(o.Dir, "table1.md"))
 	return t, nil
+}
+
+// errNotFinished is collectable's answer for a run that Collect skips.
+var errNotFinished = errors.New("experiment: run not finished")
+
+// collectable returns errNotFinished, after saying so, if the session
+// collects finished runs and the one in dir is not.
+func (s *session) collectable(folder, dir string) error {
+	if !s.o.Collect {
+		return nil
+	}
+	if _, ok := reusable(dir); !ok {
+		s.say("%s: not finished in %s, left out", folder, dir)
+		return errNotFinished
+	}
+	return nil
 }
 
 // each calls do for every run of the session and every seed (once, with
@@ -155,6 +180,7 @@ func (s *session) each(ctx context.Context, do func(r Run, seed uint64) error) e
 }
 
 func (o Options) withDefaults() Options {
+	o.Reuse = o.Reuse || o.Collect
 	if o.Runs == nil {
 		o.Runs = Table1Runs
 	}
@@ -186,6 +212,9 @@ func (s *session) say(format string, args ...any) {
 func (s *session) run(ctx context.Context, r Run, seed uint64, t *Table) (Result, error) {
 	folder := r.folder(seed)
 	dir := filepath.Join(s.o.Dir, folder)
+	if err := s.collectable(folder, dir); err != nil {
+		return Result{}, err
+	}
 	top, cfgPath, err := s.configure(r, seed, dir)
 	if err != nil {
 		return Result{}, err

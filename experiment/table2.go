@@ -3,6 +3,7 @@ package experiment
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -79,6 +80,9 @@ func MakeTable2(ctx context.Context, o Options) (*Table2, error) {
 	t := &Table2{Args: o.Args}
 	err := s.each(ctx, func(r Run, seed uint64) error {
 		res, err := s.run2(ctx, r, seed)
+		if errors.Is(err, errNotFinished) {
+			return nil
+		}
 		if err != nil {
 			return err
 		}
@@ -96,6 +100,9 @@ func MakeTable2(ctx context.Context, o Options) (*Table2, error) {
 func (s *session) run2(ctx context.Context, r Run, seed uint64) (Result2, error) {
 	folder := r.folder(seed)
 	dir := filepath.Join(s.o.Dir, folder)
+	if err := s.collectable(folder, dir); err != nil {
+		return Result2{}, err
+	}
 	top, cfgPath, err := s.configure(r, seed, dir)
 	if err != nil {
 		return Result2{}, err
