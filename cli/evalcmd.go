@@ -14,13 +14,15 @@ import (
 	"github.com/fedgan/fedgan/config"
 	"github.com/fedgan/fedgan/eval"
 	"github.com/fedgan/fedgan/experiment"
+	"github.com/fedgan/fedgan/nn"
 )
 
 // The evaluation commands (issue: real image data and evaluation).
 
 const evalUsage = `Usage:
   fedgan eval train -c CONFIG      train the scenario's evaluation classifier (once; cached) and print its test accuracy
-  fedgan eval -m MODEL -c CONFIG   score a generator: FID, IS, class coverage, class KL (10,000 samples)
+  fedgan eval -m MODEL -c CONFIG   score a generator: FID, IS, class coverage, class KL (10,000 samples); for a
+                                   label-related topology per domain, with the label agreement of shared z
   fedgan eval real -c CONFIG       score real training images the same way (the floor a generator can reach)
   fedgan eval merge -c CONFIG -o DIR
                                    write the scenario's real data (all datasets, labels offset) as one IDX folder:
@@ -107,6 +109,9 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	if top.Domains() > 0 {
+		return evalLR(top, gen, &f, *model, *grid, stdout, stderr)
+	}
 	ie, err := eval.OpenImageEval(top, f.options(stderr, false))
 	if err != nil {
 		return withTrainHint(err, f.config)
@@ -126,6 +131,36 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	}
 	return printReport(stdout, *model, rep, ie, f.json)
+}
+
+// evalLR scores a generator of a label-related topology with the LR
+// evaluation (per-domain scores, the cross-domain label agreement of
+// shared z, the samples' domain accuracy) and, with grid, draws its Fig. 5
+// grid.
+func evalLR(top *config.Topology, gen *nn.Sequential, f *evalFlags, model, grid string, stdout, stderr io.Writer) error {
+	le, err := eval.OpenLREval(top, eval.LROptions{EvalOptions: f.options(stderr, false)})
+	if err != nil {
+		return withTrainHint(err, f.config)
+	}
+	rep, err := le.Score(top, gen, f.n, rand.New(rand.NewPCG(f.seed, 0)))
+	if err != nil {
+		return err
+	}
+	if grid != "" {
+		if err := eval.WriteLRGridFile(grid, top, gen, eval.GridSide); err != nil {
+			return err
+		}
+	}
+	if f.json {
+		b, err := json.MarshalIndent(map[string]any{"what": model, "scores": rep}, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintln(stdout, string(b))
+		return err
+	}
+	_, err = fmt.Fprintf(stdout, "%s: %s\n", model, rep)
+	return err
 }
 
 // withTrainHint adds the command that trains a missing classifier.
@@ -219,6 +254,14 @@ func runSample(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	if top == nil { // a plain FR generator: latent = input width
 		top = &config.Topology{Model: config.Model{Latent: gen.InDim(), DataDim: gen.OutDim()}}
+	}
+	if top.Domains() > 0 {
+		// The paper's Fig. 5: a row per domain, the same z down a column.
+		if err := eval.WriteLRGridFile(*out, top, gen, eval.GridSide); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "wrote %s: %d latents (columns) drawn in each of %d domains (rows) by %s\n", *out, eval.GridSide, top.Domains(), *model)
+		return nil
 	}
 	if err := eval.WriteGridFile(*out, top, gen); err != nil {
 		return err

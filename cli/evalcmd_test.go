@@ -378,3 +378,47 @@ func TestTable2Miniature(t *testing.T) {
 		t.Errorf("-table2 with -fig3 accepted")
 	}
 }
+
+// TestEvalLR: `fedgan eval` scores a label-related generator per domain
+// with the label agreement of shared z, and `fedgan sample` draws its
+// Fig. 5 grid: a row per domain, a column per z.
+func TestEvalLR(t *testing.T) {
+	dir := miniature(t)
+	cfg := filepath.Join(dir, "lr-mnist-inverted-iid.yaml")
+	top, err := config.Load(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen, err := deploy.Generator(top, rand.New(rand.NewPCG(1, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	model := filepath.Join(dir, "lr.nnw")
+	var buf bytes.Buffer
+	if err := nn.Save(&buf, gen); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(model, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	grid := filepath.Join(dir, "fig5.png")
+	got, err := run(t, "eval", "-m", model, "-c", cfg, "-n", "100", "-train", "-grid", grid)
+	if err != nil {
+		t.Fatalf("eval: %v\n%s", err, got)
+	}
+	for _, want := range []string{"label agreement", "in domain", "domain accuracy", "domain 0", "domain 1"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("eval output lacks %q:\n%s", want, got)
+		}
+	}
+	if err := fixture.CheckPNG(grid, eval.GridSide*(56+2)+2, 2*(56+2)+2); err != nil {
+		t.Error(err)
+	}
+	out := filepath.Join(dir, "sample.png")
+	if got, err := run(t, "sample", "-m", model, "-c", cfg, "-o", out); err != nil || !strings.Contains(got, "2 domains (rows)") {
+		t.Fatalf("sample: %v\n%s", err, got)
+	}
+	if err := fixture.CheckPNG(out, eval.GridSide*(56+2)+2, 2*(56+2)+2); err != nil {
+		t.Error(err)
+	}
+}
