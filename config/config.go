@@ -148,6 +148,12 @@ type Training struct {
 	// objective (MSGAN; fed.EdgeConfig.ModeSeeking); 0 (default) disables
 	// it. It needs an even batch_size.
 	ModeSeeking float64 `yaml:"mode_seeking"`
+	// ClassInvariance is RegGAN's regulariser of G (Mao & Li 2018): λ of
+	// Eq. 8 over the class codes, pulling G's first-layer outputs for one
+	// z under different class codes together (fed.EdgeConfig). For the
+	// centralized multi-domain baseline of Table 2, whose classes are the
+	// domains; FR with model.class_code ≥ 2 only. Default 0 (off).
+	ClassInvariance float64 `yaml:"class_invariance"`
 	// InstanceNoise is the standard deviation of the noise added to every
 	// row a discriminator sees at the start of training; it decays
 	// linearly to 0 at the last round. 0 (default) disables it.

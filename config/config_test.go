@@ -663,3 +663,32 @@ communities:
 		}
 	}
 }
+
+// TestClassInvarianceKey: RegGAN's regulariser needs a class code of two
+// classes or more and a finite λ ≥ 0.
+func TestClassInvarianceKey(t *testing.T) {
+	const base = `
+model: {latent: 4, data_dim: 2, generator: [8], discriminator: [8], class_code: CODE}
+training: {global_rounds: 1, local_iters: 1, batch_size: 8, class_invariance: CI}
+cloud: {allow_anonymous: true}
+communities:
+  - {id: a, data: {kind: gaussian, means: [[0, 0], [1, 1]], std: 1}, edge: {allow_anonymous: true}, device_count: 1}
+`
+	for _, tt := range []struct{ code, ci, want string }{
+		{"2", "0.1", ""},
+		{"0", "0", ""},
+		{"0", "0.1", "training.class_invariance: pulls the class codes' first-layer outputs together: needs model.class_code ≥ 2, got 0"},
+		{"2", "-1", "training.class_invariance: must be a finite number >= 0, got -1"},
+		{"2", ".inf", "training.class_invariance: must be a finite number >= 0, got +Inf"},
+	} {
+		top, err := FromBytes([]byte(strings.NewReplacer("CODE", tt.code, "CI", tt.ci).Replace(base)), "inline", "")
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("%s/%s: %v", tt.code, tt.ci, err)
+		case tt.want == "" && top.Training.ClassInvariance != parseFloat(t, tt.ci):
+			t.Errorf("%s/%s: class_invariance %g", tt.code, tt.ci, top.Training.ClassInvariance)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+			t.Errorf("%s/%s: got %v, want an error containing %q", tt.code, tt.ci, err, tt.want)
+		}
+	}
+}

@@ -193,6 +193,11 @@ func (t *Topology) validateTraining(p *problems) {
 	if t.Scenario == "lr" {
 		tr.validateDomainLosses(p)
 	}
+	if c := tr.ClassInvariance; !(c >= 0) || math.IsInf(c, 0) {
+		p.bad("training.class_invariance", "must be a finite number >= 0, got %g", c)
+	} else if c > 0 && t.Model.ClassCode < 2 {
+		p.bad("training.class_invariance", "pulls the class codes' first-layer outputs together: needs model.class_code ≥ 2, got %d", t.Model.ClassCode)
+	}
 }
 
 // validateAlgorithm checks training.algorithm: Fed GAN runs in the FR
@@ -263,6 +268,7 @@ func (tr *Training) validateLosses(p *problems) {
 	} else if tr.ModeSeeking > 0 && tr.BatchSize%2 != 0 {
 		p.bad("training.mode_seeking", "pairs the rows of a batch: batch_size must be even, got %d", tr.BatchSize)
 	}
+
 	if tr.InstanceNoise < 0 || math.IsNaN(tr.InstanceNoise) {
 		p.bad("training.instance_noise", "must be >= 0, got %g", tr.InstanceNoise)
 	}

@@ -131,7 +131,10 @@ func Edge(top *config.Topology, id string) (*fed.Edge, error) {
 		LocalIters: tr.LocalIters, Batch: tr.BatchSize, Layout: top.GenLayout(), DataDim: top.Model.DataDim,
 		Gen: gen, Opt: genOptimizer(tr), RNG: PCG(top, "edge/"+id),
 		LRDecay: tr.LRDecay, Rounds: tr.GlobalRounds, ModeSeeking: tr.ModeSeeking,
-		Robust: tr.RobustConfig(),
+		Robust: tr.RobustConfig(), ClassInvariance: tr.ClassInvariance,
+	}
+	if tr.ClassInvariance > 0 {
+		cfg.FirstLayers = top.FirstLayers()
 	}
 	for _, d := range c.Devices {
 		cfg.Devices = append(cfg.Devices, d.ID)

@@ -371,3 +371,57 @@ func TestEdgeClassDrawOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestEdgeClassInvariance: with ClassInvariance, an update with zero
+// feedback still moves G: the first-layer outputs of one z under the four
+// class codes (here G's rows of the codes) come closer, and the edge
+// reports L_inv; without it the same update leaves G as it was.
+func TestEdgeClassInvariance(t *testing.T) {
+	spread := func(g *nn.Sequential) float64 { // Σ_{y<y'} ‖G¹(0, e_y) − G¹(0, e_y')‖
+		w, b := g.Params()[0].Value, g.Params()[1].Value
+		s := 0.0
+		for y := range 4 {
+			for y2 := y + 1; y2 < 4; y2++ {
+				d := 0.0
+				for o := range 4 {
+					v := float64((w[(1+y)*4+o] + b[o]) - (w[(1+y2)*4+o] + b[o]))
+					d += v * v
+				}
+				s += math.Sqrt(d)
+			}
+		}
+		return s
+	}
+	run := func(lambda float64) (*Edge, float64, float64) {
+		e, err := classEdge(t, func(c *EdgeConfig) { c.ClassInvariance, c.FirstLayers = lambda, 1 })
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := spread(e.cfg.Gen)
+		b := firstBatch(t, e)
+		e.Advance()
+		if err := e.Feedback(time.Unix(0, 0), &Feedback{Device: "a", Round: 0, Iter: b.Iter, Version: b.Version, Loss: -0.5, Grad: make([]float32, 64*4)}); err != nil {
+			t.Fatal(err)
+		}
+		if e.Stats().Updates != 1 {
+			t.Fatalf("%d generator updates, want 1", e.Stats().Updates)
+		}
+		return e, before, spread(e.cfg.Gen)
+	}
+	e, before, after := run(0.5)
+	if !(after < before) || !(e.Stats().LInv > 0) {
+		t.Errorf("λ 0.5: spread of the codes' first-layer outputs %g → %g, L_inv %g; want it smaller and L_inv > 0", before, after, e.Stats().LInv)
+	}
+	if _, before, after := run(0); after != before {
+		t.Errorf("λ 0: spread %g → %g with zero feedback, want unchanged", before, after)
+	}
+	for _, bad := range []func(*EdgeConfig){
+		func(c *EdgeConfig) { c.ClassInvariance, c.FirstLayers = -1, 1 },
+		func(c *EdgeConfig) { c.ClassInvariance, c.FirstLayers = math.Inf(1), 1 },
+		func(c *EdgeConfig) { c.ClassInvariance = 1 }, // no FirstLayers
+	} {
+		if _, err := classEdge(t, bad); err == nil || !strings.Contains(err.Error(), "ClassInvariance") {
+			t.Errorf("got %v, want a ClassInvariance error", err)
+		}
+	}
+}

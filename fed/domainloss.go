@@ -18,35 +18,10 @@ type domainLoss struct {
 }
 
 func (d *domainLoss) eval(gen, cls *nn.Sequential, firstLayers int, z []float32, rows int, l Layout, l1, l2 float64, backprop bool) (linv, lspe float64, err error) {
-	m, k, cols := l.Latent, l.Domains, l.Width()
-	d.in = growMats(d.in, k, rows*cols)
-	for c := 0; c < k; c++ {
-		in := d.in[c]
-		for i := 0; i < rows; i++ {
-			row := in[i*cols : (i+1)*cols]
-			copy(row, z[i*m:(i+1)*m])
-			l.SetCodes(row, Codes{Domain: c, Source: -1, Class: -1})
-		}
-	}
-	first := gen.Slice(0, firstLayers)
-	hc := 0
-	for c := 0; c < k; c++ {
-		out := first.Forward(nn.Mat{Rows: rows, Cols: cols, Data: d.in[c]})
-		hc = out.Cols
-		d.h = growMats(d.h, k, rows*hc)
-		copy(d.h[c], out.Data[:rows*hc])
-	}
-	d.dh = growMats(d.dh, k, rows*hc)
-	linv, err = DomainInvariant(d.dh, d.h, rows, hc)
+	k, cols := l.Domains, l.Width()
+	linv, err = d.invariant(gen, firstLayers, z, rows, l, k, func(c int) Codes { return Codes{Domain: c, Source: -1, Class: -1} }, l1, backprop)
 	if err != nil {
 		return 0, 0, err
-	}
-	if backprop {
-		for c := 0; c < k; c++ {
-			first.Forward(nn.Mat{Rows: rows, Cols: cols, Data: d.in[c]})
-			scale(d.dh[c], float32(l1))
-			first.Backward(nn.Mat{Rows: rows, Cols: hc, Data: d.dh[c]})
-		}
 	}
 	d.lg = growMats(d.lg, k, rows*k)
 	for c := 0; c < k; c++ {
@@ -68,6 +43,45 @@ func (d *domainLoss) eval(gen, cls *nn.Sequential, firstLayers int, z []float32,
 		}
 	}
 	return linv, lspe, nil
+}
+
+// invariant evaluates Eq. 8 on rows latent vectors z over k codes of
+// layout l (code(c) is the c-th: a domain, or a class for RegGAN's
+// regulariser), filling d.in with the rows [z, code(c)]; when backprop is
+// true it accumulates l1·∂L_inv/∂G into G's parameter gradients. It
+// returns the unweighted L_inv.
+func (d *domainLoss) invariant(gen *nn.Sequential, firstLayers int, z []float32, rows int, l Layout, k int, code func(int) Codes, l1 float64, backprop bool) (float64, error) {
+	m, cols := l.Latent, l.Width()
+	d.in = growMats(d.in, k, rows*cols)
+	for c := 0; c < k; c++ {
+		in := d.in[c]
+		for i := 0; i < rows; i++ {
+			row := in[i*cols : (i+1)*cols]
+			copy(row, z[i*m:(i+1)*m])
+			l.SetCodes(row, code(c))
+		}
+	}
+	first := gen.Slice(0, firstLayers)
+	hc := 0
+	for c := 0; c < k; c++ {
+		out := first.Forward(nn.Mat{Rows: rows, Cols: cols, Data: d.in[c]})
+		hc = out.Cols
+		d.h = growMats(d.h, k, rows*hc)
+		copy(d.h[c], out.Data[:rows*hc])
+	}
+	d.dh = growMats(d.dh, k, rows*hc)
+	linv, err := DomainInvariant(d.dh, d.h, rows, hc)
+	if err != nil {
+		return 0, err
+	}
+	if backprop {
+		for c := 0; c < k; c++ {
+			first.Forward(nn.Mat{Rows: rows, Cols: cols, Data: d.in[c]})
+			scale(d.dh[c], float32(l1))
+			first.Backward(nn.Mat{Rows: rows, Cols: hc, Data: d.dh[c]})
+		}
+	}
+	return linv, nil
 }
 
 func growMats(m [][]float32, n, size int) [][]float32 {
@@ -106,6 +120,25 @@ func (e *Edge) domainTerms() {
 		return
 	}
 	e.stats.LInv, e.stats.LSpe = linv, lspe
+}
+
+// classTerms adds λ·∂L_inv/∂G_k over the class codes (RegGAN's
+// regulariser; EdgeConfig.ClassInvariance) to G_k's gradient, on fresh
+// latent rows.
+func (e *Edge) classTerms() {
+	b := e.cfg.Batch
+	z := make([]float32, b*e.cfg.Layout.Latent)
+	fillNormal(z, e.rng)
+	if e.dom == nil {
+		e.dom = &domainLoss{}
+	}
+	code := func(y int) Codes { return Codes{Domain: -1, Source: -1, Class: y} }
+	linv, err := e.dom.invariant(e.cfg.Gen, e.cfg.FirstLayers, z, b, e.cfg.Layout, e.cfg.Layout.Classes, code, e.cfg.ClassInvariance, true)
+	if err != nil {
+		e.note("class invariance failed: term skipped", "error", err)
+		return
+	}
+	e.stats.LInv = linv
 }
 
 func fillNormal(x []float32, rng *rand.Rand) {

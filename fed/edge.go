@@ -146,6 +146,15 @@ type EdgeConfig struct {
 	// it closes that gap (configs/mnist-fmnist-iid.yaml). Batch must be
 	// even.
 	ModeSeeking float64
+
+	// ClassInvariance is λ of Eq. 8 over the class codes instead of the
+	// domain codes (config training.class_invariance; 0 disables it): at
+	// every update G_k also descends λ·Σ_{y≠y'} ‖G¹(z, e_y) − G¹(z, e_y')‖
+	// on B fresh z, G¹ its first FirstLayers layers. It is RegGAN's
+	// regulariser of G (Mao & Li 2018) for the centralized multi-domain
+	// baseline of Table 2, whose "classes" are the domains. Needs
+	// Classes ≥ 2.
+	ClassInvariance float64
 }
 
 // Feedback is one device's answer, already decoded and validated by wire.
@@ -322,6 +331,9 @@ func NewEdge(cfg EdgeConfig) (*Edge, error) {
 	}
 	if cfg.ModeSeeking != 0 && (!(cfg.ModeSeeking > 0) || math.IsInf(cfg.ModeSeeking, 0) || cfg.Batch%2 != 0) {
 		return nil, fmt.Errorf("fed: ModeSeeking = %g with batch %d: want a finite value ≥ 0 and an even batch", cfg.ModeSeeking, cfg.Batch)
+	}
+	if c := cfg.ClassInvariance; c != 0 && (!(c > 0) || math.IsInf(c, 0) || cfg.Layout.Classes < 2 || cfg.FirstLayers <= 0) {
+		return nil, fmt.Errorf("fed: ClassInvariance = %g with %d classes and FirstLayers %d: want a finite value ≥ 0, 2 classes or more and FirstLayers > 0", c, cfg.Layout.Classes, cfg.FirstLayers)
 	}
 	if cfg.CodeScale == 0 {
 		cfg.CodeScale = 1

@@ -130,6 +130,9 @@ func (e *Edge) step(now time.Time, loss float64) {
 	if e.domainLosses() {
 		e.domainTerms()
 	}
+	if e.cfg.ClassInvariance > 0 {
+		e.classTerms()
+	}
 	for _, p := range e.cfg.Gen.Params() {
 		msg := ""
 		if checkFinite32(p.Name, p.Grad) != nil {
