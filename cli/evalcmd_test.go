@@ -71,7 +71,7 @@ func miniature(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
 	for _, name := range []string{"centralized.yaml", "mnist-fmnist-iid.yaml", "mnist-fmnist-noniid.yaml", "mdgan-mnist-fmnist-iid.yaml", "mdgan-mnist-fmnist-noniid.yaml",
-		"lr-mnist-inverted-iid.yaml", "lr-mnist-inverted-noniid.yaml", "lr-mnist-3domains.yaml"} {
+		"lr-mnist-inverted-iid.yaml", "lr-mnist-inverted-noniid.yaml", "lr-mnist-3domains.yaml", "reggan-mnist-inverted.yaml"} {
 		b, err := os.ReadFile(filepath.Join("testdata", "miniature", name))
 		if err != nil {
 			t.Fatal(err)
@@ -317,7 +317,7 @@ func TestTable2Miniature(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"# Table 2", "| FED GAN, seed 1 | iid |", "| LR (sync), seed 2 | iid |", "| LR (async), seed 1 | non-iid |",
+	for _, want := range []string{"# Table 2", "| FED GAN, seed 1 | iid |", "| RegGAN (centralized), seed 2 | all data on one device |", "| LR (sync), seed 2 | iid |", "| LR (async), seed 1 | non-iid |",
 		"| LR (sync), λ1 = λ2 = 0, seed 1 | iid |", "| LR (sync), three domains, seed 1 | iid |", "Over seeds", "label agreement ↑",
 		"`fedgan experiment -table2 -configs"} {
 		if !strings.Contains(string(md), want) {
@@ -346,7 +346,7 @@ func TestTable2Miniature(t *testing.T) {
 		if len(rep.Domains) != domains || rep.Samples != 100 || rep.Agreement < 0 || rep.Agreement > 1 || rep.DomainAccuracy < 0 || rep.DomainAccuracy > 1 {
 			t.Errorf("%s seed %d: %d domains, %+v", r.Name, r.Seed, len(rep.Domains), rep)
 		}
-		if want := r.Name == "lr-sync-iid-nolosses"; (r.Lambdas == [2]float64{}) != want {
+		if want := r.Name == "lr-sync-iid-nolosses" || r.Name == "reggan"; (r.Lambdas == [2]float64{}) != want {
 			t.Errorf("%s: lambdas %v", r.Name, r.Lambdas)
 		}
 		if want := strings.HasPrefix(r.Name, "fedgan"); (r.Algorithm == "fedgan") != want {

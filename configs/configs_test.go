@@ -10,6 +10,7 @@ import (
 	"github.com/fedgan/fedgan/cli"
 	"github.com/fedgan/fedgan/config"
 	"github.com/fedgan/fedgan/data"
+	"github.com/fedgan/fedgan/experiment"
 	"github.com/fedgan/fedgan/sim"
 )
 
@@ -67,6 +68,32 @@ func TestMiniature(t *testing.T) {
 				dir := filepath.Join(t.TempDir(), "mnist-fmnist")
 				if err := cli.MergeRealData(iid, dir, os.Stderr); err != nil {
 					t.Fatal(err)
+				}
+				top.Communities[0].Data.Path = dir
+			}
+			if file == "reggan-mnist-inverted.yaml" {
+				lr, err := config.Load("lr-mnist-inverted-iid.yaml")
+				if err != nil {
+					t.Fatal(err)
+				}
+				dir := filepath.Join(t.TempDir(), "domains")
+				if err := experiment.MergeDomains(lr, dir, os.Stderr); err != nil {
+					t.Fatal(err)
+				}
+				// Every training image of the LR file's devices once, half
+				// of each domain; every domain's test images.
+				for split, want := range map[data.Split]int{data.Train: 30000, data.Test: 10000} {
+					ds, err := data.Source{Name: "domains", Path: dir}.Load(split)
+					if err != nil {
+						t.Fatal(err)
+					}
+					count := map[int]int{}
+					for i := range ds.Len() {
+						count[ds.Label(i)]++
+					}
+					if len(count) != 2 || count[0] != want || count[1] != want {
+						t.Errorf("%v: %v images per domain, want %d each", split, count, want)
+					}
 				}
 				top.Communities[0].Data.Path = dir
 			}

@@ -15,6 +15,10 @@ type Run struct {
 	Mode   string // training.mode override ("" keeps the file's)
 	// Set holds further overrides of the file's keys (DeriveConfig).
 	Set map[string]string
+	// DomainsOf names a label-related file (Table 2's centralized
+	// baseline): the run's IDX data is that file's domains, each labelled
+	// with its domain (MergeDomains), and its G is scored against it.
+	DomainsOf string
 }
 
 // Table1Runs are the runs of Table 1 that this project has: the

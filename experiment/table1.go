@@ -257,7 +257,7 @@ func (s *session) configure(r Run, seed uint64, dir string) (*config.Topology, s
 	if err != nil {
 		return nil, "", err
 	}
-	if err := ensureIDXData(top, s.o.Configs, s.o.Stdout); err != nil {
+	if err := ensureIDXData(top, r, s.o.Configs, s.o.Stdout); err != nil {
 		return nil, "", err
 	}
 	return top, cfgPath, nil
