@@ -30,8 +30,9 @@ quality, reverse KL), and writes fig3.md, fig3.json and fig3.png (a row of scatt
 output folder (default results/fig3). -runs, -sim, -eval-every and -cache are Table 1's only.
 
 With -table2 it makes the paper's Table 2 instead, the label-related scenario on MNIST and inverted MNIST
-(configs/lr-mnist-inverted-{iid,noniid}.yaml, lr-mnist-3domains.yaml): LR in sync and async mode, the
-FED GAN baseline, LR with its domain losses off and LR on three domains (-runs picks among them), with the
+(configs/lr-mnist-inverted-{iid,noniid}.yaml, lr-mnist-3domains.yaml, reggan-mnist-inverted.yaml): the
+centralized RegGAN baseline, LR in sync and async mode, the FED GAN baseline, LR with its domain losses off
+and LR on three domains (-runs picks among them), with the
 same flags as Table 1, scoring every final G with the LR evaluation (per-domain FID and IS, the
 cross-domain label agreement of shared z, the samples' domain accuracy) and writing table2.md,
 table2.json and Fig. 5 grids (one row per domain, one column per z) to the output folder (default
