@@ -309,7 +309,7 @@ func TestExperimentMiniature(t *testing.T) {
 func TestTable2Miniature(t *testing.T) {
 	dir := miniature(t)
 	out := filepath.Join(dir, "table2")
-	got, err := run(t, "experiment", "-table2", "-configs", dir, "-o", out, "-n", "100", "-sim", "-seeds", "1,2")
+	got, err := run(t, "experiment", "-table2", "-configs", dir, "-o", out, "-n", "100", "-sim")
 	if err != nil {
 		t.Fatalf("experiment -table2 -sim: %v\n%s", err, got)
 	}
@@ -317,12 +317,20 @@ func TestTable2Miniature(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"# Table 2", "| FED GAN, seed 1 | iid |", "| RegGAN (centralized), seed 2 | all data on one device |", "| LR (sync), seed 2 | iid |", "| LR (async), seed 1 | non-iid |",
-		"| LR (sync), λ1 = λ2 = 0, seed 1 | iid |", "| LR (sync), three domains, seed 1 | iid |", "Over seeds", "label agreement ↑",
+	for _, want := range []string{"# Table 2", "| FED GAN | iid |", "| RegGAN (centralized) | all data on one device |", "| LR (sync) | iid |", "| LR (async) | non-iid |",
+		"| LR (sync), λ1 = λ2 = 0 | iid |", "| LR (sync), three domains | iid |", "label agreement ↑",
 		"`fedgan experiment -table2 -configs"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("table2.md lacks %q:\n%s", want, md)
 		}
+	}
+	// Seeds: a line per seed and the mean ± sd.
+	seeds := filepath.Join(dir, "table2-seeds")
+	if got, err := run(t, "experiment", "-table2", "-configs", dir, "-o", seeds, "-n", "100", "-sim", "-runs", "lr-sync-iid", "-seeds", "2,3"); err != nil {
+		t.Fatalf("experiment -table2 -seeds: %v\n%s", err, got)
+	}
+	if md, err := os.ReadFile(filepath.Join(seeds, "table2.md")); err != nil || !strings.Contains(string(md), "| LR (sync), seed 3 | iid |") || !strings.Contains(string(md), "| LR (sync) | iid | 2, 3 |") {
+		t.Errorf("table2.md over seeds (%v):\n%s", err, md)
 	}
 	var table struct {
 		Runs []experiment.Result2 `json:"runs"`
@@ -334,8 +342,8 @@ func TestTable2Miniature(t *testing.T) {
 	if err := json.Unmarshal(b, &table); err != nil {
 		t.Fatal(err)
 	}
-	if len(table.Runs) != 2*len(experiment.Table2Runs) {
-		t.Fatalf("table2.json holds %d runs, want %d", len(table.Runs), 2*len(experiment.Table2Runs))
+	if len(table.Runs) != len(experiment.Table2Runs) {
+		t.Fatalf("table2.json holds %d runs, want %d", len(table.Runs), len(experiment.Table2Runs))
 	}
 	for _, r := range table.Runs {
 		domains := 2
