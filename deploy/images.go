@@ -258,6 +258,27 @@ type RealData struct {
 	TestSets    []*data.Dataset
 }
 
+// DomainReal loads the real data of the communities of domain d of the
+// label-related topology top (Real of those communities) and returns
+// their ids; with no community in domain d it returns no data, no ids and
+// no error.
+func DomainReal(top *config.Topology, d int) (*RealData, []string, error) {
+	sub := *top
+	sub.Communities = nil
+	var ids []string
+	for _, c := range top.Communities {
+		if c.Domain != nil && *c.Domain == d {
+			sub.Communities = append(sub.Communities, c)
+			ids = append(ids, c.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil, nil
+	}
+	rd, err := Real(&sub)
+	return rd, ids, err
+}
+
 // Real loads the real data of top; see RealData.
 func Real(top *config.Topology) (*RealData, error) {
 	type key struct {

@@ -103,21 +103,14 @@ func (le *LREval) loadDomains(top *config.Topology) ([]*deploy.RealData, error) 
 	reals := make([]*deploy.RealData, k)
 	cls := le.Digits.Cls
 	for d := range k {
-		sub := *top
-		sub.Communities = nil
-		for _, c := range top.Communities {
-			if c.Domain != nil && *c.Domain == d {
-				sub.Communities = append(sub.Communities, c)
-				le.Domains[d].Communities = append(le.Domains[d].Communities, c.ID)
-			}
-		}
-		if len(sub.Communities) == 0 {
-			return nil, fmt.Errorf("eval: domain %d of %s has no community, so no real data to compare G(z, c_%d) with", d, top.Name, d)
-		}
-		rd, err := deploy.Real(&sub)
+		rd, ids, err := deploy.DomainReal(top, d)
 		if err != nil {
 			return nil, err
 		}
+		if len(ids) == 0 {
+			return nil, fmt.Errorf("eval: domain %d of %s has no community, so no real data to compare G(z, c_%d) with", d, top.Name, d)
+		}
+		le.Domains[d].Communities = ids
 		if rd.Train == nil || rd.Test.Classes == 0 {
 			return nil, fmt.Errorf("eval: domain %d of %s (%s) holds no labelled images", d, top.Name, strings.Join(le.Domains[d].Communities, ", "))
 		}

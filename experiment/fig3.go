@@ -314,13 +314,9 @@ func fig3Methods() []string {
 }
 
 // Fig3ScenarioNames are the names of Fig3Scenarios, comma-separated.
-func Fig3ScenarioNames() string {
-	var s []string
-	for _, sc := range Fig3Scenarios {
-		s = append(s, sc.Name)
-	}
-	return strings.Join(s, ",")
-}
+func Fig3ScenarioNames() string { return namesOf(Fig3Scenarios, scenarioName) }
+
+func scenarioName(sc Fig3Scenario) string { return sc.Name }
 
 // PickFig3Scenarios returns the scenarios of Fig3Scenarios named in the
 // comma-separated list (all if empty), in figure order; an unknown name is
@@ -329,19 +325,5 @@ func PickFig3Scenarios(list string) ([]Fig3Scenario, error) {
 	if strings.TrimSpace(list) == "" {
 		return Fig3Scenarios, nil
 	}
-	want := map[string]bool{}
-	for _, name := range strings.Split(list, ",") {
-		name = strings.TrimSpace(name)
-		if !slices.ContainsFunc(Fig3Scenarios, func(sc Fig3Scenario) bool { return sc.Name == name }) {
-			return nil, fmt.Errorf("unknown scenario %q (have %s)", name, Fig3ScenarioNames())
-		}
-		want[name] = true
-	}
-	var out []Fig3Scenario
-	for _, sc := range Fig3Scenarios {
-		if want[sc.Name] {
-			out = append(out, sc)
-		}
-	}
-	return out, nil
+	return pickNamed(Fig3Scenarios, list, "scenario", scenarioName)
 }

@@ -122,19 +122,28 @@ func MergeDomains(lr *config.Topology, dir string, stdout io.Writer) error {
 		return fmt.Errorf("eval merge: %s is not a label-related topology", lr.Name)
 	}
 	var train, test []labelled
-	for _, c := range lr.Communities {
-		for _, d := range c.Devices {
-			ds, err := deploy.DeviceData(lr, d.ID)
-			if err != nil {
-				return err
-			}
-			train = append(train, labelled{ds, *c.Domain})
-		}
-		rd, err := deploy.Real(&config.Topology{Name: lr.Name, Dir: lr.Dir, Communities: []config.Community{c}})
+	for d := range lr.Domains() {
+		rd, ids, err := deploy.DomainReal(lr, d)
 		if err != nil {
 			return err
 		}
-		test = append(test, labelled{rd.Test, *c.Domain})
+		if len(ids) == 0 {
+			return fmt.Errorf("eval merge: domain %d of %s has no community", d, lr.Name)
+		}
+		for _, id := range ids {
+			c, err := lr.Community(id)
+			if err != nil {
+				return err
+			}
+			for _, dev := range c.Devices {
+				ds, err := deploy.DeviceData(lr, dev.ID)
+				if err != nil {
+					return err
+				}
+				train = append(train, labelled{ds, d})
+			}
+		}
+		test = append(test, labelled{rd.Test, d})
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err

@@ -68,10 +68,15 @@ func RunNames() string { return names(Table1Runs) }
 // Table2RunNames are the names of Table2Runs, comma-separated.
 func Table2RunNames() string { return names(Table2Runs) }
 
-func names(runs []Run) string {
+func names(runs []Run) string { return namesOf(runs, runName) }
+
+func runName(r Run) string { return r.Name }
+
+// namesOf is the names of all, comma-separated, in order.
+func namesOf[T any](all []T, name func(T) string) string {
 	var s []string
-	for _, r := range runs {
-		s = append(s, r.Name)
+	for _, x := range all {
+		s = append(s, name(x))
 	}
 	return strings.Join(s, ",")
 }
@@ -84,21 +89,28 @@ func PickRuns(list string) ([]Run, error) { return pick(Table1Runs, list) }
 func PickTable2Runs(list string) ([]Run, error) { return pick(Table2Runs, list) }
 
 func pick(all []Run, list string) ([]Run, error) {
+	return pickNamed(all, list, "run", runName)
+}
+
+// pickNamed returns the items of all named in the comma-separated list
+// (all if empty), in all's order; an unknown name is an error naming the
+// known ones.
+func pickNamed[T any](all []T, list, what string, name func(T) string) ([]T, error) {
 	if list == "" {
 		return all, nil
 	}
 	want := map[string]bool{}
-	for _, name := range strings.Split(list, ",") {
-		name = strings.TrimSpace(name)
-		if !slices.ContainsFunc(all, func(r Run) bool { return r.Name == name }) {
-			return nil, fmt.Errorf("unknown run %q (have %s)", name, names(all))
+	for _, n := range strings.Split(list, ",") {
+		n = strings.TrimSpace(n)
+		if !slices.ContainsFunc(all, func(x T) bool { return name(x) == n }) {
+			return nil, fmt.Errorf("unknown %s %q (have %s)", what, n, namesOf(all, name))
 		}
-		want[name] = true
+		want[n] = true
 	}
-	var out []Run
-	for _, r := range all {
-		if want[r.Name] {
-			out = append(out, r)
+	var out []T
+	for _, x := range all {
+		if want[name(x)] {
+			out = append(out, x)
 		}
 	}
 	return out, nil

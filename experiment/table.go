@@ -111,12 +111,38 @@ func (t *Table) traffic() string {
 }
 
 // groups are the results of t by run name, in table order: one per seed.
-func (t *Table) groups() map[string][]Result {
-	g := map[string][]Result{}
-	for _, r := range t.Runs {
-		g[r.Name] = append(g[r.Name], r)
+func (t *Table) groups() map[string][]Result { return byName(t.Runs, resultName) }
+
+func resultName(r Result) string { return r.Name }
+
+// byName groups runs by name, each group in table order: one per seed.
+func byName[R any](runs []R, name func(R) string) map[string][]R {
+	g := map[string][]R{}
+	for _, r := range runs {
+		g[name(r)] = append(g[name(r)], r)
 	}
 	return g
+}
+
+// overSeeds is the groups of runs made over more than one seed, in the
+// order their names first appear.
+func overSeeds[R any](runs []R, groups map[string][]R, name func(R) string) [][]R {
+	var out [][]R
+	done := map[string]bool{}
+	for _, r := range runs {
+		if rs := groups[name(r)]; len(rs) > 1 && !done[name(r)] {
+			done[name(r)] = true
+			out = append(out, rs)
+		}
+	}
+	return out
+}
+
+// seedsHeader is the head of the section of a table's means over seeds.
+func seedsHeader(b *strings.Builder, columns string) {
+	fmt.Fprintln(b, "\nOver seeds (mean ± sample standard deviation; a difference smaller than the spread is no difference):")
+	fmt.Fprintln(b, "\n| run | split | seeds | "+columns+" |")
+	fmt.Fprintln(b, "|---|---|---"+strings.Repeat("|---:", strings.Count(columns, "|")+1)+"|")
 }
 
 // summary is the section of table1.md with every run made over more than
@@ -124,18 +150,11 @@ func (t *Table) groups() map[string][]Result {
 // there is none.
 func (t *Table) summary(groups map[string][]Result) string {
 	var b strings.Builder
-	done := map[string]bool{}
-	for _, r := range t.Runs {
-		rs := groups[r.Name]
-		if len(rs) < 2 || done[r.Name] {
-			continue
+	for i, rs := range overSeeds(t.Runs, groups, resultName) {
+		if i == 0 {
+			seedsHeader(&b, "IS ↑ | FID ↓ | Acc ↑ | classes covered | TSTR ↑ | wall time")
 		}
-		if len(done) == 0 {
-			fmt.Fprintln(&b, "\nOver seeds (mean ± sample standard deviation; a difference smaller than the spread is no difference):")
-			fmt.Fprintln(&b, "\n| run | split | seeds | IS ↑ | FID ↓ | Acc ↑ | classes covered | TSTR ↑ | wall time |")
-			fmt.Fprintln(&b, "|---|---|---|---:|---:|---:|---:|---:|---:|")
-		}
-		done[r.Name] = true
+		r := rs[0]
 		var seeds []string
 		var is, fid, accs, tstrs, wall []float64
 		lo, hi := rs[0].Report.Covered, rs[0].Report.Covered

@@ -23,10 +23,7 @@ func (t *Table2) Markdown() string {
 		t.Runs[0].Report.Samples)
 	fmt.Fprintln(&b, "| run | split | FID per domain ↓ | IS per domain ↑ | classes covered | label agreement ↑ | in domain ↑ | chance | domain accuracy ↑ | G updates | wall time | bytes per device per round | grid |")
 	fmt.Fprintln(&b, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
-	groups := map[string][]Result2{}
-	for _, r := range t.Runs {
-		groups[r.Name] = append(groups[r.Name], r)
-	}
+	groups := byName(t.Runs, result2Name)
 	for _, r := range t.Runs {
 		label := r.Label
 		if len(groups[r.Name]) > 1 {
@@ -54,23 +51,18 @@ func (t *Table2) Markdown() string {
 	return b.String()
 }
 
+func result2Name(r Result2) string { return r.Name }
+
 // summary is the section of table2.md with the runs made over more than
 // one seed: mean ± sample standard deviation of the mean FID over the
 // domains, the label agreement and the domain accuracy; "" when none.
 func (t *Table2) summary(groups map[string][]Result2) string {
 	var b strings.Builder
-	done := map[string]bool{}
-	for _, r := range t.Runs {
-		rs := groups[r.Name]
-		if len(rs) < 2 || done[r.Name] {
-			continue
+	for i, rs := range overSeeds(t.Runs, groups, result2Name) {
+		if i == 0 {
+			seedsHeader(&b, "mean FID over domains ↓ | label agreement ↑ | in domain ↑ | domain accuracy ↑")
 		}
-		if len(done) == 0 {
-			fmt.Fprintln(&b, "\nOver seeds (mean ± sample standard deviation; a difference smaller than the spread is no difference):")
-			fmt.Fprintln(&b, "\n| run | split | seeds | mean FID over domains ↓ | label agreement ↑ | in domain ↑ | domain accuracy ↑ |")
-			fmt.Fprintln(&b, "|---|---|---|---:|---:|---:|---:|")
-		}
-		done[r.Name] = true
+		r := rs[0]
 		var seeds []string
 		var fid, agree, in, dom []float64
 		for _, x := range rs {
