@@ -75,7 +75,14 @@ type Model struct {
 	// alone and the code joins the layer after it (nn.DenseCarry), so that
 	// the first-layer output, Eq. 8's high-level representation, is the
 	// same in every domain by construction and only the later layers draw
-	// the domain. LR only; G needs a hidden layer.
+	// the domain. LR only; G needs a hidden layer. "heads": the code skips
+	// every layer but the last, which has one head per domain
+	// (nn.DenseHeads), as CoGAN couples its generators: the shared layers
+	// decide what is drawn from z, the domain's head how it looks there.
+	// "affine": the code skips every dense layer and then scales and
+	// shifts each output pixel by the domain's own amounts before the
+	// output activation (nn.CodeAffine): one drawing under per-pixel
+	// contrast, luminance or polarity changes. LR only.
 	DomainCode string `yaml:"domain_code"`
 	// SourceCodeScale is the value of the source code's one entry; default
 	// the number of communities K. Eq. 1 averages K generators of which
@@ -137,6 +144,7 @@ type Training struct {
 	// of its slowest device. Default 8.
 	MaxStaleness int `yaml:"max_staleness"`
 	// Weights is "exact" (default, c_j) or "constant" (w_j) for Eq. 4, or
+
 	// "uniform" (1/n: plain averaging, the M-D GAN baseline).
 	Weights string `yaml:"weights"`
 	// Objective is "minimax" (Eq. 3) or "nonsaturating"; see README for the default.

@@ -619,7 +619,8 @@ communities:
 
 // TestDomainCode: with model.domain_code: skip_first the LR generator's
 // first layer sees z alone and carries the domain code to the next one;
-// the key is for LR generators with a hidden layer only.
+// with heads and affine only the end of G sees it; the key is for LR
+// generators (skip_first with a hidden layer) only.
 func TestDomainCode(t *testing.T) {
 	const base = `
 scenario: SCENARIO
@@ -650,6 +651,35 @@ communities:
 	if top.GenInDim() != 6 {
 		t.Errorf("G takes %d inputs, want 6", top.GenInDim())
 	}
+	for _, tt := range []struct {
+		code, gen string
+		want      []nn.LayerSpec
+		shapes    [][]int
+	}{
+		{"heads", "[16, 8]", []nn.LayerSpec{
+			{Kind: nn.KindDenseCarry, In: 4, Out: 16, Carry: 2}, {Kind: nn.KindLeakyReLU, Alpha: 0.2},
+			{Kind: nn.KindDenseCarry, In: 16, Out: 8, Carry: 2}, {Kind: nn.KindLeakyReLU, Alpha: 0.2},
+			{Kind: nn.KindDenseHeads, In: 8, Out: 2, Carry: 2},
+		}, [][]int{{4, 16}, {16}, {16, 8}, {8}, {18, 2}, {2}}},
+		{"affine", "[16]", []nn.LayerSpec{
+			{Kind: nn.KindDenseCarry, In: 4, Out: 16, Carry: 2}, {Kind: nn.KindLeakyReLU, Alpha: 0.2},
+			{Kind: nn.KindDenseCarry, In: 16, Out: 2, Carry: 2}, {Kind: nn.KindCodeAffine, In: 2, Out: 2, Carry: 2},
+		}, [][]int{{4, 16}, {16}, {16, 2}, {2}, {2, 2}, {2, 2}}},
+	} {
+		top, err := load("lr", tt.gen, tt.code)
+		if err != nil {
+			t.Fatalf("%s %s: %v", tt.code, tt.gen, err)
+		}
+		if got := top.GeneratorSpec(); !slices.Equal(got, tt.want) {
+			t.Errorf("%s %s: generator %+v, want %+v", tt.code, tt.gen, got, tt.want)
+		}
+		if sh := top.Spec().GenParams; !slices.EqualFunc(sh, tt.shapes, slices.Equal) {
+			t.Errorf("%s %s: G's parameter shapes %v, want %v", tt.code, tt.gen, sh, tt.shapes)
+		}
+		if _, err := nn.Build(top.GeneratorSpec(), nil); err != nil {
+			t.Errorf("%s %s: %v", tt.code, tt.gen, err)
+		}
+	}
 	if top, err := load("lr", "[16]", "input"); err != nil || top.GeneratorSpec()[0].Kind != nn.KindDense {
 		t.Errorf("input: %v, %+v", err, top.GeneratorSpec())
 	}
@@ -657,6 +687,8 @@ communities:
 		{"fr", "[16]", "skip_first", "model.domain_code: skip_first needs scenario: lr"},
 		{"lr", "[]", "skip_first", "model.domain_code: skip_first needs scenario: lr and a hidden layer"},
 		{"lr", "[16]", "middle", "model.domain_code"},
+		{"fr", "[16]", "heads", "model.domain_code: heads needs scenario: lr"},
+		{"fr", "[16]", "affine", "model.domain_code: affine needs scenario: lr"},
 	} {
 		if _, err := load(tt.scenario, tt.gen, tt.code); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s %s %s: got %v, want an error containing %q", tt.scenario, tt.gen, tt.code, err, tt.want)

@@ -22,13 +22,15 @@ var (
 	dataKinds   = []string{"gaussian", "mnist", "fashion-mnist", "inverted-mnist", "grey-mnist", "idx", "csv"}
 	partKinds   = []string{"iid", "shards", "dirichlet", "modes"}
 	sourceCodes = []string{SourceNone, SourceCommunity, SourceDevice}
-	domainCodes = []string{DomainCodeInput, DomainCodeSkipFirst}
+	domainCodes = []string{DomainCodeInput, DomainCodeSkipFirst, DomainCodeHeads, DomainCodeAffine}
 )
 
 // Values of model.domain_code.
 const (
 	DomainCodeInput     = "input"
 	DomainCodeSkipFirst = "skip_first"
+	DomainCodeHeads     = "heads"
+	DomainCodeAffine    = "affine"
 )
 
 // Values of model.source_code.
@@ -163,6 +165,9 @@ func (t *Topology) validateModel(p *problems) {
 	p.enum("model.domain_code", &m.DomainCode, DomainCodeInput, domainCodes)
 	if m.DomainCode == DomainCodeSkipFirst && (t.Scenario != "lr" || len(m.Generator) == 0) {
 		p.bad("model.domain_code", "skip_first needs scenario: lr and a hidden layer in model.generator")
+	}
+	if (m.DomainCode == DomainCodeHeads || m.DomainCode == DomainCodeAffine) && t.Scenario != "lr" {
+		p.bad("model.domain_code", "%s needs scenario: lr", m.DomainCode)
 	}
 }
 

@@ -70,9 +70,26 @@ func Build(specs []LayerSpec, rng *rand.Rand) (*Sequential, error) {
 			s.Layers[i] = NewMinibatchStd(sp.Group)
 		case KindDenseCarry:
 			s.Layers[i] = NewDenseCarry(sp.In, sp.Out, sp.Carry, rng)
+		case KindDenseHeads:
+			s.Layers[i] = NewDenseHeads(sp.In, sp.Out, sp.Carry, rng)
+		case KindCodeAffine:
+			s.Layers[i] = NewCodeAffine(sp.In, sp.Carry)
 		}
 	}
 	return s, nil
+}
+
+// paramCount is the number of parameters of a layer described by sp.
+func paramCount(sp LayerSpec) int {
+	switch sp.Kind {
+	case KindDense, KindDenseCarry:
+		return sp.In*sp.Out + sp.Out
+	case KindDenseHeads:
+		return sp.Carry*(sp.In+1)*sp.Out + sp.Out
+	case KindCodeAffine:
+		return 2 * sp.Carry * sp.In
+	}
+	return 0
 }
 
 func validateSpecs(specs []LayerSpec) error {
@@ -112,6 +129,30 @@ func validateSpecs(specs []LayerSpec) error {
 				return bad("more than %d parameters", maxParams)
 			}
 			prevOut = sp.Out + sp.Carry
+		case KindDenseHeads:
+			if sp.In <= 0 || sp.Out <= 0 || sp.Carry <= 0 || sp.In+sp.Carry > maxDim || sp.Out > maxDim || sp.Carry*(sp.In+1) > maxDim {
+				return bad("dimensions %d→%d with %d heads out of range [1, %d]", sp.In, sp.Out, sp.Carry, maxDim)
+			}
+			if prevOut != 0 && sp.In+sp.Carry != prevOut {
+				return bad("input width %d + a code of %d, previous dense layer outputs %d", sp.In, sp.Carry, prevOut)
+			}
+			total += paramCount(sp)
+			if total > maxParams {
+				return bad("more than %d parameters", maxParams)
+			}
+			prevOut = sp.Out
+		case KindCodeAffine:
+			if sp.In <= 0 || sp.Out != sp.In || sp.Carry <= 0 || sp.In+sp.Carry > maxDim || sp.Carry*sp.In > maxDim {
+				return bad("dimensions %d→%d with %d codes: want In = Out, in range [1, %d]", sp.In, sp.Out, sp.Carry, maxDim)
+			}
+			if prevOut != sp.In+sp.Carry {
+				return bad("input width %d + a code of %d, previous dense layer outputs %d", sp.In, sp.Carry, prevOut)
+			}
+			total += paramCount(sp)
+			if total > maxParams {
+				return bad("more than %d parameters", maxParams)
+			}
+			prevOut = sp.In
 		case KindMinibatchStd:
 			if sp.Group < 2 || sp.Group > maxDim {
 				return bad("group %d out of range [2, %d]", sp.Group, maxDim)
@@ -257,7 +298,7 @@ func (s *Sequential) InDim() int {
 		switch sp := l.Spec(); sp.Kind {
 		case KindDense:
 			return sp.In
-		case KindDenseCarry:
+		case KindDenseCarry, KindDenseHeads:
 			return sp.In + sp.Carry
 		}
 	}
@@ -269,7 +310,7 @@ func (s *Sequential) InDim() int {
 func (s *Sequential) OutDim() int {
 	for i := len(s.Layers) - 1; i >= 0; i-- {
 		switch sp := s.Layers[i].Spec(); sp.Kind {
-		case KindDense:
+		case KindDense, KindDenseHeads, KindCodeAffine:
 			return sp.Out
 		case KindDenseCarry:
 			return sp.Out + sp.Carry

@@ -54,7 +54,7 @@ func (s *Sequential) MarshalBinary() ([]byte, error) {
 		switch sp.Kind {
 		case KindMinibatchStd:
 			in = sp.Group // in the in slot
-		case KindDenseCarry:
+		case KindDenseCarry, KindDenseHeads, KindCodeAffine:
 			alpha = float32(sp.Carry) // in the alpha slot: exact below 2^24 (maxDim)
 		}
 		e.u32(uint32(in))
@@ -107,9 +107,9 @@ func (s *Sequential) UnmarshalBinary(b []byte) error {
 		switch sp := &specs[i]; sp.Kind {
 		case KindMinibatchStd:
 			sp.Group, sp.In = sp.In, 0
-		case KindDenseCarry:
+		case KindDenseCarry, KindDenseHeads, KindCodeAffine:
 			if c := sp.Alpha; c != float32(int32(c)) || c < 0 || c > maxDim {
-				d.fail(nil, "layer %d: dense_carry carries %v columns", i, c)
+				d.fail(nil, "layer %d: %s carries %v columns", i, sp.Kind, c)
 			} else {
 				sp.Carry, sp.Alpha = int(c), 0
 			}
@@ -123,7 +123,7 @@ func (s *Sequential) UnmarshalBinary(b []byte) error {
 	}
 	total := 0
 	for _, sp := range specs {
-		total += sp.In*sp.Out + sp.Out
+		total += paramCount(sp)
 	}
 	if 4*total > d.remaining() {
 		// Check before allocating: a corrupt header must not cost gigabytes.

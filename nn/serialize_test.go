@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/fedgan/fedgan/nn"
@@ -80,6 +81,28 @@ func TestSaveLoadCarry(t *testing.T) {
 	}
 	if gs := got.Specs(); gs[0] != net.Specs()[0] {
 		t.Errorf("spec 0: got %+v, want %+v", gs[0], net.Specs()[0])
+	}
+	x := randMat(3, 6, rand.New(rand.NewPCG(2, 2)))
+	if a, b := got.Forward(x), net.Forward(x); !equal32(a.Data, b.Data) {
+		t.Errorf("Forward after Load: got %v, want %v", a.Data, b.Data)
+	}
+}
+
+// TestSaveLoadHeads: a dense_heads layer's head count round-trips and the
+// loaded network computes the same function.
+func TestSaveLoadHeads(t *testing.T) {
+	net := headsNet(t, rand.New(rand.NewPCG(4, 4)))
+	copy(net.Params()[2].Value, randMat(14, 3, rand.New(rand.NewPCG(1, 1))).Data) // heads that differ
+	var buf bytes.Buffer
+	if err := nn.Save(&buf, net); err != nil {
+		t.Fatal(err)
+	}
+	got, err := nn.Load(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got.Specs(), net.Specs()) {
+		t.Errorf("specs: got %+v, want %+v", got.Specs(), net.Specs())
 	}
 	x := randMat(3, 6, rand.New(rand.NewPCG(2, 2)))
 	if a, b := got.Forward(x), net.Forward(x); !equal32(a.Data, b.Data) {
@@ -165,7 +188,12 @@ func FuzzLoad(f *testing.F) {
 	if err := nn.Save(&carry, carryNet(f, rand.New(rand.NewPCG(5, 5)))); err != nil {
 		f.Fatal(err)
 	}
-	f.Add(carry.Bytes())                                          // a valid network with a dense_carry layer
+	f.Add(carry.Bytes()) // a valid network with a dense_carry layer
+	var heads bytes.Buffer
+	if err := nn.Save(&heads, headsNet(f, rand.New(rand.NewPCG(6, 6)))); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(heads.Bytes())                                          // a valid network with a dense_heads layer
 	f.Add(buf.Bytes()[:20])                                       // cut inside the layer table
 	f.Add([]byte("FGNN\x01\x00"))                                 // header only
 	f.Add([]byte("FGNN\x02\x00\x00\x00\x00\x00\x00\x00\x00\x00")) // unknown version
