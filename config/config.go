@@ -79,10 +79,7 @@ type Model struct {
 	// every layer but the last, which has one head per domain
 	// (nn.DenseHeads), as CoGAN couples its generators: the shared layers
 	// decide what is drawn from z, the domain's head how it looks there.
-	// "affine": the code skips every dense layer and then scales and
-	// shifts each output pixel by the domain's own amounts before the
-	// output activation (nn.CodeAffine): one drawing under per-pixel
-	// contrast, luminance or polarity changes. LR only.
+	// LR only.
 	DomainCode string `yaml:"domain_code"`
 	// SourceCodeScale is the value of the source code's one entry; default
 	// the number of communities K. Eq. 1 averages K generators of which

@@ -619,7 +619,7 @@ communities:
 
 // TestDomainCode: with model.domain_code: skip_first the LR generator's
 // first layer sees z alone and carries the domain code to the next one;
-// with heads and affine only the end of G sees it; the key is for LR
+// with heads only G's last layer sees it; the key is for LR
 // generators (skip_first with a hidden layer) only.
 func TestDomainCode(t *testing.T) {
 	const base = `
@@ -661,10 +661,6 @@ communities:
 			{Kind: nn.KindDenseCarry, In: 16, Out: 8, Carry: 2}, {Kind: nn.KindLeakyReLU, Alpha: 0.2},
 			{Kind: nn.KindDenseHeads, In: 8, Out: 2, Carry: 2},
 		}, [][]int{{4, 16}, {16}, {16, 8}, {8}, {18, 2}, {2}}},
-		{"affine", "[16]", []nn.LayerSpec{
-			{Kind: nn.KindDenseCarry, In: 4, Out: 16, Carry: 2}, {Kind: nn.KindLeakyReLU, Alpha: 0.2},
-			{Kind: nn.KindDenseCarry, In: 16, Out: 2, Carry: 2}, {Kind: nn.KindCodeAffine, In: 2, Out: 2, Carry: 2},
-		}, [][]int{{4, 16}, {16}, {16, 2}, {2}, {2, 2}, {2, 2}}},
 	} {
 		top, err := load("lr", tt.gen, tt.code)
 		if err != nil {
@@ -688,7 +684,6 @@ communities:
 		{"lr", "[]", "skip_first", "model.domain_code: skip_first needs scenario: lr and a hidden layer"},
 		{"lr", "[16]", "middle", "model.domain_code"},
 		{"fr", "[16]", "heads", "model.domain_code: heads needs scenario: lr"},
-		{"fr", "[16]", "affine", "model.domain_code: affine needs scenario: lr"},
 	} {
 		if _, err := load(tt.scenario, tt.gen, tt.code); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s %s %s: got %v, want an error containing %q", tt.scenario, tt.gen, tt.code, err, tt.want)

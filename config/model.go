@@ -35,18 +35,17 @@ func (t *Topology) GeneratorSpec() []nn.LayerSpec {
 		s[0] = nn.LayerSpec{Kind: nn.KindDenseCarry, In: s[0].In - k, Out: s[0].Out, Carry: k}
 		s[2].In += k
 	}
-	if k := t.Domains(); k > 0 && (t.Model.DomainCode == DomainCodeHeads || t.Model.DomainCode == DomainCodeAffine) {
-		s = codeAtEnd(s, k, t.Model.DomainCode == DomainCodeHeads)
+	if k := t.Domains(); k > 0 && t.Model.DomainCode == DomainCodeHeads {
+		s = headsAtEnd(s, k)
 	}
 	return s
 }
 
-// codeAtEnd rewrites the dense stack s, whose input ends with a code of k
-// columns, so that only its end sees the code: every dense layer carries
-// the code past itself (dense_carry), and then the last one has a head
-// per code (dense_heads) if heads, or is followed by the code's scale and
-// shift of every output column (code_affine).
-func codeAtEnd(s []nn.LayerSpec, k int, heads bool) []nn.LayerSpec {
+// headsAtEnd rewrites the dense stack s, whose input ends with a code of
+// k columns, so that only its last layer sees the code: every other
+// dense layer carries the code past itself (dense_carry), and the last
+// one has a head per code (dense_heads).
+func headsAtEnd(s []nn.LayerSpec, k int) []nn.LayerSpec {
 	last := 0
 	for i, l := range s {
 		if l.Kind == nn.KindDense {
@@ -63,13 +62,9 @@ func codeAtEnd(s []nn.LayerSpec, k int, heads bool) []nn.LayerSpec {
 		if i == 0 {
 			in -= k
 		}
-		switch {
-		case i == last && heads:
+		if i == last {
 			out = append(out, nn.LayerSpec{Kind: nn.KindDenseHeads, In: in, Out: l.Out, Carry: k})
-		case i == last:
-			out = append(out, nn.LayerSpec{Kind: nn.KindDenseCarry, In: in, Out: l.Out, Carry: k},
-				nn.LayerSpec{Kind: nn.KindCodeAffine, In: l.Out, Out: l.Out, Carry: k})
-		default:
+		} else {
 			out = append(out, nn.LayerSpec{Kind: nn.KindDenseCarry, In: in, Out: l.Out, Carry: k})
 		}
 	}
@@ -281,8 +276,6 @@ func paramShapes(specs []nn.LayerSpec) [][]int {
 			sh = append(sh, []int{s.In, s.Out}, []int{s.Out})
 		case nn.KindDenseHeads:
 			sh = append(sh, []int{s.Carry * (s.In + 1), s.Out}, []int{s.Out})
-		case nn.KindCodeAffine:
-			sh = append(sh, []int{s.Carry, s.In}, []int{s.Carry, s.In})
 		}
 	}
 	return sh

@@ -22,7 +22,7 @@ var (
 	dataKinds   = []string{"gaussian", "mnist", "fashion-mnist", "inverted-mnist", "grey-mnist", "idx", "csv"}
 	partKinds   = []string{"iid", "shards", "dirichlet", "modes"}
 	sourceCodes = []string{SourceNone, SourceCommunity, SourceDevice}
-	domainCodes = []string{DomainCodeInput, DomainCodeSkipFirst, DomainCodeHeads, DomainCodeAffine}
+	domainCodes = []string{DomainCodeInput, DomainCodeSkipFirst, DomainCodeHeads}
 )
 
 // Values of model.domain_code.
@@ -30,7 +30,6 @@ const (
 	DomainCodeInput     = "input"
 	DomainCodeSkipFirst = "skip_first"
 	DomainCodeHeads     = "heads"
-	DomainCodeAffine    = "affine"
 )
 
 // Values of model.source_code.
@@ -166,8 +165,8 @@ func (t *Topology) validateModel(p *problems) {
 	if m.DomainCode == DomainCodeSkipFirst && (t.Scenario != "lr" || len(m.Generator) == 0) {
 		p.bad("model.domain_code", "skip_first needs scenario: lr and a hidden layer in model.generator")
 	}
-	if (m.DomainCode == DomainCodeHeads || m.DomainCode == DomainCodeAffine) && t.Scenario != "lr" {
-		p.bad("model.domain_code", "%s needs scenario: lr", m.DomainCode)
+	if m.DomainCode == DomainCodeHeads && t.Scenario != "lr" {
+		p.bad("model.domain_code", "heads needs scenario: lr")
 	}
 }
 

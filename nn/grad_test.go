@@ -1,7 +1,6 @@
 package nn_test
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -160,8 +159,6 @@ func TestLayerGradients(t *testing.T) {
 		{"dense_carry 1→4 carrying 3", func() nn.Layer { return nn.NewDenseCarry(1, 4, 3, rng) }, 3, 4, false},
 		{"dense_heads 5→3, 2 heads", func() nn.Layer { return nn.NewDenseHeads(5, 3, 2, rng) }, 4, 7, false},
 		{"dense_heads 1→4, 3 heads", func() nn.Layer { return nn.NewDenseHeads(1, 4, 3, rng) }, 3, 4, false},
-		{"code_affine 5, 2 codes", func() nn.Layer { return randomized(nn.NewCodeAffine(5, 2), rng) }, 4, 7, false},
-		{"code_affine 1, 3 codes", func() nn.Layer { return randomized(nn.NewCodeAffine(1, 3), rng) }, 3, 4, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := tc.layer()
@@ -174,15 +171,6 @@ func TestLayerGradients(t *testing.T) {
 			gradCheck(t, l, x, rng)
 		})
 	}
-}
-
-// randomized replaces l's parameters with random values (a fresh
-// code_affine is the same in every code).
-func randomized(l nn.Layer, rng *rand.Rand) nn.Layer {
-	for _, p := range l.Params() {
-		copy(p.Value, randMat(1, len(p.Value), rng).Data)
-	}
-	return l
 }
 
 // seqLayer adapts a Sequential to nn.Layer for gradCheck.
@@ -446,79 +434,6 @@ func TestDenseHeads(t *testing.T) {
 		{{Kind: nn.KindDenseHeads, In: 4, Out: 6}},                                                // no heads
 		{{Kind: nn.KindDense, In: 4, Out: 5}, {Kind: nn.KindDenseHeads, In: 4, Out: 6, Carry: 2}}, // 4 + 2 ≠ 5
 		{{Kind: nn.KindDenseHeads, In: 1 << 20, Out: 1, Carry: 64}},                               // too wide
-	} {
-		if _, err := nn.Build(bad, rng); !errors.Is(err, nn.ErrSpec) {
-			t.Errorf("Build(%+v): %v, want ErrSpec", bad, err)
-		}
-	}
-}
-
-// TestCodeAffine: a fresh layer scales by 0.1 in every code; a one-hot
-// code applies its own scale and shift; a network of it has the
-// gradients finite differences give, and BackwardParams accumulates what
-// Backward does; it round-trips through Save and Load.
-func TestCodeAffine(t *testing.T) {
-	rng := rand.New(rand.NewPCG(11, 12))
-	l := nn.NewCodeAffine(2, 2)
-	x := nn.Mat{Rows: 2, Cols: 4, Data: []float32{0.5, -1, 1, 0, 0.5, -1, 0, 1}}
-	if y := l.Forward(x); !slices.Equal(y.Data, []float32{0.05, -0.1, 0.05, -0.1}) {
-		t.Errorf("fresh layer: %v, want every code's scale 0.1", y.Data)
-	}
-	copy(l.Params()[0].Value, []float32{1, 1, -1, 2})   // code 1: scales −1, 2
-	copy(l.Params()[1].Value, []float32{0, 0, 0.25, 0}) // code 1: shifts 0.25, 0
-	if y := l.Forward(x); !slices.Equal(y.Data, []float32{0.5, -1, -0.25, -2}) {
-		t.Errorf("code 1 scaled −1, 2 and shifted 0.25, 0: %v, want [0.5 -1 -0.25 -2]", y.Data)
-	}
-	if sp := l.Spec(); sp != (nn.LayerSpec{Kind: nn.KindCodeAffine, In: 2, Out: 2, Carry: 2}) {
-		t.Errorf("spec %+v", sp)
-	}
-
-	net, err := nn.Build([]nn.LayerSpec{
-		{Kind: nn.KindDenseCarry, In: 4, Out: 3, Carry: 2},
-		{Kind: nn.KindCodeAffine, In: 3, Out: 3, Carry: 2},
-		{Kind: nn.KindTanh},
-	}, rng)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range net.Params() {
-		// Small enough that tanh is far from saturation, where finite
-		// differences in float32 lose their precision.
-		for i, v := range randMat(1, len(p.Value), rng).Data {
-			p.Value[i] = 0.3 * v
-		}
-	}
-	if net.InDim() != 6 || net.OutDim() != 3 {
-		t.Errorf("InDim %d, OutDim %d; want 6 and 3", net.InDim(), net.OutDim())
-	}
-	gradCheck(t, seqLayer{net}, randMat(5, 6, rng), rng)
-	xb, dy := randMat(5, 6, rng), randMat(5, 3, rng)
-	net.ZeroGrad()
-	net.Forward(xb)
-	net.Backward(dy)
-	want := nn.Flatten(nil, gradsOf(net.Params()))
-	net.ZeroGrad()
-	net.Forward(xb)
-	net.BackwardParams(dy)
-	if got := nn.Flatten(nil, gradsOf(net.Params())); !slices.Equal(got, want) {
-		t.Errorf("BackwardParams: %v, Backward: %v", got, want)
-	}
-	var buf bytes.Buffer
-	if err := nn.Save(&buf, net); err != nil {
-		t.Fatal(err)
-	}
-	got, err := nn.Load(&buf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if a, b := got.Forward(xb), net.Forward(xb); !slices.Equal(a.Data, b.Data) {
-		t.Errorf("Forward after Load: got %v, want %v", a.Data, b.Data)
-	}
-
-	for _, bad := range [][]nn.LayerSpec{
-		{{Kind: nn.KindCodeAffine, In: 3, Out: 3, Carry: 2}},                                                     // no dense layer before it
-		{{Kind: nn.KindDenseCarry, In: 4, Out: 3, Carry: 2}, {Kind: nn.KindCodeAffine, In: 3, Out: 4, Carry: 2}}, // Out ≠ In
-		{{Kind: nn.KindDense, In: 4, Out: 3}, {Kind: nn.KindCodeAffine, In: 3, Out: 3, Carry: 2}},                // no code reaches it
 	} {
 		if _, err := nn.Build(bad, rng); !errors.Is(err, nn.ErrSpec) {
 			t.Errorf("Build(%+v): %v, want ErrSpec", bad, err)

@@ -42,14 +42,10 @@ const (
 	// KindDenseHeads is a dense layer with one head per code: the last
 	// Carry input columns, a one-hot code, select the head (DenseHeads).
 	KindDenseHeads = "dense_heads"
-	// KindCodeAffine scales and shifts each of In columns by the amounts
-	// of the code in the last Carry input columns (CodeAffine).
-	KindCodeAffine = "code_affine"
 )
 
 // LayerSpec describes one layer. Kind is one of "dense", "leaky_relu",
-// "relu", "tanh", "sigmoid", "minibatch_std", "dense_carry", "dense_heads",
-// "code_affine" (input In + Carry columns, output Out = In).
+// "relu", "tanh", "sigmoid", "minibatch_std", "dense_carry", "dense_heads".
 // In/Out are used by "dense", "dense_carry" (whose input is In + Carry
 // columns and output Out + Carry) and "dense_heads" (whose input is In +
 // Carry columns, the last Carry a code selecting one of Carry heads, and

@@ -72,8 +72,6 @@ func Build(specs []LayerSpec, rng *rand.Rand) (*Sequential, error) {
 			s.Layers[i] = NewDenseCarry(sp.In, sp.Out, sp.Carry, rng)
 		case KindDenseHeads:
 			s.Layers[i] = NewDenseHeads(sp.In, sp.Out, sp.Carry, rng)
-		case KindCodeAffine:
-			s.Layers[i] = NewCodeAffine(sp.In, sp.Carry)
 		}
 	}
 	return s, nil
@@ -86,8 +84,6 @@ func paramCount(sp LayerSpec) int {
 		return sp.In*sp.Out + sp.Out
 	case KindDenseHeads:
 		return sp.Carry*(sp.In+1)*sp.Out + sp.Out
-	case KindCodeAffine:
-		return 2 * sp.Carry * sp.In
 	}
 	return 0
 }
@@ -141,18 +137,6 @@ func validateSpecs(specs []LayerSpec) error {
 				return bad("more than %d parameters", maxParams)
 			}
 			prevOut = sp.Out
-		case KindCodeAffine:
-			if sp.In <= 0 || sp.Out != sp.In || sp.Carry <= 0 || sp.In+sp.Carry > maxDim || sp.Carry*sp.In > maxDim {
-				return bad("dimensions %d→%d with %d codes: want In = Out, in range [1, %d]", sp.In, sp.Out, sp.Carry, maxDim)
-			}
-			if prevOut != sp.In+sp.Carry {
-				return bad("input width %d + a code of %d, previous dense layer outputs %d", sp.In, sp.Carry, prevOut)
-			}
-			total += paramCount(sp)
-			if total > maxParams {
-				return bad("more than %d parameters", maxParams)
-			}
-			prevOut = sp.In
 		case KindMinibatchStd:
 			if sp.Group < 2 || sp.Group > maxDim {
 				return bad("group %d out of range [2, %d]", sp.Group, maxDim)
@@ -310,7 +294,7 @@ func (s *Sequential) InDim() int {
 func (s *Sequential) OutDim() int {
 	for i := len(s.Layers) - 1; i >= 0; i-- {
 		switch sp := s.Layers[i].Spec(); sp.Kind {
-		case KindDense, KindDenseHeads, KindCodeAffine:
+		case KindDense, KindDenseHeads:
 			return sp.Out
 		case KindDenseCarry:
 			return sp.Out + sp.Carry

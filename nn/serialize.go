@@ -54,7 +54,7 @@ func (s *Sequential) MarshalBinary() ([]byte, error) {
 		switch sp.Kind {
 		case KindMinibatchStd:
 			in = sp.Group // in the in slot
-		case KindDenseCarry, KindDenseHeads, KindCodeAffine:
+		case KindDenseCarry, KindDenseHeads:
 			alpha = float32(sp.Carry) // in the alpha slot: exact below 2^24 (maxDim)
 		}
 		e.u32(uint32(in))
@@ -107,7 +107,7 @@ func (s *Sequential) UnmarshalBinary(b []byte) error {
 		switch sp := &specs[i]; sp.Kind {
 		case KindMinibatchStd:
 			sp.Group, sp.In = sp.In, 0
-		case KindDenseCarry, KindDenseHeads, KindCodeAffine:
+		case KindDenseCarry, KindDenseHeads:
 			if c := sp.Alpha; c != float32(int32(c)) || c < 0 || c > maxDim {
 				d.fail(nil, "layer %d: %s carries %v columns", i, sp.Kind, c)
 			} else {
