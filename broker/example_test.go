@@ -56,6 +56,7 @@ func ExampleDeviceRules() {
 	// fedgan/v1/c/c1/presence/d1   read=false write=true
 	// fedgan/v1/c/c1/local/d1      read=false write=true
 	// fedgan/v1/c/c1/batch         read=true write=false
+	// fedgan/v1/c/c1/batch/d1      read=true write=false
 	// fedgan/v1/c/c1/community_model read=true write=false
 	// fedgan/v1/c/c1/status        read=true write=false
 	// fedgan/v1/global/#           read=true write=false

@@ -18,7 +18,8 @@ func globalFilter(t wire.Topics) string { return path.Dir(t.GlobalModel()) + "/#
 
 // DeviceRules lets a device publish only its own feedback and (Fed GAN)
 // local model (never retained) and presence (retained: the protocol's)
-// and subscribe only to its community's batch, (Fed GAN) community model
+// and subscribe only to its community's batch and its own batch topic
+// (a sampling edge's), (Fed GAN) community model
 // and status topics and to the global topics ({root}/global/#, retained
 // model and status).
 func DeviceRules(t wire.Topics, community, device string) []Rule {
@@ -27,6 +28,7 @@ func DeviceRules(t wire.Topics, community, device string) []Rule {
 		{Filter: t.Presence(community, device), Write: true},
 		{Filter: t.Local(community, device), Write: true, NoRetain: true},
 		{Filter: t.Batch(community), Read: true},
+		{Filter: t.BatchTo(community, device), Read: true},
 		{Filter: t.CommunityModel(community), Read: true},
 		{Filter: t.Status(community), Read: true},
 		{Filter: globalFilter(t), Read: true},
@@ -44,6 +46,7 @@ func EdgeRules(t wire.Topics, community string) []Rule {
 		{Filter: t.PresenceFilter(community), Read: true},
 		{Filter: t.LocalFilter(community), Read: true},
 		{Filter: t.Batch(community), Read: true, Write: true},
+		{Filter: t.BatchTo(community, "+"), Read: true, Write: true},
 		{Filter: t.CommunityModel(community), Read: true, Write: true},
 		{Filter: t.Status(community), Read: true, Write: true},
 		{Filter: t.Generator(community), Read: true, Write: true},

@@ -140,6 +140,18 @@ type Training struct {
 	// feedback is dropped and counted. It bounds how far the edge runs ahead
 	// of its slowest device. Default 8.
 	MaxStaleness int `yaml:"max_staleness"`
+	// Sample is how many devices an edge asks per iteration (0: every
+	// device, the paper's); SampleFraction the same as a share of the
+	// community's devices, rounded up (0: off; set one of the two).
+	// Batches go to the asked devices only, on their own topics, in fair
+	// cycles drawn from the seed, skipping offline and suspect devices
+	// (docs/DESIGN.md §2.14). Feedback edges only (not training.algorithm:
+	// fedgan).
+	Sample         int     `yaml:"sample"`
+	SampleFraction float64 `yaml:"sample_fraction"`
+	// Quorum closes a sync iteration when this many asked devices have
+	// answered (0: all of them), or at sync_period; at most the sample.
+	Quorum int `yaml:"quorum"`
 	// Weights is "exact" (default, c_j) or "constant" (w_j) for Eq. 4, or
 
 	// "uniform" (1/n: plain averaging, the M-D GAN baseline).

@@ -719,3 +719,54 @@ communities:
 		}
 	}
 }
+
+// TestSamplingKeys: training.sample and sample_fraction set how many
+// devices an edge asks (one of the two), quorum is for sync edges and at
+// most what each community asks; the fraction is rounded up per
+// community; Fed GAN asks every device.
+func TestSamplingKeys(t *testing.T) {
+	const base = `
+model: {latent: 4, data_dim: 2, generator: [8], discriminator: [8]}
+training: {global_rounds: 1, local_iters: 1, batch_size: 8, mode: MODE, algorithm: ALG, SET}
+cloud: {allow_anonymous: true}
+communities:
+  - {id: a, data: {kind: gaussian, means: [[0, 0]], std: 1}, edge: {allow_anonymous: true}, device_count: 10}
+  - {id: b, data: {kind: gaussian, means: [[1, 0]], std: 1}, edge: {allow_anonymous: true}, device_count: 3}
+`
+	for _, tt := range []struct {
+		mode, alg, set string
+		a, b           int // SampleOf each community
+		err            string
+	}{
+		{"sync", "fr", "sample: 0", 0, 0, ""},
+		{"sync", "fr", "sample: 4, quorum: 3", 4, 4, ""},
+		{"sync", "fr", "sample_fraction: 0.25", 3, 1, ""},
+		{"sync", "fr", "sample_fraction: 1", 10, 3, ""},
+		{"async", "fr", "sample: 2", 2, 2, ""},
+		{"sync", "fr", "quorum: 3", 0, 0, ""},
+		{"sync", "fr", "sample: -1", 0, 0, "training.sample: must be in 0..100000"},
+		{"sync", "fr", "sample_fraction: 1.5", 0, 0, "training.sample_fraction: must be a share of the devices in [0, 1], got 1.5"},
+		{"sync", "fr", "sample: 2, sample_fraction: 0.5", 0, 0, "set training.sample or training.sample_fraction, not both"},
+		{"sync", "fr", "sample: 2, quorum: 3", 0, 0, "training.quorum: 3 is more than community a asks (2 of its 10 devices)"},
+		{"sync", "fr", "sample_fraction: 0.5, quorum: 3", 0, 0, "training.quorum: 3 is more than community b asks (2 of its 3 devices)"},
+		{"sync", "fr", "quorum: 4", 0, 0, "training.quorum: 4 is more than community b asks (3 of its 3 devices)"},
+		{"async", "fr", "quorum: 1", 0, 0, "training.quorum: closes sync iterations: training.mode must be sync"},
+		{"sync", "fedgan", "sample: 2", 0, 0, "training.sample: asks devices for feedback: training.algorithm fedgan trains on every device"},
+	} {
+		src := strings.NewReplacer("MODE", tt.mode, "ALG", tt.alg, "SET", tt.set).Replace(base)
+		top, err := FromBytes([]byte(src), "inline", "")
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("%s: got %v, want an error containing %q", tt.set, err, tt.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", tt.set, err)
+			continue
+		}
+		if a, b := top.SampleOf(&top.Communities[0]), top.SampleOf(&top.Communities[1]); a != tt.a || b != tt.b {
+			t.Errorf("%s: communities ask %d and %d, want %d and %d", tt.set, a, b, tt.a, tt.b)
+		}
+	}
+}

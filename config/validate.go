@@ -92,6 +92,7 @@ func (t *Topology) validate() []string {
 	t.validateLimits(&p)
 	t.validateCloud(&p)
 	t.validateCommunities(&p)
+	t.validateSampling(&p)
 	t.validatePayload(&p)
 	return p
 }
@@ -215,6 +216,50 @@ func (t *Topology) validateAlgorithm(p *problems) {
 	if tr.Mode != "sync" {
 		p.bad("training.algorithm", "fedgan averages each round's models synchronously: training.mode must be sync, got %q", tr.Mode)
 	}
+}
+
+// validateSampling checks training.sample, sample_fraction and quorum
+// against the mode, the algorithm and every community's devices.
+func (t *Topology) validateSampling(p *problems) {
+	tr := &t.Training
+	switch f := tr.SampleFraction; {
+	case tr.Sample < 0 || tr.Sample > 100000:
+		p.bad("training.sample", "must be in 0..100000 devices per iteration, got %d", tr.Sample)
+	case !(f >= 0 && f <= 1):
+		p.bad("training.sample_fraction", "must be a share of the devices in [0, 1], got %g", f)
+	case tr.Sample > 0 && f > 0:
+		p.bad("training.sample_fraction", "set training.sample or training.sample_fraction, not both")
+	case tr.Quorum < 0:
+		p.bad("training.quorum", "must be >= 0 answers, got %d", tr.Quorum)
+	case tr.Quorum > 0 && tr.Mode != "sync":
+		p.bad("training.quorum", "closes sync iterations: training.mode must be sync, got %q", tr.Mode)
+	case (tr.Sample > 0 || f > 0 || tr.Quorum > 0) && t.FedGAN():
+		p.bad("training.sample", "asks devices for feedback: training.algorithm fedgan trains on every device")
+	default:
+		if tr.Quorum == 0 {
+			return
+		}
+		for _, c := range t.Communities {
+			asks := t.SampleOf(&c)
+			if asks == 0 || asks > len(c.Devices) {
+				asks = len(c.Devices)
+			}
+			if tr.Quorum > asks {
+				p.bad("training.quorum", "%d is more than community %s asks (%d of its %d devices)", tr.Quorum, c.ID, asks, len(c.Devices))
+				return
+			}
+		}
+	}
+}
+
+// SampleOf is how many devices community c's edge asks per iteration
+// (training.sample or sample_fraction of its devices, rounded up); 0:
+// every device.
+func (t *Topology) SampleOf(c *Community) int {
+	if f := t.Training.SampleFraction; f > 0 {
+		return max(1, int(math.Ceil(f*float64(len(c.Devices))-1e-9)))
+	}
+	return t.Training.Sample
 }
 
 // FedGAN reports whether the topology runs the Fed GAN baseline

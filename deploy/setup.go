@@ -132,6 +132,7 @@ func Edge(top *config.Topology, id string) (*fed.Edge, error) {
 		Gen: gen, Opt: genOptimizer(tr), RNG: PCG(top, "edge/"+id),
 		LRDecay: tr.LRDecay, Rounds: tr.GlobalRounds, ModeSeeking: tr.ModeSeeking,
 		Robust: tr.RobustConfig(), ClassInvariance: tr.ClassInvariance,
+		Sample: top.SampleOf(c), Quorum: tr.Quorum,
 	}
 	if tr.ClassInvariance > 0 {
 		cfg.FirstLayers = top.FirstLayers()

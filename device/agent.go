@@ -147,7 +147,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	opts := mqttc.Options{
 		URL: url, ClientID: a.id, Password: password,
 		Will:          &mqttc.Message{Topic: presTopic, Payload: a.presence("offline"), QoS: 1, Retain: true},
-		Subscriptions: map[string]byte{a.inbox(): 1},
+		Subscriptions: a.inboxes(),
 		OnMessage:     a.onMessage,
 		Logger:        a.log,
 	}
@@ -188,13 +188,13 @@ func (a *Agent) Run(ctx context.Context) error {
 	return err
 }
 
-// inbox is the topic the agent works from: its community's batches, or
-// in Fed GAN its community's model.
-func (a *Agent) inbox() string {
+// inboxes are the topics the agent works from: its community's batches
+// and its own (a sampling edge's), or in Fed GAN its community's model.
+func (a *Agent) inboxes() map[string]byte {
 	if a.local != nil {
-		return a.topics.CommunityModel(a.comm.ID)
+		return map[string]byte{a.topics.CommunityModel(a.comm.ID): 1}
 	}
-	return a.topics.Batch(a.comm.ID)
+	return map[string]byte{a.topics.Batch(a.comm.ID): 1, a.topics.BatchTo(a.comm.ID, a.id): 1}
 }
 
 // onMessage runs on paho's goroutine: validate, keep the newest batch,

@@ -80,8 +80,10 @@ type Service struct {
 
 	events chan event
 	drops  ratelog.Limiter
-	// batchesOut counts batches handed to the broker (benchmarks read it).
+	// batchesOut counts batches handed to the broker, one per topic
+	// (benchmarks read it).
 	batchesOut atomic.Int64
+	batchBuf   []byte // encoded batch, reused (the broker copies it per subscriber)
 
 	ready    chan struct{}
 	done     chan struct{}
@@ -497,19 +499,7 @@ func (s *Service) flush() {
 	if r.Checkpoint {
 		s.checkpoint().Save(s.fsm.Snapshot)
 	}
-	var buf []byte
-	for _, b := range r.Batches {
-		var err error
-		if buf, err = wire.AppendBatch(buf[:0], b); err != nil {
-			s.log.Error("batch not encodable", slog.Any("error", err))
-			continue
-		}
-		if err := s.broker.Publish(s.topics.Batch(s.comm.ID), buf, false, 1); err != nil {
-			s.log.Warn("batch not published", slog.Int64("iteration", b.Iter), slog.Any("error", err))
-			continue
-		}
-		s.batchesOut.Add(1)
-	}
+	s.publishBatches(r)
 	s.publishModels(r.Models)
 	for _, u := range r.Updates {
 		p, err := wire.AppendGeneratorUpdate(nil, u)
@@ -525,6 +515,32 @@ func (s *Service) flush() {
 			continue
 		}
 		s.log.Info("round done: generator uploaded", slog.Int("round", u.Round), slog.Float64("loss", u.Loss))
+	}
+}
+
+// publishBatches hands the batches to the broker: on the community's
+// batch topic, or (a sampling edge) on each asked device's own.
+func (s *Service) publishBatches(r fed.EdgeReady) {
+	for i, b := range r.Batches {
+		var err error
+		if s.batchBuf, err = wire.AppendBatch(s.batchBuf[:0], b); err != nil {
+			s.log.Error("batch not encodable", slog.Any("error", err))
+			continue
+		}
+		topics := []string{s.topics.Batch(s.comm.ID)}
+		if to := r.BatchTo(i); to != nil {
+			topics = topics[:0]
+			for _, d := range to {
+				topics = append(topics, s.topics.BatchTo(s.comm.ID, d))
+			}
+		}
+		for _, t := range topics {
+			if err := s.broker.Publish(t, s.batchBuf, false, 1); err != nil {
+				s.log.Warn("batch not published", slog.Int64("iteration", b.Iter), slog.String("topic", t), slog.Any("error", err))
+				continue
+			}
+			s.batchesOut.Add(1)
+		}
 	}
 }
 

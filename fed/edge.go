@@ -155,6 +155,19 @@ type EdgeConfig struct {
 	// baseline of Table 2, whose "classes" are the domains. Needs
 	// Classes ≥ 2.
 	ClassInvariance float64
+
+	// Sample is how many devices a batch asks (config training.sample;
+	// 0: every device, the paper's). Each batch goes to Sample live
+	// devices that are not suspects, in fair cycles drawn from RNG (every
+	// device once per cycle), on their own batch topics (EdgeReady.To), so
+	// that the bytes a batch costs grow with the devices asked and not
+	// with the devices connected; Eq. 4 and Eq. 5 run over the devices
+	// that answer. A sync iteration waits for the asked devices only.
+	Sample int
+	// Quorum closes a sync iteration as soon as this many of the asked
+	// devices have answered (config training.quorum; 0: all of them), or
+	// at the sync period. Feedback that arrives after is late.
+	Quorum int
 }
 
 // Feedback is one device's answer, already decoded and validated by wire.
@@ -196,8 +209,13 @@ type EdgeStats struct {
 	Stale     int64              `json:"stale"`
 	Empty     int64              `json:"empty_iterations"`
 	Partial   int64              `json:"partial_iterations"`
-	Updates   int64              `json:"updates"`
-	Diverged  int64              `json:"diverged"`
+	// Asked counts the devices batches were sent to by name (sampling);
+	// Unanswered those a sync iteration closed without (quorum, sync
+	// period): each of them is late if it answers after.
+	Asked      int64 `json:"asked,omitempty"`
+	Unanswered int64 `json:"unanswered,omitempty"`
+	Updates    int64 `json:"updates"`
+	Diverged   int64 `json:"diverged"`
 	// Rejected counts feedback dropped for a loss the objective cannot
 	// produce, by reason; Bounded the reports a robust rule bounded
 	// (norm_clipped, loss_raised, weight_capped); Quarantined the reports
@@ -222,11 +240,23 @@ type Note struct {
 // EdgeReady is what the edge wants done: messages to publish, in order,
 // whether to checkpoint, and notes to log.
 type EdgeReady struct {
-	Batches    []*wire.Batch
+	Batches []*wire.Batch
+	// To[i] lists the devices Batches[i] is for (EdgeConfig.Sample), each
+	// on its own batch topic; nil: every device, on the community's
+	// batch topic.
+	To         [][]string
 	Models     []*wire.CommunityModel // Fed GAN: the round's model for the devices (AvgEdge)
 	Updates    []*wire.GeneratorUpdate
 	Checkpoint bool
 	Notes      []Note
+}
+
+// BatchTo is To[i]: the devices Batches[i] is for, nil for every device.
+func (r EdgeReady) BatchTo(i int) []string {
+	if i < len(r.To) {
+		return r.To[i]
+	}
+	return nil
 }
 
 type edgeState int
@@ -301,6 +331,8 @@ type Edge struct {
 
 	dom *domainLoss
 
+	cycle []string // sampling: the devices left to ask in the current cycle
+
 	pos    map[string]int // device → its position in cfg.Devices
 	baseLR float32        // Opt's learning rate at round 0
 
@@ -357,6 +389,9 @@ func NewEdge(cfg EdgeConfig) (*Edge, error) {
 	}
 	if cfg.SyncPeriod <= 0 {
 		return nil, errors.New("fed: SyncPeriod must be > 0")
+	}
+	if cfg.Sample < 0 || cfg.Quorum < 0 || cfg.Quorum > 0 && cfg.Mode != Sync || cfg.Sample > 0 && cfg.Quorum > cfg.Sample {
+		return nil, fmt.Errorf("fed: Sample %d, Quorum %d (%s): want Sample ≥ 0 and, in sync mode only, 0 ≤ Quorum ≤ Sample", cfg.Sample, cfg.Quorum, cfg.Mode)
 	}
 	if cfg.DeviceTimeout <= 0 {
 		cfg.DeviceTimeout = 3 * cfg.SyncPeriod

@@ -40,13 +40,18 @@ func (e *Edge) asyncTick(now time.Time) {
 }
 
 // resend publishes the newest batch again (async): same iteration and
-// version, so devices that already answered it skip it.
+// version, so devices that already answered it skip it. A sampling edge
+// asks a fresh sample (those it asked may have gone).
 func (e *Edge) resend(now time.Time) {
 	if e.last == nil || e.last.Round != e.round {
 		return
 	}
 	e.lastSent = now
-	e.ready.Batches = append(e.ready.Batches, e.last)
+	var to []string
+	if e.sampling() {
+		to = e.pick(now)
+	}
+	e.queueBatch(e.last, to)
 }
 
 // asyncUpdate drains the inbox with Eq. 5.

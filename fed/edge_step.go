@@ -10,10 +10,18 @@ import (
 	"github.com/fedgan/fedgan/wire"
 )
 
-// emit draws z_d, z_g, computes X_d, X_g and queues a Batch.
+// emit draws z_d, z_g, computes X_d, X_g and queues a Batch, for every
+// device or, with EdgeConfig.Sample, for the devices pick chose.
 func (e *Edge) emit(now time.Time) {
+	var to []string // nil: every device
+	if e.sampling() {
+		to = e.pick(now)
+	}
 	if e.cfg.Mode == Sync {
-		exp := e.live(now)
+		exp := to
+		if !e.sampling() {
+			exp = e.live(now)
+		}
 		if len(exp) == 0 {
 			// Devices that are online but timed out still get the batch
 			// (it is broadcast anyway) and may answer; only an edge with
@@ -69,7 +77,7 @@ func (e *Edge) emit(now time.Time) {
 		SentUnixNano: now.UnixNano(), FakeLabels: ld, GenLabels: lg,
 	}
 	e.lastSent = now
-	e.ready.Batches = append(e.ready.Batches, e.last)
+	e.queueBatch(e.last, to)
 }
 
 // fillZ draws a batch of G's input rows into z: [z, c_k] or [z, e_s],

@@ -38,8 +38,14 @@ func (e *Edge) syncFeedback(now time.Time, d *device, fb *Feedback) error {
 	return err
 }
 
+// maybeComplete closes the open iteration when every expected device has
+// answered, or a quorum of them.
 func (e *Edge) maybeComplete(now time.Time) {
 	if e.cur == nil {
+		return
+	}
+	if q := e.cfg.Quorum; q > 0 && len(e.received) >= min(q, len(e.expected)) {
+		e.syncUpdate(now)
 		return
 	}
 	for dev := range e.expected {
@@ -77,6 +83,11 @@ func (e *Edge) syncTick(now time.Time) {
 func (e *Edge) syncUpdate(now time.Time) {
 	cur := e.cur
 	e.cur = nil
+	for dev := range e.expected {
+		if e.received[dev] == nil {
+			e.stats.Unanswered++
+		}
+	}
 	if len(e.received) == 0 {
 		e.stats.Empty++
 		e.note("no feedback in the sync period: update skipped", "iteration", e.curIter)

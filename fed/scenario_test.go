@@ -162,8 +162,12 @@ func tinyGen(t *testing.T) *nn.Sequential {
 
 func renderEdge(r EdgeReady) string {
 	var b strings.Builder
-	for _, x := range r.Batches {
-		fmt.Fprintf(&b, "batch round=%d iter=%d version=%d\n", x.Round, x.Iter, x.Version)
+	for i, x := range r.Batches {
+		fmt.Fprintf(&b, "batch round=%d iter=%d version=%d", x.Round, x.Iter, x.Version)
+		if to := r.BatchTo(i); to != nil {
+			fmt.Fprintf(&b, " to=%v", to)
+		}
+		b.WriteString("\n")
 	}
 	for _, u := range r.Updates {
 		fmt.Fprintf(&b, "upload round=%d iters=%d loss=%.4f\n", u.Round, u.Iters, u.Loss)
@@ -182,7 +186,7 @@ func renderEdge(r EdgeReady) string {
 
 // TestEdgeScenarios drives the edge state machine with scripted events:
 //
-//	edge mode=sync|async devices=a,b iters=N period=D [staleness=versions] [max_stale=N]
+//	edge mode=sync|async devices=a,b iters=N period=D [staleness=versions] [max_stale=N] [sample=N] [quorum=N]
 //	presence t=D DEV online|offline
 //	global t=D round=N [final=true]
 //	feedback t=D DEV iter=N [version=N] [round=N] loss=L [grad=G]
@@ -207,6 +211,12 @@ func TestEdgeScenarios(t *testing.T) {
 			}
 			if v, ok := s.args["max_stale"]; ok {
 				cfg.MaxStaleness = atoi(t, v)
+			}
+			if v, ok := s.args["sample"]; ok {
+				cfg.Sample = atoi(t, v)
+			}
+			if v, ok := s.args["quorum"]; ok {
+				cfg.Quorum = atoi(t, v)
 			}
 			e, err = NewEdge(cfg)
 		case "presence":
@@ -244,8 +254,12 @@ func TestEdgeScenarios(t *testing.T) {
 			for _, id := range ids {
 				w = append(w, fmt.Sprintf("%s:%.4f", id, st.Weights[id]))
 			}
-			return fmt.Sprintf("round=%d iter=%d version=%d state=%s updates=%d loss=%.4f weights=[%s] live=%v late=%d dup=%d stale=%d unknown=%d empty=%d partial=%d",
+			line := fmt.Sprintf("round=%d iter=%d version=%d state=%s updates=%d loss=%.4f weights=[%s] live=%v late=%d dup=%d stale=%d unknown=%d empty=%d partial=%d",
 				st.Round, st.Iter, st.Version, st.State, st.Updates, st.Loss, strings.Join(w, " "), st.Live, st.Late, st.Duplicate, st.Stale, st.Unknown, st.Empty, st.Partial)
+			if st.Asked+st.Unanswered > 0 {
+				line += fmt.Sprintf(" asked=%d unanswered=%d", st.Asked, st.Unanswered)
+			}
+			return line
 		default:
 			t.Fatalf("unknown command %q", s.cmd)
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/fedgan/fedgan/config"
@@ -266,9 +267,13 @@ func (s *Simulator) cloudReady() {
 func (s *Simulator) edgeReady(ed *edge) {
 	r := ed.e.Ready()
 	ed.e.Advance()
-	for _, b := range r.Batches {
+	for i, b := range r.Batches {
 		s.res.Batches++
+		to := r.BatchTo(i)
 		for _, d := range ed.devs {
+			if to != nil && !slices.Contains(to, d.id) {
+				continue
+			}
 			d, b := d, b
 			s.at(s.now.Add(s.opt.Latency), func() { s.deliver(ed, d, b) })
 		}

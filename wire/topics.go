@@ -43,6 +43,12 @@ func (t Topics) root() string {
 // Batch is {root}/c/{community}/batch.
 func (t Topics) Batch(community string) string { return t.root() + "/c/" + community + "/batch" }
 
+// BatchTo is {root}/c/{community}/batch/{device}: a batch for one asked
+// device of a sampling edge (training.sample).
+func (t Topics) BatchTo(community, device string) string {
+	return t.Batch(community) + "/" + device
+}
+
 // Feedback is {root}/c/{community}/feedback/{device}.
 func (t Topics) Feedback(community, device string) string {
 	return t.root() + "/c/" + community + "/feedback/" + device
@@ -107,7 +113,7 @@ func (t Topics) Community(community string) string { return t.root() + "/c/" + c
 type Topic struct {
 	Kind      string
 	Community string // empty for global topics
-	Device    string // set for feedback, presence and local models
+	Device    string // set for feedback, presence, local models and a batch for one device
 }
 
 // Parse splits a topic of the tree into its parts. It returns an error
@@ -128,7 +134,7 @@ func (t Topics) Parse(topic string) (Topic, error) {
 			return Topic{}, fmt.Errorf("%w: %q: %w", ErrTopic, topic, err)
 		}
 		return Topic{Kind: p[2], Community: p[1]}, nil
-	case len(p) == 4 && p[0] == "c" && (p[2] == KindFeedback || p[2] == KindPresence || p[2] == KindLocal):
+	case len(p) == 4 && p[0] == "c" && (p[2] == KindFeedback || p[2] == KindPresence || p[2] == KindLocal || p[2] == KindBatch):
 		if err := ValidID(p[1]); err != nil {
 			return Topic{}, fmt.Errorf("%w: %q: %w", ErrTopic, topic, err)
 		}

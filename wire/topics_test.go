@@ -12,6 +12,7 @@ func TestTopicBuilders(t *testing.T) {
 		got, want string
 	}{
 		{def.Batch("c1"), "fedgan/v1/c/c1/batch"},
+		{def.BatchTo("c1", "d-7"), "fedgan/v1/c/c1/batch/d-7"},
 		{def.Feedback("c1", "d-7"), "fedgan/v1/c/c1/feedback/d-7"},
 		{def.FeedbackFilter("c1"), "fedgan/v1/c/c1/feedback/+"},
 		{def.Presence("c1", "d.2"), "fedgan/v1/c/c1/presence/d.2"},
@@ -53,9 +54,11 @@ func TestParse(t *testing.T) {
 		{"", "fedgan/v10/c/c1/batch", Topic{}, `wire: malformed topic: "fedgan/v10/c/c1/batch" is not under "fedgan/v1"`},
 		{"", "$SYS/broker/uptime", Topic{}, `wire: malformed topic: "$SYS/broker/uptime" is not under "fedgan/v1"`},
 		{"", "fedgan/v1/", Topic{}, `wire: malformed topic: "fedgan/v1/"`},
-		{"", "fedgan/v1/c/c1/batch/", Topic{}, `wire: malformed topic: "fedgan/v1/c/c1/batch/"`},
+		{"", "fedgan/v1/c/c1/batch/", Topic{}, `wire: malformed topic: "fedgan/v1/c/c1/batch/": wire: invalid id: "" must be 1 to 64 characters`},
 		{"", "fedgan/v1/c/c1/feedback", Topic{}, `wire: malformed topic: "fedgan/v1/c/c1/feedback"`},
-		{"", "fedgan/v1/c/c1/batch/d1", Topic{}, `wire: malformed topic: "fedgan/v1/c/c1/batch/d1"`},
+		{"", "fedgan/v1/c/c1/batch/d1", Topic{Kind: KindBatch, Community: "c1", Device: "d1"}, ""},
+		{"", "fedgan/v1/c/c1/batch/+", Topic{}, `wire: malformed topic: "fedgan/v1/c/c1/batch/+": wire: invalid id: "+" contains '+' (allowed: letters, digits, _ . -)`},
+		{"", "fedgan/v1/c/c1/batch/d1/x", Topic{}, `wire: malformed topic: "fedgan/v1/c/c1/batch/d1/x"`},
 		{"", "fedgan/v1/c/c1/model", Topic{}, `wire: malformed topic: "fedgan/v1/c/c1/model"`},
 		{"", "fedgan/v1/global/batch", Topic{}, `wire: malformed topic: "fedgan/v1/global/batch"`},
 		{"", "fedgan/v1/c//batch", Topic{}, `wire: malformed topic: "fedgan/v1/c//batch": wire: invalid id: "" must be 1 to 64 characters`},
