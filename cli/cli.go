@@ -37,6 +37,7 @@ Usage:
   fedgan eval  ...                  evaluation classifier, IS, FID, coverage (fedgan eval -h)
   fedgan sample -m MODEL            sample grid of a saved generator
   fedgan experiment ...             the paper's Table 1 runs
+  fedgan loadtest --agents N        one edge under N device agents: rates, latency, CPU, memory, bytes (JSON)
   fedgan version
 
 Common flags: -v (info logs), -debug, -log-json.
@@ -68,6 +69,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runSample(ctx, rest, stdout, stderr)
 	case "experiment":
 		return runExperiment(ctx, rest, stdout, stderr)
+	case "loadtest":
+		return runLoadtest(ctx, rest, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "fedgan", buildinfo.String())
 		return nil

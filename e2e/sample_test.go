@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
+	"os/exec"
 	"strconv"
 	"testing"
 	"time"
@@ -78,4 +80,40 @@ func TestSamplingOverMQTT(t *testing.T) {
 		t.Errorf("a's status: %s; want the %d asks the broker delivered, each answered in time or unanswered (and then perhaps late)", line, total)
 	}
 	t.Logf("a's status: %s", line)
+}
+
+// TestLoadtestCommand: `fedgan loadtest` with its agents in two child
+// processes (the CI's small load test: correctness, not speed): 200
+// agents, 20 asked per iteration; every ask accounted for; the broker
+// sends about 20 batches per iteration, not 200.
+func TestLoadtestCommand(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-process test")
+	}
+	fedgan, _ := binaries(t)
+	out, err := exec.Command(fedgan, "loadtest", "--agents", "200", "--sample", "20", "--iterations", "10", "--procs", "2", "--timeout", "3m").Output()
+	if err != nil {
+		t.Fatalf("fedgan loadtest: %v\n%s", err, out)
+	}
+	var rep struct {
+		Asked       int64   `json:"asked"`
+		Answered    int64   `json:"answered"`
+		Unanswered  int64   `json:"unanswered"`
+		OutPerBatch float64 `json:"broker_out_per_batch"`
+		RSSPerConn  float64 `json:"edge_rss_per_connection_kib"`
+		AgentCPU    float64 `json:"agent_cpu_seconds"`
+	}
+	if err := json.Unmarshal(out, &rep); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if rep.Asked != 200 || rep.Answered+rep.Unanswered != rep.Asked {
+		t.Errorf("asked %d, answered %d, unanswered %d: want 200 asks, each answered or unanswered", rep.Asked, rep.Answered, rep.Unanswered)
+	}
+	if rep.OutPerBatch < 20 || rep.OutPerBatch > 34 {
+		t.Errorf("broker bytes out per iteration: %.1f batches, want 20 to 34", rep.OutPerBatch)
+	}
+	if rep.AgentCPU <= 0 {
+		t.Errorf("agent processes' CPU time %v, want > 0 (the children ran)", rep.AgentCPU)
+	}
+	t.Logf("%s", out)
 }

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,6 +42,10 @@ type Options struct {
 	// Clock is the service's only source of time (its timestamps, the
 	// sync period, the status period); nil is the real clock.
 	Clock clock.Clock
+	// OnFlush, if set, is called on the edge's loop with what the state
+	// machine asked for, after it is published. It must return at once and
+	// not keep r's messages (fedgan loadtest times iterations with it).
+	OnFlush func(r fed.EdgeReady)
 }
 
 // checkpointFile is the edge's checkpoint inside its state folder.
@@ -53,10 +59,13 @@ type event struct {
 	at       time.Time
 	feedback *fed.Feedback
 	local    *fed.Local // Fed GAN
-	device   string
-	online   bool
-	presence bool
 	global   *fed.Global
+}
+
+// presenceState is a device's newest presence, waiting for the loop.
+type presenceState struct {
+	online bool
+	at     time.Time
 }
 
 // Service is an edge: the community's embedded broker, its bridge to the
@@ -79,7 +88,11 @@ type Service struct {
 	self   brokercfg.Internal
 
 	events chan event
-	drops  ratelog.Limiter
+	// presence: each device's newest presence, for the loop (notePresence)
+	presMu      sync.Mutex
+	presence    map[string]presenceState
+	presenceSig chan struct{}
+	drops       ratelog.Limiter
 	// batchesOut counts batches handed to the broker, one per topic
 	// (benchmarks read it).
 	batchesOut atomic.Int64
@@ -140,7 +153,8 @@ func New(top *config.Topology, id string, opts Options) (*Service, error) {
 	log = log.With(slog.String("community", id))
 	s := &Service{
 		top: top, comm: comm, opts: opts, log: log, topics: wire.Topics{Root: top.Root}, spec: top.Spec(),
-		clock: clock.Or(opts.Clock), events: make(chan event, eventQueue), ready: make(chan struct{}), done: make(chan struct{}),
+		clock: clock.Or(opts.Clock), events: make(chan event, eventQueue), presenceSig: make(chan struct{}, 1),
+		ready: make(chan struct{}), done: make(chan struct{}),
 	}
 	s.drops.Log, s.drops.Now = log, s.clock.Now
 	s.state = opts.State
@@ -292,9 +306,9 @@ func (s *Service) Run(ctx context.Context) error {
 	// straight from the broker (decoded on each device's own connection
 	// goroutine, after the broker's ACL and size checks) and batches are
 	// published inline, so the edge's 3·B·d floats per iteration never
-	// cross a socket or a second MQTT codec. Presence, the global model
-	// and status use the edge's own MQTT client.
-	// Fed GAN's local models take the same way.
+	// cross a socket or a second MQTT codec. Fed GAN's local models take
+	// the same way, and presence (below); the global model and status use
+	// the edge's own MQTT client.
 	answers := s.topics.FeedbackFilter(s.comm.ID)
 	if s.avg != nil {
 		answers = s.topics.LocalFilter(s.comm.ID)
@@ -304,10 +318,18 @@ func (s *Service) Run(ctx context.Context) error {
 	}); err != nil {
 		return fmt.Errorf("edge %s: subscribe to %s: %w", s.comm.ID, answers, err)
 	}
+	// Presence, like feedback, comes inline (with the retained ones at
+	// once): a thousand devices coming online together must not overflow
+	// the edge client's queue at the broker (measured: fedgan loadtest
+	// with 1,000 agents lost presences that way).
+	if err := s.broker.Subscribe(s.topics.PresenceFilter(s.comm.ID), func(topic string, payload []byte) {
+		s.onMessage(topic, payload, false)
+	}); err != nil {
+		return fmt.Errorf("edge %s: subscribe to presence: %w", s.comm.ID, err)
+	}
 	opts := brokercfg.ServiceClient(s.broker, s.self)
 	opts.Subscriptions = map[string]byte{
-		s.topics.PresenceFilter(s.comm.ID): 1,
-		s.topics.GlobalModel():             1,
+		s.topics.GlobalModel(): 1,
 	}
 	opts.OnMessage, opts.Logger = s.onMessage, s.log
 	client, err := mqttc.New(opts)
@@ -378,7 +400,8 @@ func (s *Service) onMessage(topic string, payload []byte, _ bool) {
 			s.drops.Drop(t.Device, wire.CodeOf(err).String(), err)
 			return
 		}
-		ev.presence, ev.device, ev.online = true, t.Device, m.State == "online"
+		s.notePresence(t.Device, m.State == "online", now)
+		return
 	case wire.KindModel:
 		m, err := wire.DecodeGlobalModel(payload, s.spec, t)
 		if err != nil {
@@ -402,6 +425,40 @@ func (s *Service) onMessage(topic string, payload []byte, _ bool) {
 	}
 }
 
+// notePresence records a device's newest presence for the loop. Presence
+// is kept per device, newest wins, never queued: the table is bounded by
+// the devices that exist, so a reconnect storm of any size loses nothing
+// and costs the loop one event per device.
+func (s *Service) notePresence(dev string, online bool, at time.Time) {
+	s.presMu.Lock()
+	if s.presence == nil {
+		s.presence = map[string]presenceState{}
+	}
+	s.presence[dev] = presenceState{online: online, at: at}
+	s.presMu.Unlock()
+	select {
+	case s.presenceSig <- struct{}{}:
+	default: // the loop has a signal pending and will read the table
+	}
+}
+
+// applyPresence hands the presences noted since the last call to the
+// state machine, in device order.
+func (s *Service) applyPresence() {
+	s.presMu.Lock()
+	ps := s.presence
+	s.presence = nil
+	s.presMu.Unlock()
+	for _, dev := range slices.Sorted(maps.Keys(ps)) {
+		p := ps[dev]
+		if err := s.fsm.Presence(p.at, dev, p.online); err != nil {
+			s.drops.Drop(dev, "protocol", err)
+			continue
+		}
+		s.log.Info("presence", slog.String("device_id", dev), slog.Bool("online", p.online))
+	}
+}
+
 // loop is the only goroutine that touches the state machine.
 func (s *Service) loop(ctx context.Context, c *mqttc.Client) error {
 	tick := s.clock.NewTicker(s.opts.StatusEvery)
@@ -420,6 +477,8 @@ func (s *Service) loop(ctx context.Context, c *mqttc.Client) error {
 		case <-ctx.Done():
 			s.publishStatus(context.Background(), c, &lastUpdates, &lastAt)
 			return ctx.Err()
+		case <-s.presenceSig:
+			s.applyPresence()
 		case ev := <-s.events:
 			s.apply(ev)
 			// Drain what else has arrived: an async edge aggregates all of
@@ -470,12 +529,6 @@ func (s *Service) apply(ev event) {
 		if err = s.avg.Local(ev.at, ev.local); err != nil {
 			s.log.Info("local model not used", slog.String("device_id", ev.local.Device), slog.Any("error", err))
 		}
-	case ev.presence:
-		if err = s.fsm.Presence(ev.at, ev.device, ev.online); err != nil {
-			s.drops.Drop(ev.device, "protocol", err)
-		} else {
-			s.log.Info("presence", slog.String("device_id", ev.device), slog.Bool("online", ev.online))
-		}
 	case ev.global != nil:
 		if err = s.fsm.Global(ev.at, ev.global); err != nil {
 			s.drops.Drop("cloud", "protocol", err)
@@ -515,6 +568,9 @@ func (s *Service) flush() {
 			continue
 		}
 		s.log.Info("round done: generator uploaded", slog.Int("round", u.Round), slog.Float64("loss", u.Loss))
+	}
+	if s.opts.OnFlush != nil {
+		s.opts.OnFlush(r)
 	}
 }
 

@@ -26,24 +26,33 @@ func (e *Edge) sampling() bool { return e.cfg.Sample > 0 }
 // never stops asking while a device is online. The result is sorted; it
 // is empty with no device online.
 func (e *Edge) pick(now time.Time) []string {
-	elig := map[string]bool{}
-	for _, pool := range [][]string{e.live(now), e.live(time.Time{})} {
-		clear(elig)
-		for _, id := range pool {
-			if !e.sus.suspect(id) {
-				elig[id] = true
-			}
+	// Count each pool in one pass, build nothing, sort nothing (an edge
+	// may have thousands of devices): 0 live non-suspects, 1 online
+	// non-suspects, 2 online.
+	level := func(d *device, id string) int {
+		switch {
+		case !d.online:
+			return 3
+		case e.sus.suspect(id):
+			return 2
+		case !d.lastSeen.IsZero() && now.Sub(d.lastSeen) > e.cfg.DeviceTimeout:
+			return 1
 		}
-		if len(elig) >= e.cfg.Sample {
-			break
-		}
+		return 0
 	}
-	if len(elig) == 0 {
-		for _, id := range e.live(time.Time{}) {
-			elig[id] = true
-		}
+	var n [4]int
+	for id, d := range e.devices {
+		n[level(d, id)]++
 	}
-	want := min(e.cfg.Sample, len(elig))
+	pool, size := 0, n[0]
+	if size < e.cfg.Sample {
+		pool, size = 1, n[0]+n[1]
+	}
+	if size == 0 {
+		pool, size = 2, n[0]+n[1]+n[2]
+	}
+	elig := func(id string) bool { return level(e.devices[id], id) <= pool }
+	want := min(e.cfg.Sample, size)
 	out := make([]string, 0, want)
 	// Pass 0 takes from what is left of the current cycle, pass 1 from a
 	// fresh one (skipping, and keeping for later in that cycle, devices
@@ -59,7 +68,7 @@ func (e *Edge) pick(now time.Time) []string {
 			switch d := e.cycle[i]; {
 			case slices.Contains(out, d):
 				keep = append(keep, d)
-			case elig[d]:
+			case elig(d):
 				out = append(out, d)
 			}
 		}

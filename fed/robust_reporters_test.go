@@ -1,6 +1,7 @@
 package fed
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -247,6 +248,36 @@ func TestBoundByOwnReportsProperty(t *testing.T) {
 			}
 			if want := min(scaled[j], cfg.Clip*ref); math.Abs(scaled[j]*bs.Scales[j]-want) > 1e-9*want {
 				t.Fatalf("trial %d: report %d of %s ×%g: bounded norm %g, want %g (unscaled run: %g)", trial, j, id, s, scaled[j]*bs.Scales[j], want, norms[j]*b.Scales[j])
+			}
+		}
+	}
+}
+
+// TestMediansWithout: the median of every vote but one, from one sorted
+// copy, is the median of the others computed directly, with ties, for
+// every reporter and for one that did not vote.
+func TestMediansWithout(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for n := range 12 {
+		for range 50 {
+			v := map[string]float64{}
+			for i := range n {
+				v[fmt.Sprint("d", i)] = float64(rng.IntN(4)) - 1.5 // ties
+			}
+			m := newMedians(v)
+			for i := range n + 1 {
+				id := fmt.Sprint("d", i) // d{n} did not vote
+				var others []float64
+				for k, x := range v {
+					if k != id {
+						others = append(others, x)
+					}
+				}
+				want, wok := Median(others)
+				got, ok := m.without(id)
+				if got != want || ok != wok {
+					t.Fatalf("votes %v, without %s: %v %v, want %v %v", v, id, got, ok, want, wok)
+				}
 			}
 		}
 	}

@@ -1,0 +1,166 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime/pprof"
+	"strconv"
+	"time"
+
+	"github.com/fedgan/fedgan/config"
+	"github.com/fedgan/fedgan/loadtest"
+)
+
+// runLoadtest is `fedgan loadtest`: one edge with its embedded broker in
+// this process and --agents device agents (real MQTT clients on loopback)
+// in --procs child processes, which re-execute this binary with
+// --agent-proc. It prints the report as JSON.
+func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("fedgan loadtest", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o loadtest.Options
+	fs.IntVar(&o.Agents, "agents", 100, "device agents connected to the edge")
+	fs.IntVar(&o.Sample, "sample", 0, "devices asked per iteration (training.sample; 0: every one)")
+	fs.IntVar(&o.Quorum, "quorum", 0, "answers that close an iteration (training.quorum; 0: every asked device)")
+	fs.IntVar(&o.Iterations, "iterations", 50, "sync iterations to time")
+	fs.StringVar(&o.Model, "model", "gaussian", "gaussian (tiny G and D) or mnist (the reference MLPs, 64×784 batches)")
+	fs.IntVar(&o.Batch, "batch", 64, "batch size B")
+	fs.IntVar(&o.Procs, "procs", 4, "child processes running the agents (0: in this process, which then counts their CPU and memory)")
+	fs.DurationVar(&o.Idle, "idle", 0, "also measure the edge's CPU this long with every agent connected, before training")
+	fs.DurationVar(&o.Timeout, "timeout", 10*time.Minute, "give up after this long")
+	cpuProfile := fs.String("cpuprofile", "", "write the edge process's CPU profile (pprof) to this file")
+	baseline := fs.Bool("baseline", false, "first run the same test with only the --sample agents connected, and report both and the ratio of their rates")
+	var c common
+	fs.BoolVar(&c.verbose, "v", false, "log at info level")
+	fs.BoolVar(&c.debug, "debug", false, "log at debug level")
+	child := fs.Bool("agent-proc", false, "internal: run agents --from to --to of --topology against --url until stdin closes")
+	topo := fs.String("topology", "", "internal: the topology file (--agent-proc)")
+	url := fs.String("url", "", "internal: the edge broker's URL (--agent-proc)")
+	from := fs.Int("from", 0, "internal: first agent (--agent-proc)")
+	to := fs.Int("to", 0, "internal: one past the last agent (--agent-proc)")
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%w: %w", ErrUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected arguments %q", ErrUsage, fs.Args())
+	}
+	if *child {
+		return agentProc(ctx, *topo, *url, *from, *to)
+	}
+	o.Logger = c.logger(stderr, true)
+	o.Spawn = spawnAgents
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	if !*baseline {
+		rep, err := loadtest.Run(ctx, o)
+		if err != nil {
+			return err
+		}
+		return enc.Encode(rep)
+	}
+	if o.Sample == 0 {
+		return fmt.Errorf("%w: --baseline compares with --sample agents connected: set --sample", ErrUsage)
+	}
+	b := o
+	b.Agents, b.Procs = o.Sample, min(o.Procs, o.Sample)
+	base, err := loadtest.Run(ctx, b)
+	if err != nil {
+		return fmt.Errorf("baseline: %w", err)
+	}
+	rep, err := loadtest.Run(ctx, o)
+	if err != nil {
+		return err
+	}
+	return enc.Encode(struct {
+		Baseline *loadtest.Report `json:"baseline"`
+		Test     *loadtest.Report `json:"test"`
+		// RateRatio is the test's iterations per second over the baseline's.
+		RateRatio float64 `json:"rate_ratio"`
+	}{base, rep, rep.ItersPerSecond / base.ItersPerSecond})
+}
+
+// agentProc runs agents [from, to) until stdin closes (the parent went
+// away or stopped the test) or ctx ends.
+func agentProc(ctx context.Context, path, url string, from, to int) error {
+	top, err := config.Load(path)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		io.Copy(io.Discard, os.Stdin)
+		cancel()
+	}()
+	err = loadtest.RunAgents(ctx, top, url, from, to)
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+// agentChild is an agent process started by spawnAgents.
+type agentChild struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	done  chan error
+}
+
+// spawnAgents re-executes this binary as `fedgan loadtest --agent-proc`.
+func spawnAgents(ctx context.Context, topology, url string, from, to int) (loadtest.Child, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(exe, "loadtest", "--agent-proc", "--topology", topology, "--url", url,
+		"--from", strconv.Itoa(from), "--to", strconv.Itoa(to))
+	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("loadtest: starting agents %d–%d: %w", from, to, err)
+	}
+	c := &agentChild{cmd: cmd, stdin: in, done: make(chan error, 1)}
+	go func() { c.done <- cmd.Wait() }()
+	return c, nil
+}
+
+// Stop closes the child's stdin, waits up to 10 s (then kills it) and
+// returns its CPU time.
+func (c *agentChild) Stop() (time.Duration, error) {
+	c.stdin.Close()
+	var err error
+	select {
+	case err = <-c.done:
+	case <-time.After(10 * time.Second):
+		c.cmd.Process.Kill()
+		err = <-c.done
+		if err != nil {
+			err = fmt.Errorf("agent process %d did not stop within 10s: %w", c.cmd.Process.Pid, err)
+		}
+	}
+	var cpu time.Duration
+	if st := c.cmd.ProcessState; st != nil {
+		cpu = st.UserTime() + st.SystemTime()
+	}
+	return cpu, err
+}
