@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"time"
@@ -35,6 +36,7 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.DurationVar(&o.Idle, "idle", 0, "also measure the edge's CPU this long with every agent connected, before training")
 	fs.DurationVar(&o.Timeout, "timeout", 10*time.Minute, "give up after this long")
 	cpuProfile := fs.String("cpuprofile", "", "write the edge process's CPU profile (pprof) to this file")
+	memProfile := fs.String("memprofile", "", "write the edge process's heap profile (pprof) to this file once every agent is connected")
 	baseline := fs.Bool("baseline", false, "first run the same test with only the --sample agents connected, and report both and the ratio of their rates")
 	var c common
 	fs.BoolVar(&c.verbose, "v", false, "log at info level")
@@ -55,6 +57,20 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	o.Logger = c.logger(stderr, true)
 	o.Spawn = spawnAgents
+	if *memProfile != "" {
+		o.OnConnected = func() {
+			f, err := os.Create(*memProfile)
+			if err != nil {
+				fmt.Fprintln(stderr, "fedgan loadtest:", err)
+				return
+			}
+			defer f.Close()
+			runtime.GC()
+			if err := pprof.WriteHeapProfile(f); err != nil {
+				fmt.Fprintln(stderr, "fedgan loadtest:", err)
+			}
+		}
+	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {

@@ -55,6 +55,9 @@ type Options struct {
 	// topology file against url (the CLI re-executes itself); required
 	// with Procs > 0. The child must stop when its stdin closes.
 	Spawn func(ctx context.Context, topology, url string, from, to int) (Child, error)
+	// OnConnected, if set, is called once every agent is online, before
+	// training (the CLI writes a heap profile there).
+	OnConnected func()
 	// Dir holds the topology and the edge's state; default a temporary
 	// folder, removed at the end.
 	Dir string
@@ -327,6 +330,9 @@ func (t *test) run(ctx context.Context, path, dir string) (*Report, error) {
 	}
 	rep.ConnectSeconds = time.Since(connStart).Seconds()
 	rep.RSSConnectedMiB = rssMiB("VmRSS")
+	if o.OnConnected != nil {
+		o.OnConnected()
+	}
 	rep.RSSPerConnKiB = (rep.RSSConnectedMiB - rep.RSSBaseMiB) * 1024 / float64(o.Agents)
 	if o.Idle > 0 {
 		c0 := cpuTime()
