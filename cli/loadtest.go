@@ -32,6 +32,7 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.IntVar(&o.Iterations, "iterations", 50, "sync iterations to time")
 	fs.StringVar(&o.Model, "model", "gaussian", "gaussian (tiny G and D) or mnist (the reference MLPs, 64×784 batches)")
 	fs.IntVar(&o.Batch, "batch", 64, "batch size B")
+	fs.StringVar(&o.WireDType, "wire-dtype", "f32", "training.wire_dtype: f32 or bf16 (half the bytes of X_d, X_g and the feedback)")
 	fs.IntVar(&o.Procs, "procs", 4, "child processes running the agents (0: in this process, which then counts their CPU and memory)")
 	fs.DurationVar(&o.Idle, "idle", 0, "also measure the edge's CPU this long with every agent connected, before training")
 	fs.DurationVar(&o.Timeout, "timeout", 10*time.Minute, "give up after this long")

@@ -156,6 +156,10 @@ type Training struct {
 
 	// "uniform" (1/n: plain averaging, the M-D GAN baseline).
 	Weights string `yaml:"weights"`
+	// WireDType is the dtype of the per-iteration tensors (X_d, X_g, the
+	// feedback): "f32" (default) or "bf16" (bfloat16: half the bytes, 8
+	// significant bits, the float32 range). Parameters stay f32.
+	WireDType string `yaml:"wire_dtype"`
 	// Objective is "minimax" (Eq. 3) or "nonsaturating"; see README for the default.
 	Objective string `yaml:"objective"`
 	// AuxWeight is λ of the auxiliary class loss of model.d_class aux or

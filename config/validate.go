@@ -284,6 +284,7 @@ func (tr *Training) validateAggregation(p *problems) {
 		p.bad("training.max_staleness", "must be in 1..1024, got %d", tr.MaxStaleness)
 	}
 	fedName(p, "training.weights", &tr.Weights, "exact", fed.ParseWeightMode)
+	p.enum("training.wire_dtype", &tr.WireDType, wire.DTypeF32, []string{wire.DTypeF32, wire.DTypeBF16})
 	tr.validateRobust(p)
 }
 

@@ -132,7 +132,7 @@ func Edge(top *config.Topology, id string) (*fed.Edge, error) {
 		Gen: gen, Opt: genOptimizer(tr), RNG: PCG(top, "edge/"+id),
 		LRDecay: tr.LRDecay, Rounds: tr.GlobalRounds, ModeSeeking: tr.ModeSeeking,
 		Robust: tr.RobustConfig(), ClassInvariance: tr.ClassInvariance,
-		Sample: top.SampleOf(c), Quorum: tr.Quorum,
+		Sample: top.SampleOf(c), Quorum: tr.Quorum, WireDType: tr.WireDType,
 	}
 	if tr.ClassInvariance > 0 {
 		cfg.FirstLayers = top.FirstLayers()
@@ -224,7 +224,7 @@ func Agent(top *config.Topology, id string, ds *data.Dataset) (*fed.Agent, error
 	}
 	return fed.NewAgent(fed.AgentConfig{
 		Community: c.ID, Device: id, Worker: w, Data: ds, Dim: ds.Dim, RNG: BatchRNG(top, id),
-		InstanceNoise: top.Training.InstanceNoise, Rounds: top.Training.GlobalRounds,
+		InstanceNoise: top.Training.InstanceNoise, Rounds: top.Training.GlobalRounds, WireDType: top.Training.WireDType,
 	})
 }
 

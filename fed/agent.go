@@ -40,6 +40,10 @@ type AgentConfig struct {
 	// (see InstanceNoise). 0 disables it.
 	InstanceNoise float64
 	Rounds        int
+	// WireDType is the dtype of the feedback tensor (wire.DTypeF32, the
+	// default, or wire.DTypeBF16: half the bytes; config
+	// training.wire_dtype).
+	WireDType string
 }
 
 // InstanceNoise is the standard deviation of the instance noise for a
@@ -171,6 +175,8 @@ func NewAgent(cfg AgentConfig) (*Agent, error) {
 	switch {
 	case cfg.Worker == nil || cfg.Data == nil || cfg.RNG == nil:
 		return nil, errors.New("fed: AgentConfig needs Worker, Data and RNG")
+	case !validDType(cfg.WireDType):
+		return nil, fmt.Errorf("fed: wire dtype %q, want %q or %q", cfg.WireDType, wire.DTypeF32, wire.DTypeBF16)
 	case cfg.Dim != cfg.Worker.cfg.DataDim:
 		return nil, fmt.Errorf("fed: local data has %d columns, the discriminator reads %d", cfg.Dim, cfg.Worker.cfg.DataDim)
 	case cfg.Data.Len() == 0:
@@ -234,7 +240,7 @@ func (a *Agent) Work(now time.Time, b *wire.Batch, arrived time.Time) error {
 	a.stats.Answered++
 	a.ready.Feedback = &wire.Feedback{
 		V: wire.Version, Community: a.cfg.Community, Device: a.cfg.Device, Round: b.Round, Iter: b.Iter, Version: b.Version,
-		Loss: res.Loss, DLoss: res.DLoss, Grad: wire.NewTensor([]int{len(res.Grad) / dim, dim}, res.Grad), NReal: n,
+		Loss: res.Loss, DLoss: res.DLoss, Grad: wire.NewTensorOf(a.cfg.WireDType, []int{len(res.Grad) / dim, dim}, res.Grad), NReal: n,
 		Timings: wire.Timings{WaitUS: now.Sub(arrived).Microseconds()},
 	}
 	return nil

@@ -168,7 +168,14 @@ type EdgeConfig struct {
 	// devices have answered (config training.quorum; 0: all of them), or
 	// at the sync period. Feedback that arrives after is late.
 	Quorum int
+	// WireDType is the dtype of X_d and X_g in every Batch (wire.DTypeF32,
+	// the default, or wire.DTypeBF16: half the bytes, 8 significant bits;
+	// config training.wire_dtype).
+	WireDType string
 }
+
+// validDType reports whether d is a dtype for the per-iteration tensors.
+func validDType(d string) bool { return d == "" || d == wire.DTypeF32 || d == wire.DTypeBF16 }
 
 // Feedback is one device's answer, already decoded and validated by wire.
 type Feedback struct {
@@ -389,6 +396,9 @@ func NewEdge(cfg EdgeConfig) (*Edge, error) {
 	}
 	if cfg.SyncPeriod <= 0 {
 		return nil, errors.New("fed: SyncPeriod must be > 0")
+	}
+	if !validDType(cfg.WireDType) {
+		return nil, fmt.Errorf("fed: wire dtype %q, want %q or %q", cfg.WireDType, wire.DTypeF32, wire.DTypeBF16)
 	}
 	if cfg.Sample < 0 || cfg.Quorum < 0 || cfg.Quorum > 0 && cfg.Mode != Sync || cfg.Sample > 0 && cfg.Quorum > cfg.Sample {
 		return nil, fmt.Errorf("fed: Sample %d, Quorum %d (%s): want Sample ≥ 0 and, in sync mode only, 0 ≤ Quorum ≤ Sample", cfg.Sample, cfg.Quorum, cfg.Mode)

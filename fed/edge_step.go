@@ -73,7 +73,7 @@ func (e *Edge) emit(now time.Time) {
 	shape := []int{b, e.cfg.DataDim}
 	e.last = &wire.Batch{
 		V: wire.Version, Community: e.cfg.Community, Round: e.round, Iter: e.iter, Version: e.version,
-		Domain: e.cfg.Domain, Fake: wire.NewTensor(shape, e.xd), Gen: wire.NewTensor(shape, e.xg),
+		Domain: e.cfg.Domain, Fake: wire.NewTensorOf(e.cfg.WireDType, shape, e.xd), Gen: wire.NewTensorOf(e.cfg.WireDType, shape, e.xg),
 		SentUnixNano: now.UnixNano(), FakeLabels: ld, GenLabels: lg,
 	}
 	e.lastSent = now

@@ -45,6 +45,8 @@ type Options struct {
 	Model string
 	// Batch is B; default 64.
 	Batch int
+	// WireDType is training.wire_dtype: "f32" (default) or "bf16".
+	WireDType string
 	// Idle, if > 0, measures the edge's CPU time over this long with every
 	// agent connected before training starts.
 	Idle time.Duration
@@ -79,6 +81,7 @@ type Report struct {
 	Agents     int    `json:"agents"`
 	Sample     int    `json:"sample"`
 	Quorum     int    `json:"quorum"`
+	WireDType  string `json:"wire_dtype"`
 	Procs      int    `json:"agent_processes"`
 	Iterations int    `json:"iterations"`
 
@@ -155,6 +158,10 @@ const Community = "load"
 func Topology(o Options) string {
 	model := "{latent: 4, data_dim: 2, generator: [32, 32], discriminator: [32, 32]}"
 	mean := "[0, 0]"
+	dtype := o.WireDType
+	if dtype == "" {
+		dtype = "f32"
+	}
 	if o.Model == "mnist" {
 		model = "{latent: 100, data_dim: 784, generator: [256, 512], discriminator: [512, 256], output: tanh}"
 		mean = "[" + strings.TrimSuffix(strings.Repeat("0, ", 784), ", ") + "]"
@@ -162,7 +169,7 @@ func Topology(o Options) string {
 	return fmt.Sprintf(`name: loadtest
 seed: 1
 model: %s
-training: {global_rounds: 1, local_iters: %d, batch_size: %d, mode: sync, sync_period: 30s, device_timeout: 1h, sample: %d, quorum: %d, round_timeout: 1h}
+training: {global_rounds: 1, local_iters: %d, batch_size: %d, mode: sync, sync_period: 30s, device_timeout: 1h, sample: %d, quorum: %d, round_timeout: 1h, wire_dtype: %s}
 limits: {max_pending_connections: 4096}
 cloud: {allow_anonymous: true}
 communities:
@@ -170,7 +177,7 @@ communities:
     data: {kind: gaussian, means: [%s], std: 1, samples: 64}
     edge: {listen: "127.0.0.1:0", allow_anonymous: true}
     device_count: %d
-`, model, o.Iterations, o.Batch, o.Sample, o.Quorum, Community, mean, o.Agents)
+`, model, o.Iterations, o.Batch, o.Sample, o.Quorum, dtype, Community, mean, o.Agents)
 }
 
 // Synthetic is the data every agent of a process shares: the load test
@@ -288,7 +295,7 @@ func (t *test) onFlush(r fed.EdgeReady) {
 
 func (t *test) run(ctx context.Context, path, dir string) (*Report, error) {
 	o := t.o
-	rep := &Report{Model: o.Model, Agents: o.Agents, Sample: o.Sample, Quorum: o.Quorum, Procs: o.Procs, Iterations: o.Iterations}
+	rep := &Report{Model: o.Model, Agents: o.Agents, Sample: o.Sample, Quorum: o.Quorum, WireDType: t.top.Training.WireDType, Procs: o.Procs, Iterations: o.Iterations}
 	svc, err := edge.New(t.top, Community, edge.Options{Listen: "127.0.0.1:0", NoBridge: true, State: filepath.Join(dir, "state"),
 		StatusEvery: 100 * time.Millisecond, Logger: o.Logger, OnFlush: t.onFlush})
 	if err != nil {

@@ -652,10 +652,14 @@ func (r *reader) tensor(path string) (Tensor, error) {
 			if b, err = r.strBytes(); err != nil {
 				return err
 			}
-			if string(b) != DTypeF32 {
-				return errorf(CodeMalformed, path+".dtype", "%q, want %q", b, DTypeF32)
+			switch string(b) { // interned: no allocation per tensor
+			case DTypeF32:
+				t.DType = DTypeF32
+			case DTypeBF16:
+				t.DType = DTypeBF16
+			default:
+				return errorf(CodeMalformed, path+".dtype", "%q, want %q or %q", b, DTypeF32, DTypeBF16)
 			}
-			t.DType = DTypeF32
 		case 2:
 			t.Data, err = r.bin()
 		}

@@ -76,7 +76,7 @@ func ExampleTensor_Float32s() {
 	fmt.Println(err)
 	// Output:
 	// [1 2 3 4] <nil>
-	// wire: tensor: malformed message: dtype "f16", want "f32"
+	// wire: tensor: malformed message: dtype "f16", want "f32" or "bf16"
 }
 
 func ExampleDecodeFeedback() {

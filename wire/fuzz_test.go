@@ -108,6 +108,11 @@ func FuzzDecodeBatch(f *testing.F) {
 	f.Add([]byte(mapOf("v", 1, "fake", mapOf("data", []byte{1, 2, 3}))))     // bin not a multiple of 4
 	f.Add([]byte(mapOf("v", int8(1), "round", int16(3), "iter", uint32(5)))) // other integer widths
 	f.Add([]byte(mapOf("v", 1.0)))                                           // a float for an int
+	bb := batchMsg()
+	bb.Fake, bb.Gen = NewTensorBF16([]int{4, 3}, make([]float32, 12)), NewTensorBF16([]int{4, 3}, make([]float32, 12))
+	if p, err := AppendBatch(nil, bb); err == nil {
+		f.Add(p) // bf16 tensors
+	}
 	f.Fuzz(func(t *testing.T, p []byte) { fuzzDecode(t, KindBatch, batchTopic, p) })
 }
 
@@ -117,6 +122,11 @@ func FuzzDecodeFeedback(f *testing.F) {
 	f.Add([]byte(mapOf("v", 1, "loss", 3)))              // an integer for a float
 	f.Add([]byte(mapOf("v", 1, "timings", []int{1, 2}))) // timings as an array
 	f.Add([]byte(mapOf("v", 1, "grad", nil)))            // nil tensor
+	fb := feedbackMsg()
+	fb.Grad = NewTensorBF16([]int{4, 3}, make([]float32, 12))
+	if p, err := AppendFeedback(nil, fb); err == nil {
+		f.Add(p) // a bf16 gradient
+	}
 	f.Fuzz(func(t *testing.T, p []byte) { fuzzDecode(t, KindFeedback, feedbackTopic, p) })
 }
 

@@ -7,9 +7,16 @@ import (
 	"unsafe"
 )
 
-// DTypeF32 is the only tensor dtype of protocol version 1: IEEE-754 binary32,
-// little-endian.
-const DTypeF32 = "f32"
+// Tensor dtypes: DTypeF32 is IEEE-754 binary32, little-endian (4 bytes an
+// element); DTypeBF16 is bfloat16, the top half of a binary32 rounded to
+// nearest even, little-endian (2 bytes an element: the same range, 8
+// significant bits; a setting for X_d, X_g and the feedback, config
+// training.wire_dtype). Decoders accept both; values are float32 after
+// decoding.
+const (
+	DTypeF32  = "f32"
+	DTypeBF16 = "bf16"
+)
 
 // MaxRank is the largest tensor rank the codec accepts.
 const MaxRank = 8
@@ -50,6 +57,52 @@ func NewTensor(shape []int, data []float32) Tensor {
 	return Tensor{Shape: sh, DType: DTypeF32, Data: f32Bytes(vals)}
 }
 
+// NewTensorBF16 returns a bf16 Tensor of the given shape holding data
+// rounded to bfloat16 (nearest, ties to even). A value too large for
+// bfloat16 becomes ±Inf, which the Append functions reject. It panics like
+// NewTensor.
+func NewTensorBF16(shape []int, data []float32) Tensor {
+	n, ok := shapeLen(shape)
+	if !ok || n != len(data) {
+		panic(fmt.Sprintf("wire: NewTensorBF16: shape %v does not hold %d values", shape, len(data)))
+	}
+	var sh []int
+	if len(shape) > 0 {
+		sh = append(make([]int, 0, len(shape)), shape...)
+	}
+	b := make([]byte, 2*len(data))
+	for i, x := range data {
+		binary.LittleEndian.PutUint16(b[2*i:], toBF16(x))
+	}
+	return Tensor{Shape: sh, DType: DTypeBF16, Data: b}
+}
+
+// NewTensorOf is NewTensor for DTypeF32 (or "") and NewTensorBF16 for
+// DTypeBF16; it panics on another dtype.
+func NewTensorOf(dtype string, shape []int, data []float32) Tensor {
+	switch dtype {
+	case DTypeF32, "":
+		return NewTensor(shape, data)
+	case DTypeBF16:
+		return NewTensorBF16(shape, data)
+	}
+	panic(fmt.Sprintf("wire: NewTensorOf: dtype %q", dtype))
+}
+
+// toBF16 rounds x to bfloat16, to nearest with ties to even; NaN stays
+// NaN.
+func toBF16(x float32) uint16 {
+	u := math.Float32bits(x)
+	if u&0x7f800000 == 0x7f800000 && u&0x007fffff != 0 {
+		return uint16(u>>16) | 0x40 // a quiet NaN
+	}
+	u += 0x7fff + (u>>16)&1
+	return uint16(u >> 16)
+}
+
+// fromBF16 widens a bfloat16 to float32 (exactly).
+func fromBF16(h uint16) float32 { return math.Float32frombits(uint32(h) << 16) }
+
 // Float32s decodes t into dst and returns it: dst[:n] when cap(dst) ≥ n,
 // where n = ∏t.Shape, else a new slice. The result never shares memory with
 // t.Data. It returns an *Error (dst's contents then unspecified) when t is
@@ -66,7 +119,13 @@ func (t Tensor) Float32s(dst []float32) ([]float32, error) {
 	} else {
 		dst = make([]float32, n)
 	}
-	decodeF32(dst, t.Data)
+	if t.DType == DTypeBF16 {
+		for i := range dst {
+			dst[i] = fromBF16(binary.LittleEndian.Uint16(t.Data[2*i:]))
+		}
+	} else {
+		decodeF32(dst, t.Data)
+	}
 	if i := firstNonFinite(dst); i >= 0 {
 		return nil, nonFiniteErr("tensor", t.Shape, dst, i)
 	}
@@ -87,7 +146,7 @@ func (t Tensor) Values() ([]float32, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !nativeLittleEndian || n == 0 || uintptr(unsafe.Pointer(unsafe.SliceData(t.Data)))%4 != 0 {
+	if !nativeLittleEndian || n == 0 || t.DType != DTypeF32 || uintptr(unsafe.Pointer(unsafe.SliceData(t.Data)))%4 != 0 {
 		return t.Float32s(nil)
 	}
 	v := unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(t.Data))), n)
@@ -123,8 +182,13 @@ func shapeLen(shape []int) (int, bool) {
 // checkLayout checks a tensor's dtype, shape and data length and returns
 // its number of elements.
 func checkLayout(field string, shape []int, dtype string, nbytes int) (int, error) {
-	if dtype != DTypeF32 {
-		return 0, errorf(CodeMalformed, field, "dtype %q, want %q", dtype, DTypeF32)
+	size := 4
+	switch dtype {
+	case DTypeF32:
+	case DTypeBF16:
+		size = 2
+	default:
+		return 0, errorf(CodeMalformed, field, "dtype %q, want %q or %q", dtype, DTypeF32, DTypeBF16)
 	}
 	if len(shape) > MaxRank {
 		return 0, errorf(CodeShape, field, "rank %d exceeds %d", len(shape), MaxRank)
@@ -133,8 +197,12 @@ func checkLayout(field string, shape []int, dtype string, nbytes int) (int, erro
 	if !ok {
 		return 0, errorf(CodeShape, field, "invalid shape %v", shape)
 	}
-	if nbytes != 4*n {
-		return 0, errorf(CodeShape, field, "shape %v needs %d bytes of data, got %d", shape, 4*n, nbytes)
+	if nbytes != size*n {
+		unit := ""
+		if dtype != DTypeF32 {
+			unit = dtype + " "
+		}
+		return 0, errorf(CodeShape, field, "shape %v needs %d bytes of %sdata, got %d", shape, size*n, unit, nbytes)
 	}
 	return n, nil
 }

@@ -77,11 +77,16 @@ func checkRows(field string, shape []int, s *Spec) error {
 	return nil
 }
 
-// checkParams checks a list of parameter tensors against want (nil: any
-// shapes). It does not check the count; callers do that first.
+// checkParams checks a list of parameter tensors (f32 only) against want
+// (nil: any shapes). It does not check the count; callers do that first.
 func checkParams(field string, ts []Tensor, want [][]int) error {
 	for i := range ts {
 		f := indexField(field, i)
+		if ts[i].DType == DTypeBF16 {
+			// Parameters travel in full precision; bf16 is for the
+			// per-iteration tensors (X_d, X_g, the feedback).
+			return errorf(CodeMalformed, f, "dtype %q, want %q", ts[i].DType, DTypeF32)
+		}
 		if _, err := checkLayout(f, ts[i].Shape, ts[i].DType, len(ts[i].Data)); err != nil {
 			return err
 		}
