@@ -170,6 +170,14 @@ type Agent struct {
 	stats  AgentStats
 }
 
+// Release drops the worker's and the agent's working buffers (see
+// Device.Release); call it between steps, not while Ready holds feedback
+// that has not been taken.
+func (a *Agent) Release() {
+	a.cfg.Worker.Release()
+	a.real = nil
+}
+
 // NewAgent checks cfg and returns an agent with an empty mailbox.
 func NewAgent(cfg AgentConfig) (*Agent, error) {
 	switch {

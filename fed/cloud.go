@@ -158,6 +158,7 @@ type Cloud struct {
 	// robust rule, outlier history, each community's last bounded loss
 	// and non-zero change norm, and the open round's rejected updates
 	rob      RobustConfig
+	deltas   [][]float32 // each community's change, reused every round (robust rules)
 	sus      *suspects
 	refs     Refs
 	rejected map[string]bool

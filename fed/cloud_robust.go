@@ -52,7 +52,9 @@ func (c *Cloud) aggregate(ids []string, losses []float64, params [][]float32) ([
 			use = append(use, k)
 		}
 	}
-	deltas, norms := changes(g, pick(params, use))
+	var norms []float64
+	c.deltas, norms = changes(c.deltas, g, pick(params, use))
+	deltas := c.deltas
 	uids := pick(ids, use)
 	b := c.rob.BoundBy(uids, pick(losses, use), norms, c.refs)
 	c.refs.Update(uids, norms, b)
@@ -129,15 +131,24 @@ func unbounded(b Bounded) bool {
 }
 
 // changes returns each community's parameter change Δ_k = G_k − G and its
-// norm.
-func changes(g []float32, params [][]float32) (deltas [][]float32, norms []float64) {
-	deltas, norms = make([][]float32, len(params)), make([]float64, len(params))
+// norm, in buf's slices where they fit (the cloud reuses them every round:
+// with 1,000 communities of the reference G a round's changes are 2.2 GB,
+// which allocated afresh cost more than computing them).
+func changes(buf [][]float32, g []float32, params [][]float32) (deltas [][]float32, norms []float64) {
+	deltas, norms = buf[:0], make([]float64, len(params))
 	for i, p := range params {
-		d := make([]float32, len(g))
+		var d []float32
+		if i < cap(buf) {
+			d = buf[:cap(buf)][i]
+		}
+		if cap(d) < len(g) {
+			d = make([]float32, len(g))
+		}
+		d = d[:len(g)]
 		for j, v := range p {
 			d[j] = v - g[j]
 		}
-		deltas[i], norms[i] = d, Norm(d)
+		deltas, norms[i] = append(deltas, d), Norm(d)
 	}
 	return deltas, norms
 }

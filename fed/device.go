@@ -116,6 +116,15 @@ type Device struct {
 	grad []float32 // F, B×d
 }
 
+// Release drops D's and the step's working buffers (nn.Sequential.Release),
+// keeping D, its optimizer state and the spectral state; the next step
+// allocates them again. The simulator calls it between the steps of
+// thousands of virtual devices.
+func (d *Device) Release() {
+	d.cfg.D.Release()
+	d.in, d.adv, d.dl, d.cls, d.grad = nil, nil, nil, nil, nil
+}
+
 // NewDevice checks cfg and returns a worker.
 func NewDevice(cfg DeviceConfig) (*Device, error) {
 	if cfg.D == nil || cfg.Opt == nil {
