@@ -82,6 +82,9 @@ func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cl, err := mqttc.New(mqttc.Options{
 		URL: *url, ClientID: fmt.Sprintf("fedgan-watch-%d", os.Getpid()), Username: *user, Password: pw,
 		Subscriptions: map[string]byte{*filter: 0},
+		// One attempt, like mosquitto_sub: a refused or unreachable
+		// broker is an error at once, not a silent retry loop.
+		Attempts: 1,
 		OnMessage: func(topic string, payload []byte, retained bool) {
 			line := Describe(topics, topic, payload, retained)
 			mu.Lock()
@@ -103,6 +106,8 @@ func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	select {
 	case <-ctx.Done():
 	case <-done:
+	case err := <-cl.Failed():
+		return fmt.Errorf("watch: cannot connect: %w", err)
 	}
 	return nil
 }

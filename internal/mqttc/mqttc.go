@@ -6,12 +6,15 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/url"
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
@@ -51,7 +54,12 @@ type Options struct {
 	PublishTimeout time.Duration
 	// MaxReconnect bounds the reconnect backoff; default 10s.
 	MaxReconnect time.Duration
-	Logger       *slog.Logger
+	// Attempts bounds the attempts at the first connection (0: until
+	// Close); when they are spent, Failed delivers the last error (a
+	// one-shot command such as fedgan watch exits on it, as mosquitto_sub
+	// does).
+	Attempts int
+	Logger   *slog.Logger
 }
 
 // Message is one publication.
@@ -70,10 +78,9 @@ type Client struct {
 
 	connected chan struct{} // closed at the first successful connect
 	once      sync.Once
-
-	refMu         sync.Mutex
-	lastRefusal   string
-	lastRefusalAt time.Time
+	failed    chan error    // the last error, once Attempts are spent
+	closed    chan struct{} // closed by Close
+	closeOnce sync.Once
 }
 
 // ErrPublish is returned when a publish was not acknowledged in time.
@@ -98,15 +105,14 @@ func New(opts Options) (*Client, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	cl := &Client{opts: opts, log: log.With(slog.String("client_id", opts.ClientID)), connected: make(chan struct{})}
+	cl := &Client{opts: opts, log: log.With(slog.String("client_id", opts.ClientID)), connected: make(chan struct{}),
+		failed: make(chan error, 1), closed: make(chan struct{})}
 	po := paho.NewClientOptions().
 		AddBroker(opts.URL).
 		SetClientID(opts.ClientID).
 		SetProtocolVersion(4).
 		SetCleanSession(true).
 		SetAutoReconnect(true).
-		SetConnectRetry(true).
-		SetConnectRetryInterval(250 * time.Millisecond).
 		SetMaxReconnectInterval(opts.MaxReconnect).
 		SetKeepAlive(opts.KeepAlive).
 		SetPingTimeout(10 * time.Second).
@@ -129,7 +135,7 @@ func New(opts Options) (*Client, error) {
 		})
 	}
 	po.SetOnConnectHandler(func(c paho.Client) {
-		cl.log.Debug("connected", slog.String("url", opts.URL))
+		cl.log.Info("connected to the broker", slog.String("url", opts.URL))
 		// Subscribing here renews the subscriptions after every reconnect
 		// (clean session); never wait on the token in the handler itself.
 		go func() {
@@ -147,11 +153,79 @@ func New(opts Options) (*Client, error) {
 		}()
 	})
 	po.SetConnectionLostHandler(func(_ paho.Client, err error) {
-		cl.log.Info("connection lost", slog.Any("error", err))
+		cl.log.Warn("connection to the broker lost; reconnecting", slog.String("url", opts.URL), slog.Any("error", err))
 	})
 	cl.c = paho.NewClient(po)
-	cl.c.Connect() // retried in the background (SetConnectRetry)
+	go cl.connect()
 	return cl, nil
+}
+
+// connect makes the first connection, retrying with exponential backoff
+// and jitter (250 ms doubling up to MaxReconnect, ±20%) and logging every
+// failed attempt with its reason; after it, paho reconnects by itself
+// (doubling its interval up to MaxReconnect).
+func (c *Client) connect() {
+	wait := 250 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		t := c.c.Connect()
+		select {
+		case <-t.Done():
+		case <-c.closed:
+			return
+		}
+		err := t.Error()
+		if err == nil {
+			return
+		}
+		if c.opts.Attempts > 0 && attempt >= c.opts.Attempts {
+			c.log.Warn("cannot connect to the broker", slog.String("url", c.opts.URL), slog.Int("attempt", attempt),
+				slog.String("why", Why(err)), slog.Any("error", err))
+			c.failed <- fmt.Errorf("%s: %s: %w", c.opts.URL, Why(err), err)
+			return
+		}
+		d := time.Duration(float64(wait) * (0.8 + 0.4*rand.Float64()))
+		c.log.Warn("cannot connect to the broker; retrying", slog.String("url", c.opts.URL), slog.Int("attempt", attempt),
+			slog.Duration("retry_in", d.Round(time.Millisecond)), slog.String("why", Why(err)), slog.Any("error", err))
+		select {
+		case <-time.After(d):
+		case <-c.closed:
+			return
+		}
+		wait = min(2*wait, c.opts.MaxReconnect)
+	}
+}
+
+// Failed delivers the last connection error once Options.Attempts are
+// spent without a connection.
+func (c *Client) Failed() <-chan error { return c.failed }
+
+// Why explains a failed connection in an operator's words: the broker's
+// refusal (Refusal), or what the network said.
+func Why(err error) string {
+	if why := Refusal(err); why != "" {
+		return why
+	}
+	var dns *net.DNSError
+	var op *net.OpError
+	var cert *tls.CertificateVerificationError
+	var recErr tls.RecordHeaderError
+	switch {
+	case errors.As(err, &dns):
+		return "the broker's host name does not resolve (" + dns.Name + ")"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "nothing listens at that address and port (connection refused): is the broker running, and is the port right?"
+	case errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH):
+		return "no route to the broker's host (network unreachable)"
+	case errors.As(err, &cert):
+		return "the broker's TLS certificate is not trusted (check the CA file and the server name)"
+	case errors.As(err, &recErr):
+		return "the broker does not speak TLS at that port (tls:// or ssl:// to a plain MQTT listener?)"
+	case errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &op) && op.Timeout():
+		return "timed out: the broker's host does not answer (firewall, or a wrong address)"
+	case errors.Is(err, io.EOF):
+		return "the broker closed the connection before answering (a TLS listener reached without tls://, or a broker limit)"
+	}
+	return "the connection failed"
 }
 
 // setTransport sets how po reaches the broker: the in-process dialer,
@@ -214,8 +288,10 @@ func (c *Client) Publish(ctx context.Context, m Message) error {
 	}
 }
 
-// Close disconnects, giving in-flight work up to quiesce.
+// Close disconnects, giving in-flight work up to quiesce, and stops the
+// first connection's retries.
 func (c *Client) Close(quiesce time.Duration) {
+	c.closeOnce.Do(func() { close(c.closed) })
 	c.c.Disconnect(uint(quiesce / time.Millisecond))
 }
 
@@ -244,10 +320,6 @@ func TLSConfig(caFile, certFile, keyFile, serverName string) (*tls.Config, error
 	return tc, nil
 }
 
-// refusalLogEvery is how often a client logs that the broker keeps
-// refusing it (paho retries every few hundred milliseconds).
-const refusalLogEvery = 30 * time.Second
-
 // Refusal explains a refused connection in an operator's words, or
 // returns "" when err is not a refusal by the broker.
 func Refusal(err error) string {
@@ -264,25 +336,18 @@ func Refusal(err error) string {
 	return ""
 }
 
-// notified logs refused connections clearly, at most once per
-// refusalLogEvery for the same refusal.
+// notified logs the failed attempts of paho's reconnects (the first
+// connection's are connect's), each with its reason.
 func (c *Client) notified(_ paho.Client, n paho.ConnectionNotification) {
 	f, ok := n.(paho.ConnectionNotificationFailed)
 	if !ok {
 		return
 	}
-	why := Refusal(f.Reason)
-	if why == "" {
-		return
+	select {
+	case <-c.connected:
+	default:
+		return // the first connection: connect logs it
 	}
-	now := time.Now()
-	c.refMu.Lock()
-	if why == c.lastRefusal && now.Sub(c.lastRefusalAt) < refusalLogEvery {
-		c.refMu.Unlock()
-		return
-	}
-	c.lastRefusal, c.lastRefusalAt = why, now
-	c.refMu.Unlock()
-	c.log.Error("connection refused by the broker; retrying", slog.String("url", c.opts.URL),
-		slog.String("username", c.opts.Username), slog.String("why", why), slog.Any("error", f.Reason))
+	c.log.Warn("cannot reconnect to the broker; retrying", slog.String("url", c.opts.URL),
+		slog.String("username", c.opts.Username), slog.String("why", Why(f.Reason)), slog.Any("error", f.Reason))
 }

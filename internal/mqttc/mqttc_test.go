@@ -3,8 +3,12 @@ package mqttc_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -39,7 +43,8 @@ func TestRefusal(t *testing.T) {
 }
 
 // TestRefusedConnectionsAreLogged: a client the broker refuses says why
-// in its log, once, while it keeps retrying.
+// in its log at every attempt, backing off exponentially while it keeps
+// retrying.
 func TestRefusedConnectionsAreLogged(t *testing.T) {
 	h, err := bcrypt.GenerateFromPassword([]byte("pw1"), bcrypt.MinCost)
 	if err != nil {
@@ -77,10 +82,56 @@ func TestRefusedConnectionsAreLogged(t *testing.T) {
 				}
 				time.Sleep(20 * time.Millisecond)
 			}
-			time.Sleep(600 * time.Millisecond) // two more attempts
-			if n := strings.Count(logs.String(), "connection refused by the broker"); n != 1 {
-				t.Errorf("%d refusal lines while retrying, want 1 (rate-limited):\n%s", n, logs.String())
+			// Each attempt is logged at WARN, backing off: 250 ms, then
+			// about 500 ms, 1 s: three or four attempts in 1.6 s, not six.
+			time.Sleep(1600 * time.Millisecond)
+			if n := strings.Count(logs.String(), "level=WARN msg=\"cannot connect to the broker; retrying\""); n < 2 || n > 5 {
+				t.Errorf("%d attempts logged in about 1.6 s, want 2 to 5 (exponential backoff from 250 ms):\n%s", n, logs.String())
 			}
 		})
+	}
+}
+
+// TestWhy: each way a connection fails is explained in an operator's
+// words.
+func TestWhy(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{&net.OpError{Op: "dial", Err: &os.SyscallError{Syscall: "connect", Err: syscall.ECONNREFUSED}}, "nothing listens"},
+		{&net.DNSError{Name: "broker.invalid", Err: "no such host"}, "does not resolve (broker.invalid)"},
+		{&net.OpError{Op: "dial", Err: os.ErrDeadlineExceeded}, "timed out"},
+		{packets.ErrorRefusedBadUsernameOrPassword, "refused the credentials"},
+		{fmt.Errorf("network Error : %w", &net.OpError{Op: "dial", Err: &os.SyscallError{Syscall: "connect", Err: syscall.EHOSTUNREACH}}), "no route"},
+		{errors.New("something else"), "the connection failed"},
+	} {
+		if got := mqttc.Why(tc.err); !strings.Contains(got, tc.want) {
+			t.Errorf("Why(%v) = %q, want it to say %q", tc.err, got, tc.want)
+		}
+	}
+}
+
+// TestAttempts: with Attempts set, a client that cannot connect gives up
+// and says why on Failed, quickly (fedgan watch exits on it).
+func TestAttempts(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now
+	c, err := mqttc.New(mqttc.Options{URL: "tcp://" + addr, ClientID: "w", Attempts: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(0)
+	select {
+	case err := <-c.Failed():
+		if !strings.Contains(err.Error(), "nothing listens") {
+			t.Errorf("Failed: %v, want the reason", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no failure after two attempts within 10 s")
 	}
 }
