@@ -12,6 +12,8 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/fedgan/fedgan/internal/mqttc"
 )
 
 // errLost ends a session whose connection dropped; errAckTimeout one
@@ -27,7 +29,6 @@ var (
 // no jitter).
 func (b *Bridge) connectLoop(ctx context.Context, q *queue) error {
 	backoff := b.cfg.ReconnectMin
-	failing := false
 	for ctx.Err() == nil {
 		up, stuck, err := b.session(ctx, q)
 		if ctx.Err() != nil {
@@ -38,7 +39,6 @@ func (b *Bridge) connectLoop(ctx context.Context, q *queue) error {
 		case up && !stuck:
 			backoff = b.cfg.ReconnectMin
 			wait = jitter(backoff)
-			failing = false
 			b.log.Warn("bridge connection lost", "error", err, "retry_in", wait)
 		case up:
 			// The connection ended while the head was in flight and nothing
@@ -55,12 +55,8 @@ func (b *Bridge) connectLoop(ctx context.Context, q *queue) error {
 		default:
 			wait = jitter(backoff)
 			backoff = min(2*backoff, b.cfg.ReconnectMax)
-			if !failing {
-				b.log.Warn("bridge cannot connect", "error", err, "retry_in", wait)
-			} else {
-				b.log.Debug("bridge cannot connect", "error", err, "retry_in", wait)
-			}
-			failing = true
+			// Every attempt, with its reason (the backoff bounds them).
+			b.log.Warn("bridge cannot connect", "remote", b.cfg.Remote, "why", mqttc.Why(err), "error", err, "retry_in", wait)
 		}
 		t := time.NewTimer(wait)
 		select {
