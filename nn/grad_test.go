@@ -286,6 +286,34 @@ func TestLossGradients(t *testing.T) {
 	})
 }
 
+// checkCodeNet checks a 6→3 net whose input ends with a code (carryNet,
+// headsNet): its widths, its gradients against finite differences, and
+// that BackwardParams accumulates what Backward does.
+func checkCodeNet(t *testing.T, net *nn.Sequential, rng *rand.Rand) {
+	t.Helper()
+	if net.InDim() != 6 || net.OutDim() != 3 {
+		t.Errorf("InDim %d, OutDim %d; want 6 and 3", net.InDim(), net.OutDim())
+	}
+	for _, p := range net.Params() {
+		if p.Name == "bias" {
+			copy(p.Value, awayFromZero(len(p.Value), rng))
+		}
+	}
+	gradCheck(t, seqLayer{net}, randMat(5, 6, rng), rng)
+
+	xb, dy := randMat(5, 6, rng), randMat(5, 3, rng)
+	net.ZeroGrad()
+	net.Forward(xb)
+	net.Backward(dy)
+	want := nn.Flatten(nil, gradsOf(net.Params()))
+	net.ZeroGrad()
+	net.Forward(xb)
+	net.BackwardParams(dy)
+	if got := nn.Flatten(nil, gradsOf(net.Params())); !slices.Equal(got, want) {
+		t.Errorf("BackwardParams: %v, Backward: %v", got, want)
+	}
+}
+
 // carryNet is a generator-like net whose first layer does not see the
 // last 2 input columns (a code), which the second layer does: dense_carry
 // 4→6 (+2), LeakyReLU, dense 8→3, tanh.
@@ -322,28 +350,7 @@ func TestDenseCarry(t *testing.T) {
 		t.Errorf("spec %+v", sp)
 	}
 
-	net := carryNet(t, rng)
-	if net.InDim() != 6 || net.OutDim() != 3 {
-		t.Errorf("InDim %d, OutDim %d; want 6 and 3", net.InDim(), net.OutDim())
-	}
-	for _, p := range net.Params() {
-		if p.Name == "bias" {
-			copy(p.Value, awayFromZero(len(p.Value), rng))
-		}
-	}
-	gradCheck(t, seqLayer{net}, randMat(5, 6, rng), rng)
-
-	xb, dy := randMat(5, 6, rng), randMat(5, 3, rng)
-	net.ZeroGrad()
-	net.Forward(xb)
-	net.Backward(dy)
-	want := nn.Flatten(nil, gradsOf(net.Params()))
-	net.ZeroGrad()
-	net.Forward(xb)
-	net.BackwardParams(dy)
-	if got := nn.Flatten(nil, gradsOf(net.Params())); !slices.Equal(got, want) {
-		t.Errorf("BackwardParams: %v, Backward: %v", got, want)
-	}
+	checkCodeNet(t, carryNet(t, rng), rng)
 
 	for _, bad := range [][]nn.LayerSpec{
 		{{Kind: nn.KindDenseCarry, In: 4, Out: 6}},                                                // carries nothing
@@ -407,28 +414,7 @@ func TestDenseHeads(t *testing.T) {
 		}
 	}
 
-	net := headsNet(t, rng)
-	if net.InDim() != 6 || net.OutDim() != 3 {
-		t.Errorf("InDim %d, OutDim %d; want 6 and 3", net.InDim(), net.OutDim())
-	}
-	for _, p := range net.Params() {
-		if p.Name == "bias" {
-			copy(p.Value, awayFromZero(len(p.Value), rng))
-		}
-	}
-	gradCheck(t, seqLayer{net}, randMat(5, 6, rng), rng)
-
-	xb, dy := randMat(5, 6, rng), randMat(5, 3, rng)
-	net.ZeroGrad()
-	net.Forward(xb)
-	net.Backward(dy)
-	want := nn.Flatten(nil, gradsOf(net.Params()))
-	net.ZeroGrad()
-	net.Forward(xb)
-	net.BackwardParams(dy)
-	if got := nn.Flatten(nil, gradsOf(net.Params())); !slices.Equal(got, want) {
-		t.Errorf("BackwardParams: %v, Backward: %v", got, want)
-	}
+	checkCodeNet(t, headsNet(t, rng), rng)
 
 	for _, bad := range [][]nn.LayerSpec{
 		{{Kind: nn.KindDenseHeads, In: 4, Out: 6}},                                                // no heads

@@ -71,14 +71,7 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 // same function.
 func TestSaveLoadCarry(t *testing.T) {
 	net := carryNet(t, rand.New(rand.NewPCG(3, 3)))
-	var buf bytes.Buffer
-	if err := nn.Save(&buf, net); err != nil {
-		t.Fatal(err)
-	}
-	got, err := nn.Load(bytes.NewReader(buf.Bytes()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := saveLoad(t, net)
 	if gs := got.Specs(); gs[0] != net.Specs()[0] {
 		t.Errorf("spec 0: got %+v, want %+v", gs[0], net.Specs()[0])
 	}
@@ -88,11 +81,9 @@ func TestSaveLoadCarry(t *testing.T) {
 	}
 }
 
-// TestSaveLoadHeads: a dense_heads layer's head count round-trips and the
-// loaded network computes the same function.
-func TestSaveLoadHeads(t *testing.T) {
-	net := headsNet(t, rand.New(rand.NewPCG(4, 4)))
-	copy(net.Params()[2].Value, randMat(14, 3, rand.New(rand.NewPCG(1, 1))).Data) // heads that differ
+// saveLoad returns net saved and loaded again.
+func saveLoad(t *testing.T, net *nn.Sequential) *nn.Sequential {
+	t.Helper()
 	var buf bytes.Buffer
 	if err := nn.Save(&buf, net); err != nil {
 		t.Fatal(err)
@@ -101,6 +92,15 @@ func TestSaveLoadHeads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return got
+}
+
+// TestSaveLoadHeads: a dense_heads layer's head count round-trips and the
+// loaded network computes the same function.
+func TestSaveLoadHeads(t *testing.T) {
+	net := headsNet(t, rand.New(rand.NewPCG(4, 4)))
+	copy(net.Params()[2].Value, randMat(14, 3, rand.New(rand.NewPCG(1, 1))).Data) // heads that differ
+	got := saveLoad(t, net)
 	if !slices.Equal(got.Specs(), net.Specs()) {
 		t.Errorf("specs: got %+v, want %+v", got.Specs(), net.Specs())
 	}
