@@ -44,14 +44,7 @@ type Tensor struct {
 // if a dimension is negative, the rank exceeds MaxRank or len(data) is not
 // the product of shape: those are programmer errors.
 func NewTensor(shape []int, data []float32) Tensor {
-	n, ok := shapeLen(shape)
-	if !ok || n != len(data) {
-		panic(fmt.Sprintf("wire: NewTensor: shape %v does not hold %d values", shape, len(data)))
-	}
-	var sh []int
-	if len(shape) > 0 {
-		sh = append(make([]int, 0, len(shape)), shape...)
-	}
+	sh := ownShape("NewTensor", shape, len(data))
 	vals := make([]float32, len(data))
 	copy(vals, data)
 	return Tensor{Shape: sh, DType: DTypeF32, Data: f32Bytes(vals)}
@@ -62,19 +55,25 @@ func NewTensor(shape []int, data []float32) Tensor {
 // bfloat16 becomes ±Inf, which the Append functions reject. It panics like
 // NewTensor.
 func NewTensorBF16(shape []int, data []float32) Tensor {
-	n, ok := shapeLen(shape)
-	if !ok || n != len(data) {
-		panic(fmt.Sprintf("wire: NewTensorBF16: shape %v does not hold %d values", shape, len(data)))
-	}
-	var sh []int
-	if len(shape) > 0 {
-		sh = append(make([]int, 0, len(shape)), shape...)
-	}
+	sh := ownShape("NewTensorBF16", shape, len(data))
 	b := make([]byte, 2*len(data))
 	for i, x := range data {
 		binary.LittleEndian.PutUint16(b[2*i:], toBF16(x))
 	}
 	return Tensor{Shape: sh, DType: DTypeBF16, Data: b}
+}
+
+// ownShape returns a copy of shape (nil for rank 0), panicking unless it
+// holds n values.
+func ownShape(fn string, shape []int, n int) []int {
+	m, ok := shapeLen(shape)
+	if !ok || m != n {
+		panic(fmt.Sprintf("wire: %s: shape %v does not hold %d values", fn, shape, n))
+	}
+	if len(shape) == 0 {
+		return nil
+	}
+	return append(make([]int, 0, len(shape)), shape...)
 }
 
 // NewTensorOf is NewTensor for DTypeF32 (or "") and NewTensorBF16 for
