@@ -58,31 +58,11 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	o.Logger = c.logger(stderr, true)
 	o.Spawn = spawnAgents
-	if *memProfile != "" {
-		o.OnConnected = func() {
-			f, err := os.Create(*memProfile)
-			if err != nil {
-				fmt.Fprintln(stderr, "fedgan loadtest:", err)
-				return
-			}
-			defer f.Close()
-			runtime.GC()
-			if err := pprof.WriteHeapProfile(f); err != nil {
-				fmt.Fprintln(stderr, "fedgan loadtest:", err)
-			}
-		}
+	stop, err := profile(&o, *cpuProfile, *memProfile, stderr)
+	if err != nil {
+		return err
 	}
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
-	}
+	defer stop()
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")
 	if !*baseline {
@@ -92,6 +72,12 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		}
 		return enc.Encode(rep)
 	}
+	return runBaseline(ctx, o, enc)
+}
+
+// runBaseline runs o with only its sampled agents connected, then o, and
+// prints both with the ratio of their rates.
+func runBaseline(ctx context.Context, o loadtest.Options, enc *json.Encoder) error {
 	if o.Sample == 0 {
 		return fmt.Errorf("%w: --baseline compares with --sample agents connected: set --sample", ErrUsage)
 	}
@@ -111,6 +97,37 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		// RateRatio is the test's iterations per second over the baseline's.
 		RateRatio float64 `json:"rate_ratio"`
 	}{base, rep, rep.ItersPerSecond / base.ItersPerSecond})
+}
+
+// profile starts the CPU profile (cpu) and arranges the heap profile
+// (mem) once every agent is connected; stop ends the CPU profile.
+func profile(o *loadtest.Options, cpu, mem string, stderr io.Writer) (stop func(), err error) {
+	if mem != "" {
+		o.OnConnected = func() {
+			f, err := os.Create(mem)
+			if err != nil {
+				fmt.Fprintln(stderr, "fedgan loadtest:", err)
+				return
+			}
+			defer f.Close()
+			runtime.GC()
+			if err := pprof.WriteHeapProfile(f); err != nil {
+				fmt.Fprintln(stderr, "fedgan loadtest:", err)
+			}
+		}
+	}
+	if cpu == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(cpu)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // agentProc runs agents [from, to) until stdin closes (the parent went

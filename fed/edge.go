@@ -174,6 +174,34 @@ type EdgeConfig struct {
 	WireDType string
 }
 
+// checkLRDecay checks LRDecay and returns Opt's learning rate (an
+// error only when LRDecay needs it and Opt has none).
+func checkLRDecay(cfg *EdgeConfig) (float32, error) {
+	baseLR, err := learningRate(cfg.Opt)
+	if cfg.LRDecay == 0 {
+		return baseLR, nil
+	}
+	switch {
+	case !(cfg.LRDecay > 0 && cfg.LRDecay < 1):
+		return 0, fmt.Errorf("fed: LRDecay = %g, want a value in [0, 1)", cfg.LRDecay)
+	case cfg.Rounds <= 0:
+		return 0, fmt.Errorf("fed: LRDecay needs Rounds > 0, got %d", cfg.Rounds)
+	}
+	return baseLR, err
+}
+
+// checkAsking checks how the edge asks its devices: Sample, Quorum and
+// the batches' dtype.
+func checkAsking(cfg *EdgeConfig) error {
+	if cfg.Sample < 0 || cfg.Quorum < 0 || cfg.Quorum > 0 && cfg.Mode != Sync || cfg.Sample > 0 && cfg.Quorum > cfg.Sample {
+		return fmt.Errorf("fed: Sample %d, Quorum %d (%s): want Sample ≥ 0 and, in sync mode only, 0 ≤ Quorum ≤ Sample", cfg.Sample, cfg.Quorum, cfg.Mode)
+	}
+	if !validDType(cfg.WireDType) {
+		return fmt.Errorf("fed: wire dtype %q, want %q or %q", cfg.WireDType, wire.DTypeF32, wire.DTypeBF16)
+	}
+	return nil
+}
+
 // validDType reports whether d is a dtype for the per-iteration tensors.
 func validDType(d string) bool { return d == "" || d == wire.DTypeF32 || d == wire.DTypeBF16 }
 
@@ -380,16 +408,9 @@ func NewEdge(cfg EdgeConfig) (*Edge, error) {
 	if err := checkSourceCodes(&cfg); err != nil {
 		return nil, err
 	}
-	baseLR, err := learningRate(cfg.Opt)
-	if cfg.LRDecay != 0 {
-		switch {
-		case !(cfg.LRDecay > 0 && cfg.LRDecay < 1):
-			return nil, fmt.Errorf("fed: LRDecay = %g, want a value in [0, 1)", cfg.LRDecay)
-		case cfg.Rounds <= 0:
-			return nil, fmt.Errorf("fed: LRDecay needs Rounds > 0, got %d", cfg.Rounds)
-		case err != nil:
-			return nil, err
-		}
+	baseLR, err := checkLRDecay(&cfg)
+	if err != nil {
+		return nil, err
 	}
 	if l.Domains > 0 && (cfg.Domain < 0 || cfg.Domain >= l.Domains || !cfg.NoDomainLosses && (cfg.Classifier == nil || cfg.FirstLayers <= 0)) {
 		return nil, errors.New("fed: LR edge needs a domain in range, and Classifier and FirstLayers unless NoDomainLosses")
@@ -397,11 +418,8 @@ func NewEdge(cfg EdgeConfig) (*Edge, error) {
 	if cfg.SyncPeriod <= 0 {
 		return nil, errors.New("fed: SyncPeriod must be > 0")
 	}
-	if !validDType(cfg.WireDType) {
-		return nil, fmt.Errorf("fed: wire dtype %q, want %q or %q", cfg.WireDType, wire.DTypeF32, wire.DTypeBF16)
-	}
-	if cfg.Sample < 0 || cfg.Quorum < 0 || cfg.Quorum > 0 && cfg.Mode != Sync || cfg.Sample > 0 && cfg.Quorum > cfg.Sample {
-		return nil, fmt.Errorf("fed: Sample %d, Quorum %d (%s): want Sample ≥ 0 and, in sync mode only, 0 ≤ Quorum ≤ Sample", cfg.Sample, cfg.Quorum, cfg.Mode)
+	if err := checkAsking(&cfg); err != nil {
+		return nil, err
 	}
 	if cfg.DeviceTimeout <= 0 {
 		cfg.DeviceTimeout = 3 * cfg.SyncPeriod
