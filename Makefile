@@ -11,7 +11,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 COMMIT    ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -s -w -X github.com/fedgan/fedgan/internal/buildinfo.Version=$(VERSION) -X github.com/fedgan/fedgan/internal/buildinfo.Commit=$(COMMIT)
 # Packages with goroutines run under the race detector.
-RACE_PKGS := ./broker/... ./device/... ./edge/... ./cloud/... ./deploy/... ./sim/... ./local/... ./experiment/... ./cli/... ./e2e/... ./cmd/... ./internal/... ./firmware-tools/...
+RACE_PKGS := ./broker/... ./device/... ./edge/... ./cloud/... ./deploy/... ./sim/... ./loadtest/... ./local/... ./experiment/... ./cli/... ./e2e/... ./cmd/... ./internal/... ./firmware-tools/...
 FUZZTIME  ?= 100000x
 
 .PHONY: run test fmt-check vet unit fuzz bench build clean firmware budget robust fig3
@@ -29,7 +29,7 @@ vet:
 	$(GO) vet ./...
 
 unit:
-	$(GO) test -count=1 -timeout 20m $$($(GO) list ./... | grep -v -E '/(broker|device|edge|cloud|deploy|sim|local|experiment|cli|e2e|cmd|internal|firmware-tools)(/|$$)')
+	$(GO) test -count=1 -timeout 20m $$($(GO) list ./... | grep -v -E '/(broker|device|edge|cloud|deploy|sim|loadtest|local|experiment|cli|e2e|cmd|internal|firmware-tools)(/|$$)')
 	$(GO) test -count=1 -race -timeout 20m $(RACE_PKGS)
 
 # Every decoder of network input is fuzzed for a bounded number of inputs.

@@ -24,7 +24,7 @@ var layers = [][]string{
 	{"deploy", "deploy/brokercfg"},
 	{"eval"},
 	{"device", "edge", "cloud"},
-	{"sim"},
+	{"sim", "loadtest"},
 	{"local"},
 	{"experiment"},
 	{"cli/agentcli", "firmware-tools"},
