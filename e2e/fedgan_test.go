@@ -148,6 +148,10 @@ func TestFedGANCloudRestarted(t *testing.T) {
 	// The cloud's own log says when round 0 closed; the edges' status is
 	// published later and was once read after the run had ended.
 	eventually(t, "round 0 to close", func() bool { return strings.Contains(cloud.out.String(), `msg="round closed"`) })
+	// Then both edges must hold round 1's model before the cloud dies: a
+	// cloud killed between closing round 0 and publishing round 1 left
+	// the edges with nothing to upload while it was down (seen in CI).
+	eventually(t, "both edges to start round 1", edgesAt("round"))
 	cloud.kill()
 	if out := cloud.out.String(); strings.Contains(out, "final model written") || strings.Count(out, `msg="round closed"`) >= tp.Rounds {
 		t.Fatalf("the cloud closed every round before it was killed: the test no longer kills it mid-run:\n%s", tail(out, 2000))
