@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/fedgan/fedgan/fed"
 	"github.com/fedgan/fedgan/internal/atomicfile"
 	"github.com/fedgan/fedgan/internal/clock"
+	"github.com/fedgan/fedgan/internal/kv"
 	"github.com/fedgan/fedgan/internal/mqttc"
 	"github.com/fedgan/fedgan/internal/ratelog"
 	"github.com/fedgan/fedgan/nn"
@@ -399,7 +401,7 @@ func (s *Service) closed(sum fed.RoundSummary) {
 	if err := s.eval.AppendMetrics(line); err != nil {
 		s.log.Error("metrics not written", slog.Any("error", err))
 	}
-	s.log.Info("round closed", slog.Int("round", sum.Round), slog.Any("weights", sum.Weights), slog.Any("missing", sum.Missing), slog.Bool("timed_out", sum.TimedOut))
+	s.log.Info("round closed", slog.Int("round", sum.Round), slog.String("weights", kv.String(sum.Weights, func(w float64) string { return strconv.FormatFloat(w, 'f', 4, 64) })), slog.Any("missing", sum.Missing), slog.Bool("timed_out", sum.TimedOut))
 	if s.opts.OnRound != nil {
 		s.opts.OnRound(Progress{Round: done, Rounds: rounds, Summary: sum, Eval: ev, Elapsed: elapsed, ETA: eta})
 	}

@@ -3,11 +3,13 @@ package local
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/fedgan/fedgan/cloud"
 	"github.com/fedgan/fedgan/config"
+	"github.com/fedgan/fedgan/internal/kv"
 )
 
 // Header is the line `fedgan run` prints before starting top: its size and
@@ -33,14 +35,16 @@ func (s Started) String() string {
 // bytes received and sent), then where the results are.
 func (r *Result) Summary() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "done in %s: %d rounds; invalid messages %v\n", r.Wall.Round(time.Second), r.Rounds(), r.Cloud.Invalid)
+	fmt.Fprintf(&b, "done in %s: %d rounds; invalid messages %s\n", r.Wall.Round(time.Second), r.Rounds(), kv.String(r.Cloud.Invalid, itoa))
 	for _, es := range r.Edges {
-		fmt.Fprintf(&b, "  edge %-6s updates %5d  feedback %6d  late %d  partial %d  invalid %v  broker in %s out %s\n",
-			es.Community, es.Edge.Updates, es.Edge.Feedback, es.Edge.Late, es.Edge.Partial, es.Invalid, BytesHuman(es.Broker.BytesReceived), BytesHuman(es.Broker.BytesSent))
+		fmt.Fprintf(&b, "  edge %-6s updates %5d  feedback %6d  late %d  partial %d  invalid %s  broker in %s out %s\n",
+			es.Community, es.Edge.Updates, es.Edge.Feedback, es.Edge.Late, es.Edge.Partial, kv.String(es.Invalid, itoa), BytesHuman(es.Broker.BytesReceived), BytesHuman(es.Broker.BytesSent))
 	}
 	fmt.Fprintf(&b, "results in %s: metrics.jsonl, generator.nnw, pictures\n", r.Output)
 	return b.String()
 }
+
+func itoa(v int64) string { return strconv.FormatInt(v, 10) }
 
 // ProgressLine is the line `fedgan run` and `fedgan sim` print after a
 // round: the mean loss of the community generators, missing communities,

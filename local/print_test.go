@@ -49,9 +49,9 @@ func TestSummary(t *testing.T) {
 	if r.Rounds() != 2 {
 		t.Errorf("Rounds = %d, want 2", r.Rounds())
 	}
-	want := "done in 3s: 2 rounds; invalid messages map[decode:1]\n" +
-		"  edge c1     updates     4  feedback     16  late 0  partial 0  invalid map[]  broker in 1.5 MiB out 12.0 KiB\n" +
-		"  edge c2     updates     4  feedback     16  late 0  partial 0  invalid map[]  broker in 2.00 GiB out 10 B\n" +
+	want := "done in 3s: 2 rounds; invalid messages decode=1\n" +
+		"  edge c1     updates     4  feedback     16  late 0  partial 0  invalid none  broker in 1.5 MiB out 12.0 KiB\n" +
+		"  edge c2     updates     4  feedback     16  late 0  partial 0  invalid none  broker in 2.00 GiB out 10 B\n" +
 		"results in out: metrics.jsonl, generator.nnw, pictures\n"
 	if got := r.Summary(); got != want {
 		t.Errorf("Summary:\n%s\nwant:\n%s", got, want)
