@@ -17,9 +17,16 @@ import (
 // ErrUsage marks a command-line mistake (exit status 2).
 var ErrUsage = errors.New("usage")
 
+// ErrInterrupted marks a command stopped by SIGINT or SIGTERM before it
+// finished (exit status 130, as a shell reports a Ctrl-C).
+var ErrInterrupted = errors.New("interrupted")
+
 // ExitCode maps an error to the process exit status.
 func ExitCode(err error) int {
-	if errors.Is(err, ErrUsage) || errors.Is(err, agentcli.ErrUsage) || errors.Is(err, flag.ErrHelp) {
+	switch {
+	case errors.Is(err, ErrInterrupted):
+		return 130
+	case errors.Is(err, ErrUsage) || errors.Is(err, agentcli.ErrUsage) || errors.Is(err, flag.ErrHelp):
 		return 2
 	}
 	return 1

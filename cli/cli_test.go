@@ -43,6 +43,31 @@ func TestRun(t *testing.T) {
 	}
 }
 
+// TestRunInterrupted: a run stopped by a signal (its context cancelled)
+// says how to resume and exits with status 130.
+func TestRunInterrupted(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "tiny.yaml")
+	if err := os.WriteFile(cfg, []byte(tiny), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var stdout, stderr fixture.LockedBuffer
+	go func() {
+		for !strings.Contains(stdout.String(), "fedgan run") {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+	}()
+	err := Main(ctx, []string{"run", "-c", cfg, "-o", filepath.Join(dir, "out")}, &stdout, &stderr)
+	if !errors.Is(err, ErrInterrupted) || ExitCode(err) != 130 {
+		t.Fatalf("run cancelled: %v (exit %d), want ErrInterrupted and 130\nstdout:\n%s", err, ExitCode(err), stdout.String())
+	}
+	if want := "fedgan run -c " + cfg + " -o " + filepath.Join(dir, "out") + " --resume"; !strings.Contains(stderr.String(), want) {
+		t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
+	}
+}
+
 func TestUsage(t *testing.T) {
 	tests := []struct {
 		args []string

@@ -66,6 +66,15 @@ func runAll(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		OnStart: func(s local.Started) { fmt.Fprintln(stdout, s) },
 		OnRound: func(p cloud.Progress) { fmt.Fprintln(stdout, local.ProgressLine(p)) },
 	})
+	if err != nil && ctx.Err() != nil {
+		// Ctrl-C: the checkpoints stay, and the run goes on from them.
+		again := "fedgan run -c " + c.config
+		if *out != "" {
+			again += " -o " + *out
+		}
+		fmt.Fprintf(stderr, "fedgan run: stopped before the final round; the checkpoints are kept. To go on from them:\n  %s --resume\n", again)
+		return ErrInterrupted
+	}
 	if err != nil {
 		return err
 	}

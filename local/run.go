@@ -1,6 +1,7 @@
 package local
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -109,7 +110,8 @@ func Run(ctx context.Context, top *config.Topology, o Options) (*Result, error) 
 	h := newHierarchy(ctx)
 	cloudURL, es, err := h.start(top, cl, state, o.Logger)
 	if err != nil {
-		return nil, firstErr(h.stop(), err)
+		// A service's own error first; else the interruption itself.
+		return nil, cmp.Or(firstErr(h.stop(), err), err)
 	}
 	if o.OnStart != nil {
 		mu.Lock()
@@ -141,17 +143,20 @@ func prepare(output, state string, resume bool) error {
 
 // hierarchy is the three tiers of a local run, each with its own context
 // so that shutdown goes from the devices up: they say offline while their
-// edge still listens.
+// edge still listens. The tiers' contexts do not end with the run's (a
+// Ctrl-C would stop every tier at once, and the devices would log their
+// edges' brokers going away): wait stops them in order.
 type hierarchy struct {
 	tiers    [3]tier // devices, edges, cloud
+	parent   context.Context
 	failed   chan struct{}
 	failOnce sync.Once
 }
 
 func newHierarchy(ctx context.Context) *hierarchy {
-	h := &hierarchy{failed: make(chan struct{})}
+	h := &hierarchy{failed: make(chan struct{}), parent: ctx}
 	for i := range h.tiers {
-		h.tiers[i].ctx, h.tiers[i].cancel = context.WithCancel(ctx)
+		h.tiers[i].ctx, h.tiers[i].cancel = context.WithCancel(context.WithoutCancel(ctx))
 		h.tiers[i].g, h.tiers[i].ctx = errgroup.WithContext(h.tiers[i].ctx)
 	}
 	return h
@@ -165,7 +170,7 @@ func (h *hierarchy) fail() { h.failOnce.Do(func() { close(h.failed) }) }
 func (h *hierarchy) start(top *config.Topology, cl *cloud.Service, state string, log *slog.Logger) (string, []*edge.Service, error) {
 	devs, edges, top3 := &h.tiers[0], &h.tiers[1], &h.tiers[2]
 	top3.goRun(h.fail, cl.Run)
-	if err := waitReady(top3.ctx, cl.Ready()); err != nil {
+	if err := h.waitReady(top3.ctx, cl.Ready()); err != nil {
 		return "", nil, err
 	}
 	cloudURL := top.Cloud.URL // an external cloud broker
@@ -182,7 +187,7 @@ func (h *hierarchy) start(top *config.Topology, cl *cloud.Service, state string,
 		edges.goRun(h.fail, e.Run)
 	}
 	for i, cm := range top.Communities {
-		if err := waitReady(edges.ctx, es[i].Ready()); err != nil {
+		if err := h.waitReady(edges.ctx, es[i].Ready()); err != nil {
 			return "", nil, err
 		}
 		url := "tcp://" + es[i].Addr()
@@ -263,10 +268,12 @@ func firstErr(errs ...error) error {
 	return nil
 }
 
-func waitReady(ctx context.Context, ready <-chan struct{}) error {
+func (h *hierarchy) waitReady(ctx context.Context, ready <-chan struct{}) error {
 	select {
 	case <-ready:
 		return nil
+	case <-h.parent.Done():
+		return h.parent.Err()
 	case <-ctx.Done():
 		return fmt.Errorf("run: a service stopped while starting: %w", context.Cause(ctx))
 	case <-time.After(30 * time.Second):
