@@ -19,8 +19,18 @@ func Header(top *config.Topology) string {
 	for _, cm := range top.Communities {
 		devices += len(cm.Devices)
 	}
-	return fmt.Sprintf("fedgan run %s: %d communities, %d devices, %d rounds × %d local iterations (%s, objective %s)",
-		top.Name, len(top.Communities), devices, top.Training.GlobalRounds, top.Training.LocalIters, top.Training.Mode, top.Training.Objective)
+	tr := top.Training
+	return fmt.Sprintf("fedgan run %s: %s, %s, %s × %s (%s, objective %s)", top.Name, count(len(top.Communities), "community", "communities"),
+		count(devices, "device", "devices"), count(tr.GlobalRounds, "round", "rounds"), count(tr.LocalIters, "local iteration", "local iterations"),
+		tr.Mode, tr.Objective)
+}
+
+// count is "1 device" or "n devices".
+func count(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
 }
 
 // String is the line `fedgan run` prints once every service is up.

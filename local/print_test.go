@@ -67,6 +67,11 @@ func TestLines(t *testing.T) {
 	if got, want := Header(top), "fedgan run t: 2 communities, 3 devices, 5 rounds × 7 local iterations (sync, objective minimax)"; got != want {
 		t.Errorf("Header = %q, want %q", got, want)
 	}
+	one := &config.Topology{Name: "u", Communities: []config.Community{{ID: "a", Devices: make([]config.Device, 1)}},
+		Training: config.Training{GlobalRounds: 1, LocalIters: 1, Mode: "async", Objective: "minimax"}}
+	if got, want := Header(one), "fedgan run u: 1 community, 1 device, 1 round × 1 local iteration (async, objective minimax)"; got != want {
+		t.Errorf("Header = %q, want %q", got, want)
+	}
 	s := Started{CloudURL: "tcp://127.0.0.1:5", Edges: 2, After: 1234567 * time.Microsecond}
 	if got, want := s.String(), "cloud broker tcp://127.0.0.1:5, 2 edge brokers, all devices started after 1.235s; watch with: fedgan watch -b tcp://127.0.0.1:5"; got != want {
 		t.Errorf("Started = %q, want %q", got, want)
