@@ -56,10 +56,12 @@ func TestSamplingOverMQTT(t *testing.T) {
 	}
 	// 30 iterations × up to 2 asks over 5 devices in cycles; while the
 	// agents start, an iteration asks the one or two that are online,
-	// and a cycle skips those that are not: 12 each in the end, give or
-	// take what the start costs.
-	if total < 40 || total > 60 || lo < 5 {
-		t.Errorf("batches per device of a: %d in all, %d to %d per device; want 40 to 60, at least 5 each", total, lo, hi)
+	// and a cycle skips those that are not. The run takes well under a
+	// second, so an agent that connects late is asked only a few times
+	// (3 of 50 seen in CI): every device at least once here; fairness
+	// itself is fed's TestSampleFair.
+	if total < 40 || total > 60 || lo < 1 {
+		t.Errorf("batches per device of a: %d in all, %d to %d per device; want 40 to 60, every device at least once", total, lo, hi)
 	}
 	// The edge's retained status, published every second, catches up
 	// with its last iteration.
