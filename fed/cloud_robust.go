@@ -52,9 +52,8 @@ func (c *Cloud) aggregate(ids []string, losses []float64, params [][]float32) ([
 			use = append(use, k)
 		}
 	}
-	var norms []float64
-	c.deltas, norms = changes(c.deltas, g, pick(params, use))
-	deltas := c.deltas
+	deltas, norms := changes(c.deltas, g, pick(params, use))
+	c.deltas = deltas // reused next round
 	uids := pick(ids, use)
 	b := c.rob.BoundBy(uids, pick(losses, use), norms, c.refs)
 	c.refs.Update(uids, norms, b)
