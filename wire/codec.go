@@ -2,6 +2,7 @@ package wire
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"maps"
 	"slices"
@@ -733,15 +734,30 @@ func (r *reader) weights() (map[string]float64, error) {
 // own replaces the Data of each tensor, which points into the payload,
 // with a copy held in one []float32 shared by all of them (one allocation
 // per message, and Tensor.Values needs no copy), checking every element
-// for NaN and ±Inf on the way. The tensors' layouts have been checked;
+// for NaN and ±Inf on the way; a bf16 tensor gets a copy of its own,
+// checked the same way widened to float32. The tensors' layouts have been checked;
 // fields names them for errors.
 func own(fields func(i int) string, ts ...*Tensor) error {
 	n := 0
 	for _, t := range ts {
-		n += len(t.Data) / 4
+		if t.DType != DTypeBF16 {
+			n += len(t.Data) / 4
+		}
 	}
 	block := make([]float32, n)
 	for i, t := range ts {
+		if t.DType == DTypeBF16 {
+			// Kept as bf16 (a copy), checked widened to float32.
+			vals := make([]float32, len(t.Data)/2)
+			for j := range vals {
+				vals[j] = fromBF16(binary.LittleEndian.Uint16(t.Data[2*j:]))
+			}
+			if j := firstNonFinite(vals); j >= 0 {
+				return nonFiniteErr(fields(i), t.Shape, vals, j)
+			}
+			t.Data = append([]byte{}, t.Data...)
+			continue
+		}
 		k := len(t.Data) / 4
 		vals := block[:k:k]
 		block = block[k:]
