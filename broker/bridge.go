@@ -87,6 +87,9 @@ func NewBridge(local *Broker, cfg BridgeConfig, log *slog.Logger) (*Bridge, erro
 		inbound: make(chan inMsg, 64),
 	}
 	b.injector = local.srv.NewClient(nil, mqtt.LocalListener, bridgeIDPrefix+cfg.Name, true)
+	local.mu.Lock()
+	local.bridges = append(local.bridges, b)
+	local.mu.Unlock()
 	return b, nil
 }
 

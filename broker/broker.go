@@ -9,12 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"math"
 	"net"
 	"net/http"
 	"os"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,6 +20,8 @@ import (
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/fedgan/fedgan/internal/clock"
@@ -59,8 +59,11 @@ type Broker struct {
 	serving atomic.Bool
 	subID   atomic.Int64 // inline subscription ids handed out by nextSubID
 
-	mu    sync.Mutex
-	addrs map[string]string // listener id → bound address; "http" too
+	reg *prometheus.Registry // served on /metrics
+
+	mu      sync.Mutex
+	addrs   map[string]string // listener id → bound address; "http" too
+	bridges []*Bridge         // attached by NewBridge, reported on /metrics
 }
 
 // New validates cfg and builds a broker; it binds nothing until Run.
@@ -84,6 +87,7 @@ func New(cfg Config, log *slog.Logger) (*Broker, error) {
 	b.ref.lim = ratelog.Limiter{Log: log.With("component", "gate"), Msg: "refused", Now: clock.Or(cfg.Clock).Now}
 	b.gate = newConnGate(&b.cfg, &b.ref)
 	b.inproc = newPipeListener()
+	b.reg = b.newRegistry()
 
 	if cfg.TLS != nil {
 		tc, err := loadServerTLS(cfg.TLS)
@@ -419,34 +423,9 @@ func (b *Broker) httpHandler() http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(b.Stats())
 	}))
-	mux.HandleFunc("GET /metrics", b.authorized(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-		s := b.Stats()
-		for _, m := range []struct {
-			name, kind string
-			v          int64
-		}{
-			{"clients_connected", "gauge", s.ClientsConnected},
-			{"subscriptions", "gauge", s.Subscriptions},
-			{"retained_messages", "gauge", s.Retained},
-			{"inflight_messages", "gauge", s.Inflight},
-			{"received_bytes_total", "counter", s.BytesReceived},
-			{"sent_bytes_total", "counter", s.BytesSent},
-			{"received_messages_total", "counter", s.MessagesReceived},
-			{"sent_messages_total", "counter", s.MessagesSent},
-			{"dropped_messages_total", "counter", s.MessagesDropped},
-			{"inflight_dropped_total", "counter", s.InflightDropped},
-			{"auth_failures_total", "counter", s.AuthFailures},
-			{"acl_read_denied_total", "counter", s.ReadDenied},
-			{"acl_write_denied_total", "counter", s.WriteDenied},
-		} {
-			fmt.Fprintf(w, "# TYPE fedgan_broker_%s %s\nfedgan_broker_%s %d\n", m.name, m.kind, m.name, m.v)
-		}
-		fmt.Fprintf(w, "# TYPE fedgan_broker_refused_total counter\n")
-		for _, r := range slices.Sorted(maps.Keys(s.Refused)) {
-			fmt.Fprintf(w, "fedgan_broker_refused_total{reason=%q} %d\n", r, s.Refused[r])
-		}
-	}))
+	mux.Handle("GET /metrics", b.authorized(promhttp.HandlerFor(b.reg, promhttp.HandlerOpts{
+		ErrorLog: slog.NewLogLogger(b.log.Handler(), slog.LevelWarn), ErrorHandling: promhttp.ContinueOnError,
+	}).ServeHTTP))
 	return mux
 }
 

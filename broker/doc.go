@@ -21,8 +21,9 @@
 // inline publishes skip the ACL, and inline subscription handlers run on
 // the publisher's goroutine after the broker's checks, so they must
 // return quickly and must not modify the payload. Stats returns mochi's counters and ours; Config.HTTPAddr
-// serves them as JSON (/stats), Prometheus text (/metrics) and a health
-// check (/healthz).
+// serves them as JSON (/stats), Prometheus text (/metrics, with the
+// attached bridges, the Go runtime, the process, the build and whatever
+// the services add with Register) and a health check (/healthz).
 //
 // # Authentication
 //

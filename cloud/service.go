@@ -96,9 +96,11 @@ type Service struct {
 	ready, done chan struct{}
 	doneOnce    sync.Once
 
-	mu       sync.Mutex
-	lastEval map[string]any
-	status   Status
+	mu            sync.Mutex
+	lastEval      map[string]any
+	lastEvalRound int              // counted from 1, as the pictures
+	lastRound     fed.RoundSummary // for /metrics
+	status        Status
 }
 
 // New builds the cloud of top.
@@ -135,6 +137,9 @@ func New(top *config.Topology, opts Options) (*Service, error) {
 			return nil, err
 		}
 		if s.broker, err = broker.New(cfg, log.With(slog.String("component", "broker"))); err != nil {
+			return nil, err
+		}
+		if err := s.broker.Register(s.collector()); err != nil {
 			return nil, err
 		}
 	}
@@ -383,11 +388,12 @@ func (s *Service) closed(sum fed.RoundSummary) {
 			s.log.Error("evaluation failed", slog.Any("error", err))
 		}
 	}
+	s.mu.Lock()
 	if ev != nil {
-		s.mu.Lock()
-		s.lastEval = ev
-		s.mu.Unlock()
+		s.lastEval, s.lastEvalRound = ev, sum.Round+1
 	}
+	s.lastRound = sum
+	s.mu.Unlock()
 	elapsed := s.now().Sub(s.started)
 	done := sum.Round + 1
 	eta := time.Duration(0)

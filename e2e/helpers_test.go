@@ -80,6 +80,10 @@ type topo struct {
 	SyncPeriod  string
 	Extra       string // appended to the training section
 	Anonymous   bool
+	// HTTP gives the cloud and each edge an HTTP address (/metrics):
+	// CloudHTTP and topoComm.HTTP, free ports.
+	HTTP      bool
+	CloudHTTP int
 	// Scenario "lr": each community a domain, G(z, c_k), the cloud's
 	// domain classifier C (hidden 16).
 	Scenario string
@@ -88,6 +92,7 @@ type topo struct {
 type topoComm struct {
 	ID      string
 	Port    int
+	HTTP    int
 	X, Y    float64
 	Devices []string
 }
@@ -114,6 +119,9 @@ cloud:
 {{- else}}
   listen: 127.0.0.1:{{.CloudPort}}
   allow_anonymous: true
+{{- if .HTTP}}
+  http: 127.0.0.1:{{.CloudHTTP}}
+{{- end}}
 {{- end}}
   output: {{.Dir}}/results
   state: {{.Dir}}/state/cloud
@@ -125,6 +133,9 @@ communities:
     data: {kind: gaussian, means: [[{{.X}}, {{.Y}}]], std: 0.1, samples: 500}
     edge:
       listen: 127.0.0.1:{{.Port}}
+{{- if $.HTTP}}
+      http: 127.0.0.1:{{.HTTP}}
+{{- end}}
       state: {{$.Dir}}/state/{{.ID}}
 {{- if $.Anonymous}}
       allow_anonymous: true
@@ -145,6 +156,12 @@ func (tp *topo) write(t *testing.T) string {
 	}
 	if tp.SyncPeriod == "" {
 		tp.SyncPeriod = "1s"
+	}
+	if tp.HTTP {
+		tp.CloudHTTP = freePort(t)
+		for i := range tp.Communities {
+			tp.Communities[i].HTTP = freePort(t)
+		}
 	}
 	var b bytes.Buffer
 	if err := template.Must(template.New("t").Parse(topoTemplate)).Execute(&b, tp); err != nil {

@@ -178,6 +178,9 @@ func New(top *config.Topology, id string, opts Options) (*Service, error) {
 	if s.broker, err = broker.New(bcfg, log.With(slog.String("component", "broker"))); err != nil {
 		return nil, err
 	}
+	if err := s.broker.Register(s.collector()); err != nil {
+		return nil, err
+	}
 	if !opts.NoBridge {
 		if s.bridge, err = s.newBridge(); err != nil {
 			return nil, err

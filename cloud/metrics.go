@@ -1,0 +1,73 @@
+package cloud
+
+import (
+	"slices"
+
+	"github.com/fedgan/fedgan/internal/metrics"
+)
+
+// collector is the global training on /metrics, read from the status the
+// service publishes and the last closed round (docs/DESIGN.md §6.1).
+func (s *Service) collector() *metrics.Collector {
+	c := &metrics.Collector{}
+	g := func(name, help string, labels ...string) *metrics.Metric {
+		return c.Gauge("fedgan_cloud_"+name, help, nil, labels...)
+	}
+	n := func(name, help string, labels ...string) *metrics.Metric {
+		return c.Counter("fedgan_cloud_"+name, help, nil, labels...)
+	}
+	round := g("round", "The global round in progress, as on the wire (the first is 0).")
+	rounds := g("rounds", "The global rounds of the run (training.global_rounds).")
+	done := g("done", "1 once the final global model is published.")
+	elapsed := g("elapsed_seconds", "Seconds since the cloud started.")
+	weight := g("community_weight", "A community's Eq. 1 weight in the last closed round.", "community")
+	loss := g("community_loss", "A community's aggregated loss in the last closed round.", "community")
+	suspect := g("community_suspect", "1 while a community's generator updates are outliers (robust aggregation).", "community")
+	score := g("eval", "The last evaluation's scores (FID, IS, classes covered, modes, ...), by name.", "score")
+	evalRound := g("eval_round", "The round of the last evaluation, counted from 1 like the progress lines and pictures.")
+	updates := n("updates_total", "Generator updates accepted.")
+	dropped := n("updates_dropped_total", "Generator updates dropped, by reason.", "reason")
+	rejected := n("updates_rejected_total", "Generator updates rejected by the robust rule's checks, by reason.", "reason")
+	bounded := n("updates_bounded_total", "Generator updates a robust rule bounded, by rule.", "rule")
+	quarantined := n("updates_quarantined_total", "Updates of suspect communities left out.")
+	timeouts := n("round_timeouts_total", "Rounds closed by the round timeout without every community.")
+	empty := n("rounds_empty_total", "Rounds closed with no update.")
+	invalid := n("invalid_messages_total", "Messages that failed to decode or validate, by reason.", "reason")
+	return c.Reads(func(e metrics.Emitter) {
+		st := s.Status()
+		cs := st.Cloud
+		s.mu.Lock()
+		last, evalAt := s.lastRound, s.lastEvalRound
+		s.mu.Unlock()
+		e.Int(round, int64(cs.Round))
+		e.Int(rounds, int64(cs.Rounds))
+		e.Bool(done, cs.Done)
+		e.Set(elapsed, st.Elapsed)
+		metrics.Map(e, weight, last.Weights)
+		metrics.Map(e, loss, last.Losses)
+		for _, cm := range s.top.Communities {
+			e.Bool(suspect, slices.Contains(cs.Suspects, cm.ID), cm.ID)
+		}
+		scores := map[string]float64{}
+		for k, v := range st.Eval {
+			switch x := v.(type) {
+			case float64:
+				scores[k] = x
+			case int:
+				scores[k] = float64(x)
+			}
+		}
+		if evalAt > 0 {
+			e.Int(evalRound, int64(evalAt))
+		}
+		metrics.Map(e, score, scores)
+		e.Int(updates, cs.Updates)
+		metrics.Map(e, dropped, map[string]int64{"duplicate": cs.Duplicate, "late": cs.Late, "future": cs.Future, "unknown_community": cs.Unknown})
+		metrics.Map(e, rejected, cs.Rejected)
+		metrics.Map(e, bounded, cs.Bounded)
+		e.Int(quarantined, cs.Quarantined)
+		e.Int(timeouts, cs.Timeouts)
+		e.Int(empty, cs.Empty)
+		metrics.Map(e, invalid, st.Invalid)
+	})
+}

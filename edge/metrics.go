@@ -1,0 +1,72 @@
+package edge
+
+import (
+	"slices"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/fedgan/fedgan/internal/metrics"
+)
+
+// collector is the community's training on /metrics, read from the
+// status the service publishes (docs/DESIGN.md §6.1).
+func (s *Service) collector() *metrics.Collector {
+	c := &metrics.Collector{}
+	cl := prometheus.Labels{"community": s.comm.ID}
+	g := func(name, help string, labels ...string) *metrics.Metric {
+		return c.Gauge("fedgan_edge_"+name, help, cl, labels...)
+	}
+	n := func(name, help string, labels ...string) *metrics.Metric {
+		return c.Counter("fedgan_edge_"+name, help, cl, labels...)
+	}
+	round := g("round", "The round the community is training, as on the wire (the first is 0).")
+	lastUpload := g("last_upload_round", "The last round whose generator the edge uploaded.")
+	state := g("state", "1 for the edge's current state.", "state")
+	rate := g("iterations_per_second", "Local iterations closed per second, over the last status period.")
+	loss := g("loss", "The aggregated loss of the last generator update (L_sync or L_async, Eq. 4/5).")
+	weight := g("device_weight", "A device's weight in the last generator update.", "device")
+	online := g("device_online", "1 while a device is online (its presence says so).", "device")
+	suspect := g("device_suspect", "1 while a device's reports are outliers in more than the suspect fraction of its window.", "device")
+	iters := n("iterations_total", "Local iterations closed.")
+	updates := n("updates_total", "Generator updates made.")
+	feedback := n("feedback_total", "Device reports accepted.")
+	dropped := n("feedback_dropped_total", "Device reports dropped, by reason.", "reason")
+	rejected := n("feedback_rejected_total", "Device reports rejected for a loss the objective cannot produce, by reason.", "reason")
+	bounded := n("feedback_bounded_total", "Device reports a robust rule bounded, by rule.", "rule")
+	quarantined := n("feedback_quarantined_total", "Reports of suspect devices left out.")
+	invalid := n("invalid_messages_total", "Messages that failed to decode or validate, by reason.", "reason")
+	empty := n("iterations_empty_total", "Iterations that closed with no report.")
+	partial := n("iterations_partial_total", "Iterations that closed without every live device's report.")
+	asked := n("devices_asked_total", "Batches sent to one sampled device by name.")
+	unanswered := n("devices_unanswered_total", "Sampled devices an iteration closed without.")
+	diverged := n("diverged_total", "Generator updates refused because G would no longer be finite.")
+	return c.Reads(func(e metrics.Emitter) {
+		st := s.Status()
+		es := st.Edge
+		e.Int(round, int64(es.Round))
+		e.Int(lastUpload, int64(es.LastUpload))
+		if es.State != "" {
+			e.Set(state, 1, es.State)
+		}
+		e.Set(rate, st.ItersPerSec)
+		e.Set(loss, es.Loss)
+		metrics.Map(e, weight, es.Weights)
+		for _, d := range s.comm.Devices {
+			e.Bool(online, slices.Contains(es.Live, d.ID), d.ID)
+			e.Bool(suspect, slices.Contains(es.Suspects, d.ID), d.ID)
+		}
+		e.Int(iters, es.Iter)
+		e.Int(updates, es.Updates)
+		e.Int(feedback, es.Feedback)
+		metrics.Map(e, dropped, map[string]int64{"late": es.Late, "duplicate": es.Duplicate, "unknown_device": es.Unknown, "stale": es.Stale})
+		metrics.Map(e, rejected, es.Rejected)
+		metrics.Map(e, bounded, es.Bounded)
+		e.Int(quarantined, es.Quarantined)
+		metrics.Map(e, invalid, st.Invalid)
+		e.Int(empty, es.Empty)
+		e.Int(partial, es.Partial)
+		e.Int(asked, es.Asked)
+		e.Int(unanswered, es.Unanswered)
+		e.Int(diverged, es.Diverged)
+	})
+}
