@@ -6,11 +6,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/fedgan/fedgan/fed"
 )
@@ -582,21 +583,52 @@ func FromBytes(b []byte, source, dir string) (*Topology, error) {
 	if len(bytes.TrimSpace(b)) == 0 {
 		return nil, &Error{Source: source, Problems: []string{"empty file"}}
 	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return nil, &Error{Source: source, Problems: []string{err.Error()}}
+	}
 	var t Topology
+	// The file's shape first: unknown keys (with the nearest known one)
+	// and unreadable values, each with its line and key path.
+	var problems []string
+	shape := checkKeys(&doc, reflect.TypeFor[Topology]())
+	for _, p := range shape {
+		problems = append(problems, p.String())
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
-	var problems []string
 	if err := dec.Decode(&t); err != nil {
 		var te *yaml.TypeError
 		if !errors.As(err, &te) {
 			return nil, &Error{Source: source, Problems: []string{err.Error()}}
 		}
-		problems = append(problems, te.Errors...)
+		if len(shape) == 0 { // what the walk missed, in the decoder's words
+			problems = append(problems, te.Errors...)
+		}
 	}
 	t.Source, t.Dir = source, dir
-	problems = append(problems, t.validate()...)
+	for _, p := range t.validate() {
+		if !followsOn(p, shape) {
+			problems = append(problems, p)
+		}
+	}
 	if len(problems) > 0 {
 		return nil, &Error{Source: source, Problems: problems}
 	}
 	return &t, nil
+}
+
+// followsOn reports whether the validator's problem p is about a key
+// that a shape mistake left at its zero value (a misspelt or unreadable
+// key), which the shape mistake already reports.
+func followsOn(p string, shape []keyProblem) bool {
+	for _, s := range shape {
+		if s.implies == "" {
+			continue
+		}
+		if rest, ok := strings.CutPrefix(p, s.implies); ok && rest != "" && strings.ContainsRune(":.[ ", rune(rest[0])) {
+			return true
+		}
+	}
+	return false
 }

@@ -197,8 +197,8 @@ func TestAllProblemsReported(t *testing.T) {
 		t.Fatalf("got %v, want *config.Error", err)
 	}
 	want := []string{
-		"field colour not found",
-		"line 13", // sync_period: soon
+		"line 8: model.colour: unknown key; the keys of model are class_code, classifier,",
+		"line 13: training.sync_period: \"soon\" is not a duration",
 		"scenario: \"frr\"",
 		"model.latent: must be > 0",
 		"training.local_iters: must be > 0",

@@ -18,7 +18,7 @@ import (
 	"text/template"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/fedgan/fedgan/internal/atomicfile"
 	"github.com/fedgan/fedgan/wire"

@@ -6,7 +6,7 @@ import (
 	"path"
 	"slices"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/fedgan/fedgan/config"
 )
