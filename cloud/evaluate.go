@@ -89,7 +89,8 @@ func (e *Evaluator) Evaluate(gen *nn.Sequential, round int, final bool) (map[str
 	res := eval.MixtureMap(rep)
 	if e.top.Model.DataDim >= 2 {
 		var buf bytes.Buffer
-		if err := eval.Scatter(&buf, e.mixture, x, e.top.Model.DataDim, 512); err != nil {
+		title := fmt.Sprintf("round %d: %d of %d modes covered, %.1f%% high quality", round, rep.Covered, rep.Modes, 100*rep.HighQuality)
+		if err := eval.ScatterPlot(&buf, e.mixture, x, e.top.Model.DataDim, 512, title); err != nil {
 			return res, err
 		}
 		name := fmt.Sprintf("scatter_r%04d.png", round)
@@ -151,7 +152,8 @@ func (e *Evaluator) writePicture(name, latest string, b []byte) error {
 	return atomicfile.Write(filepath.Join(e.out, latest), b, 0o644)
 }
 
-// AppendMetrics appends one JSON line to metrics.jsonl (fsynced).
+// AppendMetrics appends one JSON line to metrics.jsonl (fsynced) and,
+// when the line has an evaluation, draws loss.png and quality.png again.
 func (e *Evaluator) AppendMetrics(line map[string]any) error {
 	b, err := json.Marshal(line)
 	if err != nil {
@@ -172,5 +174,11 @@ func (e *Evaluator) AppendMetrics(line map[string]any) error {
 		f.Close()
 		return err
 	}
-	return f.Close()
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if line["eval"] != nil {
+		return e.writeCharts()
+	}
+	return nil
 }

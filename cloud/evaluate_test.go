@@ -1,7 +1,9 @@
 package cloud_test
 
 import (
+	"image/png"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -118,6 +120,30 @@ communities:
 	}
 	if res["modes"] != 2 || res["picture"] != "scatter_r0003.png" || res["fid"] != nil {
 		t.Errorf("got %v, want the mixture scores of 2 modes and scatter_r0003.png", res)
+	}
+	// Lines with an evaluation redraw the charts over every round so far.
+	for r := range 3 {
+		line := map[string]any{"round": r, "summary": map[string]any{"losses": map[string]float64{"a": -0.1 * float64(r)}}}
+		if r == 2 {
+			line["eval"] = res
+		}
+		if err := ev.AppendMetrics(line); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range []string{"scatter.png", "loss.png", "quality.png"} {
+		f, err := os.Open(filepath.Join(out, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := png.Decode(f)
+		f.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if b := img.Bounds(); b.Dx() < 500 || b.Dy() < 400 {
+			t.Errorf("%s is %v", name, b)
+		}
 	}
 }
 
