@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
@@ -15,11 +13,8 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "fedgan-agent:", err)
-		if errors.Is(err, agentcli.ErrUsage) {
-			os.Exit(2)
-		}
-		os.Exit(1)
+		stop()
+		os.Exit(agentcli.Report(os.Stderr, "fedgan-agent", err))
 	}
 }
 
