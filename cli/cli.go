@@ -9,6 +9,9 @@ import (
 	"log/slog"
 	"strings"
 
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
 	"github.com/fedgan/fedgan/cli/agentcli"
 	"github.com/fedgan/fedgan/config"
 	"github.com/fedgan/fedgan/internal/buildinfo"
@@ -24,6 +27,8 @@ var ErrInterrupted = errors.New("interrupted")
 // ExitCode maps an error to the process exit status.
 func ExitCode(err error) int {
 	switch {
+	case err == nil:
+		return 0
 	case errors.Is(err, ErrInterrupted):
 		return 130
 	case errors.Is(err, ErrUsage) || errors.Is(err, agentcli.ErrUsage) || errors.Is(err, flag.ErrHelp):
@@ -32,61 +37,196 @@ func ExitCode(err error) int {
 	return 1
 }
 
-const usage = `fedgan: federated generative model for IoT over MQTT
+// usageError is a command-line mistake of one command: it is ErrUsage,
+// and Report follows its message with a hint naming the command's help.
+type usageError struct {
+	err  error
+	path string // "fedgan run"
+}
 
-Usage:
+func (e *usageError) Error() string   { return e.err.Error() }
+func (e *usageError) Unwrap() []error { return []error{ErrUsage, e.err} }
+
+// Report prints err for people on w, as "fedgan: ERR", followed for a
+// usage mistake by a one-line hint ("Run 'fedgan run --help' for
+// usage."), and returns the process exit status (ExitCode).
+func Report(w io.Writer, err error) int {
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintln(w, "fedgan:", err)
+	if ue, ok := errors.AsType[*usageError](err); ok {
+		fmt.Fprintf(w, "Run '%s --help' for usage.\n", ue.path)
+	}
+	return ExitCode(err)
+}
+
+const rootLong = `fedgan: federated generative model for IoT over MQTT
+
   fedgan run   -c CONFIG            the whole hierarchy on this machine (real MQTT on loopback)
   fedgan cloud -c CONFIG            the cloud tier (embedded broker unless cloud.url is set)
   fedgan edge  -c CONFIG --id ID    one community's edge (embedded broker + bridge)
   fedgan agent -c CONFIG --id ID    one device agent (also the small fedgan-agent binary)
-  fedgan watch -b URL [-t FILTER]   print every message, decoded, like mosquitto_sub -v
+  fedgan watch -h HOST -p PORT      print every message, decoded, like mosquitto_sub -v
   fedgan sim   -c CONFIG            the same algorithm in-process on a virtual clock
-  fedgan eval  ...                  evaluation classifier, IS, FID, coverage (fedgan eval -h)
-  fedgan sample -m MODEL            sample grid of a saved generator
-  fedgan experiment ...             the paper's Table 1 runs
-  fedgan loadtest --agents N        one edge under N device agents: rates, latency, CPU, memory, bytes (JSON)
-  fedgan version
 
-Common flags: -v (info logs), -debug, -log-json.
-`
+Every flag has a --long name; the Go-style single-dash spellings of long
+flags (-rounds 500, -eval-every=5, -sim) are accepted too.
+Logs: the services (cloud, edge, agent) log at info by default; commands that
+print their own progress on stdout (run, sim, experiment, loadtest) at warn.
+--log-level debug|info|warn|error sets it, -v is --log-level info and
+--debug is --log-level debug.`
 
-// Main runs one fedgan command.
+// Main runs one fedgan command: args without the program name. Help goes
+// to stdout; Main prints nothing on an error, which it returns (Report
+// prints it).
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+	var ran bool         // a command's RunE was reached: flags and arguments were fine
+	var cmdArgs []string // the command's arguments, without its name
+	root := newRoot(stdout, stderr, &ran, &cmdArgs)
+	args, cmdArgs = oldSpellings(root, args)
+	root.SetArgs(args)
+	cmd, err := root.ExecuteContextC(ctx)
+	if err == nil {
+		return nil
+	}
+	if _, ok := errors.AsType[*usageError](err); ok {
+		return err
+	}
+	path := "fedgan"
+	if cmd != nil {
+		path = cmd.CommandPath()
+	}
+	switch {
+	case !ran:
+		// cobra's own mistakes: an unknown command, stray arguments.
+		return &usageError{fmt.Errorf("%w: %w", ErrUsage, err), path}
+	case errors.Is(err, ErrUsage) || errors.Is(err, agentcli.ErrUsage):
+		return &usageError{err, path}
+	}
+	return err
+}
+
+// newRoot makes the fedgan command tree; every command's RunE sets *ran,
+// and experiment reads its arguments as given from *cmdArgs.
+func newRoot(stdout, stderr io.Writer, ran *bool, cmdArgs *[]string) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "fedgan",
+		Short:         "federated generative model for IoT over MQTT",
+		Long:          rootLong,
+		Version:       buildinfo.String(),
+		SilenceErrors: true,
+		SilenceUsage:  true,
+	}
+	// --version only: -v is --verbose everywhere else.
+	root.Flags().Bool("version", false, "print the version and exit")
+	root.SetVersionTemplate("fedgan {{.Version}}\n")
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return &usageError{fmt.Errorf("%w: %w", ErrUsage, err), cmd.CommandPath()}
+	})
+	for _, c := range []*cobra.Command{
+		runCommand(stdout, stderr), cloudCommand(stderr), edgeCommand(stderr), agentCommand(stdout, stderr),
+		watchCommand(stdout), simCommand(stdout), evalCommand(stdout, stderr), sampleCommand(stdout),
+		experimentCommand(cmdArgs, stdout, stderr), loadtestCommand(stdout, stderr),
+		{
+			Use:   "version",
+			Short: "print the version",
+			Args:  noArgs,
+			RunE: func(cmd *cobra.Command, args []string) error {
+				_, err := fmt.Fprintln(stdout, "fedgan", buildinfo.String())
+				return err
+			},
+		},
+	} {
+		run := c.RunE
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			*ran = true
+			return run(cmd, args)
+		}
+		root.AddCommand(c)
+	}
+	// fedgan alone is a usage mistake, as before.
+	root.RunE = func(cmd *cobra.Command, args []string) error {
+		*ran = true
 		return fmt.Errorf("%w: no command", ErrUsage)
 	}
-	cmd, rest := args[0], args[1:]
-	switch cmd {
-	case "run":
-		return runAll(ctx, rest, stdout, stderr)
-	case "cloud":
-		return runCloud(ctx, rest, stdout, stderr)
-	case "edge":
-		return runEdge(ctx, rest, stdout, stderr)
-	case "agent":
-		return agentcli.Main(ctx, "fedgan agent", rest, stdout, stderr)
-	case "watch":
-		return runWatch(ctx, rest, stdout, stderr)
-	case "sim":
-		return runSim(ctx, rest, stdout, stderr)
-	case "eval":
-		return runEval(ctx, rest, stdout, stderr)
-	case "sample":
-		return runSample(ctx, rest, stdout, stderr)
-	case "experiment":
-		return runExperiment(ctx, rest, stdout, stderr)
-	case "loadtest":
-		return runLoadtest(ctx, rest, stdout, stderr)
-	case "version", "--version", "-version":
-		fmt.Fprintln(stdout, "fedgan", buildinfo.String())
-		return nil
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return nil
+	return root
+}
+
+// noArgs refuses positional arguments.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return fmt.Errorf("unexpected arguments %s", strings.Join(args, " "))
 	}
-	fmt.Fprint(stderr, usage)
-	return fmt.Errorf("%w: unknown command %q", ErrUsage, cmd)
+	return nil
+}
+
+// oldSpellings rewrites the single-dash spellings of long flags that Go's
+// flag package accepted (-rounds 500, -eval-every=5, -sim) into pflag's
+// (--rounds 500, --eval-every=5, --sim) before cobra parses args, so that
+// the commands in docs/RESULTS.md and users' scripts keep working. An
+// argument -NAME or -NAME=V is rewritten only when NAME is a long flag of
+// the command args run (or "help"); anything else is left to pflag as it
+// is: a shorthand (-c), a cluster of shorthands (-vn5), a value of the
+// previous flag (--set -x), and everything after "--".
+// It returns the rewritten args, and those of them after the command's
+// name.
+func oldSpellings(root *cobra.Command, args []string) (all, cmdArgs []string) {
+	cmd, _, err := root.Find(args)
+	if err != nil || cmd == nil {
+		return args, args
+	}
+	all = rewriteOld(args, func(name string) (*pflag.Flag, bool) {
+		if f := cmd.Flags().Lookup(name); f != nil {
+			return f, true
+		}
+		if f := cmd.InheritedFlags().Lookup(name); f != nil {
+			return f, true
+		}
+		return nil, name == "help"
+	}, func(short string) *pflag.Flag { return cmd.Flags().ShorthandLookup(short) })
+	_, cmdArgs, _ = root.Find(all)
+	return all, cmdArgs
+}
+
+// rewriteOld is oldSpellings over a command's flag lookups: long reports
+// the flag of a long name (nil for help), short the flag of a shorthand.
+func rewriteOld(args []string, long func(string) (*pflag.Flag, bool), short func(string) *pflag.Flag) []string {
+	out := make([]string, 0, len(args))
+	takesValue := func(f *pflag.Flag) bool { return f != nil && f.NoOptDefVal == "" }
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		out = append(out, a)
+		switch {
+		case a == "--":
+			return append(out, args[i+1:]...)
+		case strings.HasPrefix(a, "--"):
+			name, _, hasValue := strings.Cut(a[2:], "=")
+			if f, _ := long(name); !hasValue && takesValue(f) && i+1 < len(args) {
+				i++
+				out = append(out, args[i])
+			}
+		case len(a) == 2 && a[0] == '-':
+			if f := short(a[1:]); takesValue(f) && i+1 < len(args) {
+				i++
+				out = append(out, args[i])
+			}
+		case len(a) > 2 && a[0] == '-':
+			name, _, hasValue := strings.Cut(a[1:], "=")
+			f, ok := long(name)
+			if !ok {
+				break // shorthands, a negative number: pflag's
+			}
+			out[len(out)-1] = "-" + a
+			if !hasValue && takesValue(f) && i+1 < len(args) {
+				i++
+				out = append(out, args[i])
+			}
+		}
+	}
+	return out
 }
 
 // common holds the flags every role has.
@@ -96,25 +236,38 @@ type common struct {
 	verbose bool
 	debug   bool
 	json    bool
+	level   logLevel
 }
 
-func (c *common) register(fs *flag.FlagSet, withID bool) {
-	fs.StringVar(&c.config, "c", "", "topology file (YAML)")
+// register adds -c/--config (and --id with withID) and the log flags;
+// level is the default --log-level, why the reason it is not info (shown
+// in the help) or "".
+func (c *common) register(fs *pflag.FlagSet, withID bool, level slog.Level, why string) {
+	fs.StringVarP(&c.config, "config", "c", "", "topology file (YAML)")
 	if withID {
 		fs.StringVar(&c.id, "id", "", "which community or device of the topology this process is")
 	}
-	fs.BoolVar(&c.verbose, "v", false, "log at info level")
-	fs.BoolVar(&c.debug, "debug", false, "log at debug level")
+	c.registerLogs(fs, level, why)
+}
+
+// registerLogs adds -v/--verbose, --debug, --log-level and --log-json.
+func (c *common) registerLogs(fs *pflag.FlagSet, level slog.Level, why string) {
+	c.level = logLevel(level)
+	usage := "log level: debug, info, warn or error"
+	if why != "" {
+		usage += " (" + why + ")"
+	}
+	fs.Var(&c.level, "log-level", usage)
+	fs.BoolVarP(&c.verbose, "verbose", "v", false, "log at info level (--log-level info)")
+	fs.BoolVar(&c.debug, "debug", false, "log at debug level (--log-level debug)")
 	fs.BoolVar(&c.json, "log-json", false, "log as JSON lines")
 }
 
-func (c *common) logger(stderr io.Writer, quiet bool) *slog.Logger {
-	level := slog.LevelInfo
-	if quiet {
-		level = slog.LevelWarn
-	}
+// logger logs at the most verbose of --log-level, -v and --debug.
+func (c *common) logger(stderr io.Writer) *slog.Logger {
+	level := slog.Level(c.level)
 	if c.verbose {
-		level = slog.LevelInfo
+		level = min(level, slog.LevelInfo)
 	}
 	if c.debug {
 		level = slog.LevelDebug
@@ -126,15 +279,29 @@ func (c *common) logger(stderr io.Writer, quiet bool) *slog.Logger {
 	return slog.New(slog.NewTextHandler(stderr, opts))
 }
 
-func parse(fs *flag.FlagSet, args []string, c *common, needID bool) (*config.Topology, error) {
-	if err := fs.Parse(args); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrUsage, err)
+// logLevel is --log-level.
+type logLevel slog.Level
+
+func (l *logLevel) String() string { return strings.ToLower(slog.Level(*l).String()) }
+func (l *logLevel) Type() string   { return "level" }
+
+func (l *logLevel) Set(s string) error {
+	lv, err := agentcli.ParseLevel(s)
+	if err != nil {
+		return err
 	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("%w: unexpected arguments %s", ErrUsage, strings.Join(fs.Args(), " "))
-	}
+	*l = logLevel(lv)
+	return nil
+}
+
+// quietWhy is the help's reason for the quieter default of commands that
+// print their own progress.
+const quietWhy = "quieter by default: this command prints its own progress on stdout"
+
+// load checks the flags common to the roles and reads the topology.
+func load(c *common, needID bool) (*config.Topology, error) {
 	if c.config == "" {
-		return nil, fmt.Errorf("%w: -c CONFIG is required", ErrUsage)
+		return nil, fmt.Errorf("%w: -c/--config CONFIG is required", ErrUsage)
 	}
 	if needID && c.id == "" {
 		return nil, fmt.Errorf("%w: --id is required", ErrUsage)

@@ -75,7 +75,7 @@ func TestUsage(t *testing.T) {
 	}{
 		{nil, "no command"},
 		{[]string{"frobnicate"}, "unknown command"},
-		{[]string{"run"}, "-c CONFIG is required"},
+		{[]string{"run"}, "-c/--config CONFIG is required"},
 		{[]string{"edge", "-c", "x.yaml"}, "--id is required"},
 		{[]string{"agent", "-c", "x.yaml"}, "required"},
 	}
@@ -113,7 +113,7 @@ func TestDescribe(t *testing.T) {
 		payload []byte
 		want    []string
 	}{
-		{topics.Batch("a"), b, []string{"batch v1", "iter 3", "gen_version 2", "[2 2] mean 2.5", "max 4"}},
+		{topics.Batch("a"), b, []string{"batch v1", "iter 3", "gen_version 2", "[2,2] mean 2.5", "max 4"}},
 		{topics.CommunityModel("a"), cm, []string{"community_model v1", "round 4", "params 1 tensors, 2 values", "d_params 1 tensors, 1 values"}},
 		{topics.Local("a", "a1"), lm, []string{"local v1", "round 4", "samples 500", "steps 10", "d_params 1 tensors, 1 values"}},
 		{topics.Batch("a"), []byte{0xc1}, []string{"undecodable"}},

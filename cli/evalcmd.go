@@ -1,15 +1,16 @@
 package cli
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
-	"strings"
 	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/fedgan/fedgan/config"
 	"github.com/fedgan/fedgan/eval"
@@ -19,7 +20,8 @@ import (
 
 // The evaluation commands (issue: real image data and evaluation).
 
-const evalUsage = `Usage:
+const evalLong = `Scores generators with the scenario's evaluation classifier.
+
   fedgan eval train -c CONFIG      train the scenario's evaluation classifier (once; cached) and print its test accuracy
   fedgan eval -m MODEL -c CONFIG   score a generator: FID, IS, class coverage, class KL (10,000 samples); for a
                                    label-related topology per domain, with the label agreement of shared z
@@ -28,10 +30,9 @@ const evalUsage = `Usage:
                                    write the scenario's real data (all datasets, labels offset) as one IDX folder:
                                    the data of the centralized baseline (configs/centralized.yaml)
 
-The classifier is cached under -cache (default $FEDGAN_CACHE or ~/.cache/fedgan/eval), keyed by the SHA-256
-of its training data and settings; a missing one is trained by "eval train" (and by "eval -train"), and
-reported otherwise.
-`
+The classifier is cached under --cache (default $FEDGAN_CACHE or ~/.cache/fedgan/eval), keyed by the SHA-256
+of its training data and settings; a missing one is trained by "eval train" (and by "eval --train"), and
+reported otherwise.`
 
 // evalFlags are the flags shared by the eval sub-modes.
 type evalFlags struct {
@@ -43,10 +44,10 @@ type evalFlags struct {
 	json  bool
 }
 
-func (f *evalFlags) register(fs *flag.FlagSet) {
-	f.common.register(fs, false)
+func (f *evalFlags) register(fs *pflag.FlagSet) {
+	f.common.register(fs, false, slog.LevelWarn, "")
 	fs.StringVar(&f.cache, "cache", "", "classifier cache folder (default $FEDGAN_CACHE or ~/.cache/fedgan/eval)")
-	fs.IntVar(&f.n, "n", eval.ReferenceRows, "number of samples scored")
+	fs.IntVarP(&f.n, "samples", "n", eval.ReferenceRows, "number of samples scored")
 	fs.Uint64Var(&f.seed, "seed", 1, "seed of the latent vectors")
 	fs.BoolVar(&f.train, "train", false, "train the classifier if the cache has none for this data")
 	fs.BoolVar(&f.json, "json", false, "print the scores as JSON")
@@ -56,37 +57,50 @@ func (f *evalFlags) options(stderr io.Writer, train bool) eval.EvalOptions {
 	return eval.EvalOptions{CacheDir: f.cache, Train: train || f.train, Progress: func(s string) { fmt.Fprintln(stderr, s) }}
 }
 
-func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	mode := ""
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		mode, args = args[0], args[1:]
-	}
+// evalCommand is `fedgan eval [train|real|merge]`.
+func evalCommand(stdout, stderr io.Writer) *cobra.Command {
 	var f evalFlags
-	fs := flag.NewFlagSet("fedgan eval "+mode, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, evalUsage); fs.PrintDefaults() }
+	var model, outDir, grid string
+	cmd := &cobra.Command{
+		Use:       "eval [train|real|merge] -c CONFIG [-m MODEL]",
+		Short:     "evaluation classifier, FID, IS, coverage of a generator or of real data",
+		Long:      evalLong,
+		ValidArgs: []string{"train", "real", "merge"},
+		Args:      cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			mode := ""
+			if len(args) > 0 {
+				mode = args[0]
+			}
+			return runEval(mode, &f, model, outDir, grid, stdout, stderr)
+		},
+	}
+	fs := cmd.Flags()
 	f.register(fs)
-	model := fs.String("m", "", "generator file (generator.nnw of a run)")
-	outDir := fs.String("o", "", "merge: output folder")
-	grid := fs.String("grid", "", "also write a 10×10 sample grid PNG here")
+	fs.StringVarP(&model, "model", "m", "", "generator file (generator.nnw of a run)")
+	fs.StringVarP(&outDir, "output", "o", "", "merge: output folder")
+	fs.StringVar(&grid, "grid", "", "also write a 10×10 sample grid PNG here")
+	return cmd
+}
+
+func runEval(mode string, f *evalFlags, model, outDir, grid string, stdout, stderr io.Writer) error {
 	switch mode {
 	case "", "train", "real", "merge":
 	default:
-		fmt.Fprint(stderr, evalUsage)
-		return fmt.Errorf("%w: unknown eval mode %q", ErrUsage, mode)
+		return fmt.Errorf("%w: unknown eval mode %q (train, real or merge)", ErrUsage, mode)
 	}
-	top, err := parse(fs, args, &f.common, false)
+	top, err := load(&f.common, false)
 	if err != nil {
 		return err
 	}
 	switch mode {
 	case "train":
-		return evalTrain(top, &f, stdout, stderr)
+		return evalTrain(top, f, stdout, stderr)
 	case "merge":
-		if *outDir == "" {
-			return fmt.Errorf("%w: eval merge needs -o DIR", ErrUsage)
+		if outDir == "" {
+			return fmt.Errorf("%w: eval merge needs -o/--output DIR", ErrUsage)
 		}
-		return experiment.MergeRealData(top, *outDir, stdout)
+		return experiment.MergeRealData(top, outDir, stdout)
 	case "real":
 		ie, err := eval.OpenImageEval(top, f.options(stderr, false))
 		if err != nil {
@@ -102,15 +116,15 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		return printReport(stdout, "real training images", rep, ie, f.json)
 	}
-	if *model == "" {
-		return fmt.Errorf("%w: eval needs -m MODEL (or a mode: train, real, merge)", ErrUsage)
+	if model == "" {
+		return fmt.Errorf("%w: eval needs -m/--model MODEL (or a mode: train, real, merge)", ErrUsage)
 	}
-	gen, err := eval.LoadGenerator(*model, top)
+	gen, err := eval.LoadGenerator(model, top)
 	if err != nil {
 		return err
 	}
 	if top.Domains() > 0 {
-		return evalLR(top, gen, &f, *model, *grid, stdout, stderr)
+		return evalLR(top, gen, f, model, grid, stdout, stderr)
 	}
 	ie, err := eval.OpenImageEval(top, f.options(stderr, false))
 	if err != nil {
@@ -125,12 +139,12 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return err
 		}
 	}
-	if *grid != "" {
-		if err := eval.WriteGridFile(*grid, top, gen); err != nil {
+	if grid != "" {
+		if err := eval.WriteGridFile(grid, top, gen); err != nil {
 			return err
 		}
 	}
-	return printReport(stdout, *model, rep, ie, f.json)
+	return printReport(stdout, model, rep, ie, f.json)
 }
 
 // evalLR scores a generator of a label-related topology with the LR
@@ -166,7 +180,7 @@ func evalLR(top *config.Topology, gen *nn.Sequential, f *evalFlags, model, grid 
 // withTrainHint adds the command that trains a missing classifier.
 func withTrainHint(err error, cfg string) error {
 	if errors.Is(err, eval.ErrNoClassifier) {
-		return fmt.Errorf("%w\ntrain it with: fedgan eval train -c %s (or add -train)", err, cfg)
+		return fmt.Errorf("%w\ntrain it with: fedgan eval train -c %s (or add --train)", err, cfg)
 	}
 	return err
 }
@@ -182,7 +196,11 @@ func evalTrain(top *config.Topology, f *evalFlags, stdout, stderr io.Writer) err
 		verb = fmt.Sprintf("trained in %s and cached", time.Since(start).Round(time.Second))
 	}
 	fmt.Fprintf(stdout, "evaluation classifier %s: key %s\n", verb, ie.Cls.Key)
-	fmt.Fprintf(stdout, "  %d classes, features %d, settings %+v\n", ie.Cls.Classes, ie.Cls.FeatureDim(), ie.Cls.Settings)
+	settings, err := json.Marshal(ie.Cls.Settings)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "  %d classes, features %d, settings %s\n", ie.Cls.Classes, ie.Cls.FeatureDim(), settings)
 	for i, ts := range ie.Real.TestSets {
 		acc, err := ie.Cls.Accuracy(ts)
 		if err != nil {
@@ -214,7 +232,7 @@ func printReport(w io.Writer, what string, rep eval.Report, ie *eval.ImageEval, 
 	fmt.Fprintf(w, "  IS        %.3f\n", rep.IS)
 	fmt.Fprintf(w, "  coverage  %d/%d classes", rep.Covered, rep.Classes)
 	if miss := rep.Missing(ie.Ref); len(miss) > 0 {
-		fmt.Fprintf(w, " (missing %v)", miss)
+		fmt.Fprintf(w, " (missing %s)", ints(miss))
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "  class KL  %.4f\n", rep.ClassKL)
@@ -225,21 +243,28 @@ func printReport(w io.Writer, what string, rep eval.Report, ie *eval.ImageEval, 
 	return nil
 }
 
+// sampleCommand is `fedgan sample`: a sample grid of a saved generator.
+func sampleCommand(stdout io.Writer) *cobra.Command {
+	var model, cfg, out string
+	cmd := &cobra.Command{
+		Use:   "sample -m MODEL [-c CONFIG] [-o FILE]",
+		Short: "a sample grid of a saved generator (per domain for a label-related topology: Fig. 5)",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runSample(&model, &cfg, &out, stdout)
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVarP(&model, "model", "m", "", "generator file (generator.nnw of a run)")
+	fs.StringVarP(&cfg, "config", "c", "", "topology (needed for the LR domain codes and FR source codes; default: latent = the generator's input width)")
+	fs.StringVarP(&out, "output", "o", "samples.png", "PNG file to write")
+	return cmd
+}
+
 // runSample writes a sample grid of a saved generator.
-func runSample(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("fedgan sample", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	model := fs.String("m", "", "generator file (generator.nnw of a run)")
-	cfg := fs.String("c", "", "topology (needed for the LR domain codes and FR source codes; default: latent = the generator's input width)")
-	out := fs.String("o", "samples.png", "PNG file to write")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %w", ErrUsage, err)
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected arguments %s", ErrUsage, strings.Join(fs.Args(), " "))
-	}
+func runSample(model, cfg, out *string, stdout io.Writer) error {
 	if *model == "" {
-		return fmt.Errorf("%w: sample needs -m MODEL", ErrUsage)
+		return fmt.Errorf("%w: sample needs -m/--model MODEL", ErrUsage)
 	}
 	var top *config.Topology
 	if *cfg != "" {
@@ -268,4 +293,10 @@ func runSample(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	fmt.Fprintf(stdout, "wrote %s: %d×%d samples of %s\n", *out, eval.GridSide, eval.GridSide, *model)
 	return nil
+}
+
+// ints is a list of integers as JSON: "[3,7]".
+func ints(v []int) string {
+	b, _ := json.Marshal(v)
+	return string(b)
 }

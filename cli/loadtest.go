@@ -4,9 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"runtime"
@@ -14,18 +14,53 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/fedgan/fedgan/config"
 	"github.com/fedgan/fedgan/loadtest"
 )
 
-// runLoadtest is `fedgan loadtest`: one edge with its embedded broker in
-// this process and --agents device agents (real MQTT clients on loopback)
-// in --procs child processes, which re-execute this binary with
+// loadtestCommand is `fedgan loadtest`: one edge with its embedded broker
+// in this process and --agents device agents (real MQTT clients on
+// loopback) in --procs child processes, which re-execute this binary with
 // --agent-proc. It prints the report as JSON.
-func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("fedgan loadtest", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var o loadtest.Options
+func loadtestCommand(stdout, stderr io.Writer) *cobra.Command {
+	var (
+		o                                 loadtest.Options
+		c                                 common
+		cpuProfile, memProfile, topo, url string
+		baseline, child                   bool
+		from, to                          int
+	)
+	cmd := &cobra.Command{
+		Use:   "loadtest [--agents N] [--sample K] [--baseline]",
+		Short: "one edge under N device agents: rate, latency, CPU, memory, bytes per iteration (JSON)",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if child {
+				return agentProc(ctx, topo, url, from, to)
+			}
+			o.Logger = c.logger(stderr)
+			o.Spawn = spawnAgents
+			stop, err := profile(&o, cpuProfile, memProfile, stderr)
+			if err != nil {
+				return err
+			}
+			defer stop()
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			if !baseline {
+				rep, err := loadtest.Run(ctx, o)
+				if err != nil {
+					return err
+				}
+				return enc.Encode(rep)
+			}
+			return runBaseline(ctx, o, enc)
+		},
+	}
+	fs := cmd.Flags()
 	fs.IntVar(&o.Agents, "agents", 100, "device agents connected to the edge")
 	fs.IntVar(&o.Sample, "sample", 0, "devices asked per iteration (training.sample; 0: every one)")
 	fs.IntVar(&o.Quorum, "quorum", 0, "answers that close an iteration (training.quorum; 0: every asked device)")
@@ -36,43 +71,19 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.IntVar(&o.Procs, "procs", 4, "child processes running the agents (0: in this process, which then counts their CPU and memory)")
 	fs.DurationVar(&o.Idle, "idle", 0, "also measure the edge's CPU this long with every agent connected, before training")
 	fs.DurationVar(&o.Timeout, "timeout", 10*time.Minute, "give up after this long")
-	cpuProfile := fs.String("cpuprofile", "", "write the edge process's CPU profile (pprof) to this file")
-	memProfile := fs.String("memprofile", "", "write the edge process's heap profile (pprof) to this file once every agent is connected")
-	baseline := fs.Bool("baseline", false, "first run the same test with only the --sample agents connected, and report both and the ratio of their rates")
-	var c common
-	fs.BoolVar(&c.verbose, "v", false, "log at info level")
-	fs.BoolVar(&c.debug, "debug", false, "log at debug level")
-	child := fs.Bool("agent-proc", false, "internal: run agents --from to --to of --topology against --url until stdin closes")
-	topo := fs.String("topology", "", "internal: the topology file (--agent-proc)")
-	url := fs.String("url", "", "internal: the edge broker's URL (--agent-proc)")
-	from := fs.Int("from", 0, "internal: first agent (--agent-proc)")
-	to := fs.Int("to", 0, "internal: one past the last agent (--agent-proc)")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %w", ErrUsage, err)
+	fs.StringVar(&cpuProfile, "cpuprofile", "", "write the edge process's CPU profile (pprof) to this file")
+	fs.StringVar(&memProfile, "memprofile", "", "write the edge process's heap profile (pprof) to this file once every agent is connected")
+	fs.BoolVar(&baseline, "baseline", false, "first run the same test with only the --sample agents connected, and report both and the ratio of their rates")
+	c.registerLogs(fs, slog.LevelWarn, quietWhy)
+	fs.BoolVar(&child, "agent-proc", false, "internal: run agents --from to --to of --topology against --url until stdin closes")
+	fs.StringVar(&topo, "topology", "", "internal: the topology file (--agent-proc)")
+	fs.StringVar(&url, "url", "", "internal: the edge broker's URL (--agent-proc)")
+	fs.IntVar(&from, "from", 0, "internal: first agent (--agent-proc)")
+	fs.IntVar(&to, "to", 0, "internal: one past the last agent (--agent-proc)")
+	for _, n := range []string{"agent-proc", "topology", "url", "from", "to"} {
+		_ = fs.MarkHidden(n)
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected arguments %q", ErrUsage, fs.Args())
-	}
-	if *child {
-		return agentProc(ctx, *topo, *url, *from, *to)
-	}
-	o.Logger = c.logger(stderr, true)
-	o.Spawn = spawnAgents
-	stop, err := profile(&o, *cpuProfile, *memProfile, stderr)
-	if err != nil {
-		return err
-	}
-	defer stop()
-	enc := json.NewEncoder(stdout)
-	enc.SetIndent("", "  ")
-	if !*baseline {
-		rep, err := loadtest.Run(ctx, o)
-		if err != nil {
-			return err
-		}
-		return enc.Encode(rep)
-	}
-	return runBaseline(ctx, o, enc)
+	return cmd
 }
 
 // runBaseline runs o with only its sampled agents connected, then o, and

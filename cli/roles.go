@@ -1,83 +1,132 @@
 package cli
 
 import (
-	"context"
-	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 
+	"github.com/spf13/cobra"
+
+	"github.com/fedgan/fedgan/cli/agentcli"
 	"github.com/fedgan/fedgan/cloud"
 	"github.com/fedgan/fedgan/edge"
 	"github.com/fedgan/fedgan/local"
 )
 
-func runCloud(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func cloudCommand(stderr io.Writer) *cobra.Command {
 	var c common
-	fs := flag.NewFlagSet("fedgan cloud", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	c.register(fs, false)
-	top, err := parse(fs, args, &c, false)
-	if err != nil {
-		return err
+	cmd := &cobra.Command{
+		Use:   "cloud -c CONFIG",
+		Short: "the cloud tier: embedded broker (or cloud.url), Eq. 1, results, checkpoints",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			top, err := load(&c, false)
+			if err != nil {
+				return err
+			}
+			s, err := cloud.New(top, cloud.Options{Logger: c.logger(stderr)})
+			if err != nil {
+				return err
+			}
+			return s.Run(cmd.Context())
+		},
 	}
-	s, err := cloud.New(top, cloud.Options{Logger: c.logger(stderr, false)})
-	if err != nil {
-		return err
-	}
-	return s.Run(ctx)
+	c.register(cmd.Flags(), false, slog.LevelInfo, "")
+	return cmd
 }
 
-func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func edgeCommand(stderr io.Writer) *cobra.Command {
 	var c common
-	fs := flag.NewFlagSet("fedgan edge", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	c.register(fs, true)
-	top, err := parse(fs, args, &c, true)
-	if err != nil {
-		return err
+	cmd := &cobra.Command{
+		Use:   "edge -c CONFIG --id COMMUNITY",
+		Short: "one community's edge: embedded broker, bridge to the cloud, G_k",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			top, err := load(&c, true)
+			if err != nil {
+				return err
+			}
+			s, err := edge.New(top, c.id, edge.Options{Logger: c.logger(stderr)})
+			if err != nil {
+				return err
+			}
+			return s.Run(cmd.Context())
+		},
 	}
-	s, err := edge.New(top, c.id, edge.Options{Logger: c.logger(stderr, false)})
-	if err != nil {
-		return err
-	}
-	return s.Run(ctx)
+	c.register(cmd.Flags(), true, slog.LevelInfo, "")
+	return cmd
 }
 
-// runAll starts the whole hierarchy in this process (local.Run): the
-// cloud with its embedded broker, one embedded broker and edge service
-// per community and every device agent, each as its own MQTT client on
-// loopback. Brokers listen on free ports; the topology's addresses are
-// not used. It prints the progress and, at the end, what the run
-// measured.
-func runAll(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var c common
-	fs := flag.NewFlagSet("fedgan run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	c.register(fs, false)
-	out := fs.String("o", "", "results folder (default: cloud.output of the topology)")
-	resume := fs.Bool("resume", false, "resume from the checkpoints of a previous run instead of starting afresh")
-	top, err := parse(fs, args, &c, false)
-	if err != nil {
-		return err
+// agentCommand is `fedgan agent`: agentcli parses its flags with Go's
+// flag package, as the fedgan-agent binary does, and prints its help.
+func agentCommand(stdout, stderr io.Writer) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:                "agent -c CONFIG --id DEVICE [--url URL]",
+		Short:              "one device agent (the small fedgan-agent binary for boards)",
+		DisableFlagParsing: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return agentcli.Main(cmd.Context(), "fedgan agent", args, stdout, stderr)
+		},
 	}
-	fmt.Fprintln(stdout, local.Header(top))
-	// local.Run never calls OnStart and OnRound at the same time.
-	res, err := local.Run(ctx, top, local.Options{Output: *out, Resume: *resume, Logger: c.logger(stderr, true),
-		OnStart: func(s local.Started) { fmt.Fprintln(stdout, s) },
-		OnRound: func(p cloud.Progress) { fmt.Fprintln(stdout, local.ProgressLine(p)) },
+	cmd.SetHelpFunc(func(cmd *cobra.Command, args []string) {
+		_ = agentcli.Main(cmd.Context(), "fedgan agent", []string{"--help"}, stdout, stderr)
 	})
-	if err != nil && ctx.Err() != nil {
-		// Ctrl-C: the checkpoints stay, and the run goes on from them.
-		again := "fedgan run -c " + c.config
-		if *out != "" {
-			again += " -o " + *out
-		}
-		fmt.Fprintf(stderr, "fedgan run: stopped before the final round; the checkpoints are kept. To go on from them:\n  %s --resume\n", again)
-		return ErrInterrupted
+	return cmd
+}
+
+// runCommand is `fedgan run`: the whole hierarchy in this process
+// (local.Run): the cloud with its embedded broker, one embedded broker
+// and edge service per community and every device agent, each as its own
+// MQTT client on loopback. Brokers listen on free ports; the topology's
+// addresses are not used. It prints the progress and, at the end, what
+// the run measured.
+func runCommand(stdout, stderr io.Writer) *cobra.Command {
+	var c common
+	var out string
+	var resume bool
+	cmd := &cobra.Command{
+		Use:   "run -c CONFIG [-o DIR] [--resume]",
+		Short: "the whole hierarchy on this machine, over MQTT on loopback",
+		Long: `Runs the cloud, every edge and every device agent of the topology in this
+process, each talking only MQTT on loopback (brokers on free ports), and prints
+one progress line per round. Ctrl-C stops the hierarchy from the devices up,
+keeps the checkpoints, prints the command that goes on from them and exits
+with status 130.
+
+Its embedded services log at warn by default (it prints its own progress);
+-v shows their info lines, among them each broker's address.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			top, err := load(&c, false)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			fmt.Fprintln(stdout, local.Header(top))
+			// local.Run never calls OnStart and OnRound at the same time.
+			res, err := local.Run(ctx, top, local.Options{Output: out, Resume: resume, Logger: c.logger(stderr),
+				OnStart: func(s local.Started) { fmt.Fprintln(stdout, s) },
+				OnRound: func(p cloud.Progress) { fmt.Fprintln(stdout, local.ProgressLine(p)) },
+			})
+			if err != nil && ctx.Err() != nil {
+				// Ctrl-C: the checkpoints stay, and the run goes on from them.
+				again := "fedgan run -c " + c.config
+				if out != "" {
+					again += " -o " + out
+				}
+				fmt.Fprintf(stderr, "fedgan run: stopped before the final round; the checkpoints are kept. To go on from them:\n  %s --resume\n", again)
+				return ErrInterrupted
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprint(stdout, res.Summary())
+			return nil
+		},
 	}
-	if err != nil {
-		return err
-	}
-	fmt.Fprint(stdout, res.Summary())
-	return nil
+	fs := cmd.Flags()
+	c.register(fs, false, slog.LevelWarn, quietWhy)
+	fs.StringVarP(&out, "output", "o", "", "results folder (default: cloud.output of the topology)")
+	fs.BoolVar(&resume, "resume", false, "resume from the checkpoints of a previous run instead of starting afresh")
+	return cmd
 }
