@@ -14,6 +14,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 
@@ -21,17 +23,15 @@ import (
 	"github.com/fedgan/fedgan/internal/buildinfo"
 )
 
-const usage = `fedgan-fw: build, provision, bundle and flash fedgan device agents
+const rootLong = `fedgan-fw: build, provision, bundle and flash fedgan device agents
 
-Usage:
-  fedgan-fw build     [-o bin/firmware] [-arch all|armv6,armv7,arm64,amd64] [-with-fedgan]
-  fedgan-fw provision -c TOPOLOGY -o DIR [-id DEVICE,...] [-credentials auto|password|cert|both|none] [-bridges]
-  fedgan-fw bundle    -p PROVISIONED -b BUILD -o DIR (-arch ARCH | -inventory FILE) [-id DEVICE,...]
-  fedgan-fw flash     -bundle FILE -host USER@HOST[:PORT] [-key FILE] [-known-hosts FILE] [-prefix DIR]
-  fedgan-fw version
+  fedgan-fw build     [-o bin/firmware] [--arch all|armv6,armv7,arm64,amd64] [--with-fedgan]
+  fedgan-fw provision -c TOPOLOGY -o DIR [--id DEVICE,...] [--credentials auto|password|cert|both|none] [--bridges]
+  fedgan-fw bundle    -p PROVISIONED -b BUILD -o DIR (--arch ARCH | --inventory FILE) [--id DEVICE,...]
+  fedgan-fw flash     --bundle FILE --host USER@HOST[:PORT] [-i KEY] [--known-hosts FILE] [--prefix DIR]
 
-Run "fedgan-fw COMMAND -h" for a command's flags.
-`
+Every flag has a --long name; the single-dash spellings of long flags
+(-arch, -bundle, -host) are accepted too.`
 
 // ExitCode maps an error of Main to a process exit status: 2 for usage
 // mistakes, 1 otherwise, 0 for nil.
@@ -45,37 +45,154 @@ func ExitCode(err error) int {
 	return 1
 }
 
+// usageError is a command-line mistake of one command: it is ErrUsage,
+// and Report follows it with a hint naming the command's help.
+type usageError struct {
+	err  error
+	path string // "fedgan-fw build"
+}
+
+func (e *usageError) Error() string   { return e.err.Error() }
+func (e *usageError) Unwrap() []error { return []error{ErrUsage, e.err} }
+
+// Report prints err for people on w as "fedgan-fw: ERR", followed for a
+// usage mistake by a one-line hint ("Run 'fedgan-fw build --help' for
+// usage."), and returns the exit status (ExitCode).
+func Report(w io.Writer, err error) int {
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintln(w, "fedgan-fw:", err)
+	if ue, ok := errors.AsType[*usageError](err); ok {
+		fmt.Fprintf(w, "Run '%s --help' for usage.\n", ue.path)
+	} else if errors.Is(err, ErrUsage) {
+		fmt.Fprintln(w, "Run 'fedgan-fw --help' for usage.")
+	}
+	return ExitCode(err)
+}
+
 // Main runs the fedgan-fw command line: args without the program name.
+// Help goes to stdout; Main prints nothing on an error, which it returns
+// (Report prints it).
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return fmt.Errorf("%w: no command", ErrUsage)
+	ran := false // a command's RunE was reached: flags and arguments were fine
+	root := &cobra.Command{
+		Use:     "fedgan-fw",
+		Short:   "build, provision, bundle and flash fedgan device agents",
+		Long:    rootLong,
+		Version: buildinfo.String(),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return fmt.Errorf("%w: no command", ErrUsage)
+		},
+		SilenceErrors: true,
+		SilenceUsage:  true,
 	}
-	cmd, rest := args[0], args[1:]
-	switch cmd {
-	case "build":
-		return cmdBuild(ctx, rest, stdout, stderr)
-	case "provision":
-		return cmdProvision(rest, stdout, stderr)
-	case "bundle":
-		return cmdBundle(rest, stdout, stderr)
-	case "flash":
-		return cmdFlash(ctx, rest, stdout, stderr)
-	case "version", "-version", "--version":
-		fmt.Fprintln(stdout, "fedgan-fw", buildinfo.String())
-		return nil
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
+	root.Flags().Bool("version", false, "print the version and exit")
+	root.SetVersionTemplate("fedgan-fw {{.Version}}\n")
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return &usageError{fmt.Errorf("%w: %w", ErrUsage, err), cmd.CommandPath()}
+	})
+	for _, c := range []*cobra.Command{
+		buildCommand(stdout, stderr), provisionCommand(stdout), bundleCommand(stdout), flashCommand(stdout, stderr),
+		{
+			Use:   "version",
+			Short: "print the version",
+			Args:  noArgs,
+			RunE: func(cmd *cobra.Command, args []string) error {
+				_, err := fmt.Fprintln(stdout, "fedgan-fw", buildinfo.String())
+				return err
+			},
+		},
+	} {
+		run := c.RunE
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			ran = true
+			return run(cmd, args)
+		}
+		root.AddCommand(c)
+	}
+	root.SetArgs(oldSpellings(root, args))
+	cmd, err := root.ExecuteContextC(ctx)
+	if err == nil {
 		return nil
 	}
-	fmt.Fprint(stderr, usage)
-	return fmt.Errorf("%w: unknown command %q", ErrUsage, cmd)
+	if _, ok := errors.AsType[*usageError](err); ok {
+		return err
+	}
+	path := "fedgan-fw"
+	if cmd != nil {
+		path = cmd.CommandPath()
+	}
+	switch {
+	case !ran:
+		return &usageError{fmt.Errorf("%w: %w", ErrUsage, err), path}
+	case errors.Is(err, ErrUsage):
+		return &usageError{err, path}
+	}
+	return err
+}
+
+// noArgs refuses positional arguments.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return fmt.Errorf("unexpected arguments %s", strings.Join(args, " "))
+	}
+	return nil
+}
+
+// oldSpellings rewrites the single-dash spellings of long flags that Go's
+// flag package accepted (-arch amd64, -bundle=F, -bridges) into pflag's
+// (--arch amd64, ...) before cobra parses args, so that existing scripts
+// keep working. An argument -NAME or -NAME=V is rewritten only when NAME
+// is a long flag of the command args run (or "help"); anything else is
+// left to pflag as it is: a shorthand (-o), a cluster of shorthands, a
+// value of the previous flag, and everything after "--". (The same rule
+// as the fedgan command's, package cli, which this package cannot
+// import.)
+func oldSpellings(root *cobra.Command, args []string) []string {
+	cmd, _, err := root.Find(args)
+	if err != nil || cmd == nil {
+		return args
+	}
+	takesValue := func(f *pflag.Flag) bool { return f != nil && f.NoOptDefVal == "" }
+	out := make([]string, 0, len(args))
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		out = append(out, a)
+		var f *pflag.Flag
+		hasValue := false
+		switch {
+		case a == "--":
+			return append(out, args[i+1:]...)
+		case strings.HasPrefix(a, "--"):
+			var name string
+			name, _, hasValue = strings.Cut(a[2:], "=")
+			f = cmd.Flags().Lookup(name)
+		case len(a) == 2 && a[0] == '-':
+			f = cmd.Flags().ShorthandLookup(a[1:])
+		case len(a) > 2 && a[0] == '-':
+			var name string
+			name, _, hasValue = strings.Cut(a[1:], "=")
+			if f = cmd.Flags().Lookup(name); f == nil && name != "help" {
+				continue // shorthands, a negative number: pflag's
+			}
+			out[len(out)-1] = "-" + a
+		}
+		if !hasValue && takesValue(f) && i+1 < len(args) {
+			i++
+			out = append(out, args[i])
+		}
+	}
+	return out
 }
 
 // list is a repeatable, comma-separated flag.
 type list []string
 
 func (l *list) String() string { return strings.Join(*l, ",") }
+func (l *list) Type() string   { return "list" }
 
 func (l *list) Set(s string) error {
 	for _, x := range strings.Split(s, ",") {
@@ -84,64 +201,58 @@ func (l *list) Set(s string) error {
 	return nil
 }
 
-func newFlags(name string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("fedgan-fw "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	return fs
-}
-
-func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %w", ErrUsage, err)
+func buildCommand(stdout, stderr io.Writer) *cobra.Command {
+	var (
+		out, arches, dir, version, commit, goCmd string
+		full, verbose                            bool
+	)
+	cmd := &cobra.Command{
+		Use:   "build [-o DIR] [--arch LIST] [--with-fedgan]",
+		Short: "cross-compile the agent for every board architecture, with SHA256SUMS",
+		Args:  noArgs,
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected arguments %s", ErrUsage, strings.Join(fs.Args(), " "))
+	fs := cmd.Flags()
+	fs.StringVarP(&out, "output", "o", "bin/firmware", "output folder: <arch>/fedgan-agent and SHA256SUMS")
+	fs.StringVar(&arches, "arch", "all", "architectures, comma-separated: "+strings.Join(ArchNames(), ", "))
+	fs.BoolVar(&full, "with-fedgan", false, "also build the full fedgan binary (edge and cloud roles)")
+	fs.StringVarP(&dir, "dir", "C", ".", "root of the fedgan module")
+	fs.StringVar(&version, "version", "", "version to stamp (default: git describe --tags --always --dirty)")
+	fs.StringVar(&commit, "commit", "", "commit to stamp (default: git rev-parse --short HEAD)")
+	fs.StringVar(&goCmd, "go", "go", "the go command")
+	fs.BoolVarP(&verbose, "verbose", "v", false, "show the go tool's output")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		ctx := cmd.Context()
+		as, err := ParseArches(arches)
+		if err != nil {
+			return err
+		}
+		if version == "" {
+			version = git(ctx, dir, "dev", "describe", "--tags", "--always", "--dirty")
+		}
+		if commit == "" {
+			commit = git(ctx, dir, "unknown", "rev-parse", "--short", "HEAD")
+		}
+		opts := BuildOptions{Dir: dir, Out: out, Arches: as, Commands: []string{Agent}, Version: version, Commit: commit, Go: goCmd}
+		if full {
+			opts.Commands = append(opts.Commands, Full)
+		}
+		if verbose {
+			opts.Log = stderr
+		}
+		arts, err := Build(ctx, opts)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ARCH\tBINARY\tBYTES\tSHA256")
+		for _, a := range arts {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", a.Arch.Name, filepath.Join(out, a.Path), a.Size, a.SHA256)
+		}
+		tw.Flush()
+		fmt.Fprintf(stdout, "version %s (%s); sums in %s\n", version, commit, filepath.Join(out, SumsFile))
+		return nil
 	}
-	return nil
-}
-
-func cmdBuild(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("build", stderr)
-	out := fs.String("o", "bin/firmware", "output folder: <arch>/fedgan-agent and SHA256SUMS")
-	arches := fs.String("arch", "all", "architectures, comma-separated: "+strings.Join(ArchNames(), ", "))
-	full := fs.Bool("with-fedgan", false, "also build the full fedgan binary (edge and cloud roles)")
-	dir := fs.String("C", ".", "root of the fedgan module")
-	version := fs.String("version", "", "version to stamp (default: git describe --tags --always --dirty)")
-	commit := fs.String("commit", "", "commit to stamp (default: git rev-parse --short HEAD)")
-	goCmd := fs.String("go", "go", "the go command")
-	verbose := fs.Bool("v", false, "show the go tool's output")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	as, err := ParseArches(*arches)
-	if err != nil {
-		return err
-	}
-	if *version == "" {
-		*version = git(ctx, *dir, "dev", "describe", "--tags", "--always", "--dirty")
-	}
-	if *commit == "" {
-		*commit = git(ctx, *dir, "unknown", "rev-parse", "--short", "HEAD")
-	}
-	opts := BuildOptions{Dir: *dir, Out: *out, Arches: as, Commands: []string{Agent}, Version: *version, Commit: *commit, Go: *goCmd}
-	if *full {
-		opts.Commands = append(opts.Commands, Full)
-	}
-	if *verbose {
-		opts.Log = stderr
-	}
-	arts, err := Build(ctx, opts)
-	if err != nil {
-		return err
-	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ARCH\tBINARY\tBYTES\tSHA256")
-	for _, a := range arts {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", a.Arch.Name, filepath.Join(*out, a.Path), a.Size, a.SHA256)
-	}
-	tw.Flush()
-	fmt.Fprintf(stdout, "version %s (%s); sums in %s\n", *version, *commit, filepath.Join(*out, SumsFile))
-	return nil
+	return cmd
 }
 
 // git runs a git query in dir, returning def if it fails.
@@ -155,28 +266,38 @@ func git(ctx context.Context, dir, def string, args ...string) string {
 	return def
 }
 
-func cmdProvision(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("provision", stderr)
+func provisionCommand(stdout io.Writer) *cobra.Command {
 	var o ProvisionOptions
 	var ids list
-	fs.StringVar(&o.Topology, "c", "", "the deployment's topology file")
-	fs.StringVar(&o.Out, "o", "", "output folder: devices/<id>/ (and ca/ for a new CA)")
+	var creds string
+	cmd := &cobra.Command{
+		Use:   "provision -c TOPOLOGY -o DIR [--id DEVICE,...]",
+		Short: "give each device its identity: password, certificate, its slice of the topology",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return provision(o, ids, creds, stdout)
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVarP(&o.Topology, "config", "c", "", "the deployment's topology file")
+	fs.StringVarP(&o.Out, "output", "o", "", "output folder: devices/<id>/ (and ca/ for a new CA)")
 	fs.Var(&ids, "id", "device(s) to provision, comma-separated or repeated (default: all)")
-	creds := fs.String("credentials", "auto", "auto, password, cert, both or none")
+	fs.StringVar(&creds, "credentials", "auto", "auto, password, cert, both or none")
 	fs.StringVar(&o.CACert, "ca", "", "project CA certificate (default: OUT/ca/ca.pem, created if missing)")
 	fs.StringVar(&o.CAKey, "ca-key", "", "project CA private key (default: OUT/ca/ca.key)")
 	fs.StringVar(&o.EdgeCA, "edge-ca", "", "CA bundle that verifies the edges' server certificates (default: the project CA)")
 	fs.StringVar(&o.EdgeURL, "url", "", "edge URL written into the slices (default: the community's edge.advertise)")
 	fs.StringVar(&o.DataDir, "data-dir", "", "rewrite the slices' data paths into this folder of the boards (e.g. "+DefaultDataDir+"; default: keep the topology's)")
 	fs.BoolVar(&o.Bridges, "bridges", false, "also provision the edges' bridge users on the cloud broker")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
+	return cmd
+}
+
+func provision(o ProvisionOptions, ids list, creds string, stdout io.Writer) error {
 	if o.Topology == "" || o.Out == "" {
-		return fmt.Errorf("%w: provision needs -c TOPOLOGY and -o DIR", ErrUsage)
+		return fmt.Errorf("%w: provision needs -c/--config TOPOLOGY and -o/--output DIR", ErrUsage)
 	}
 	var err error
-	if o.Credentials, err = ParseCredentials(*creds); err != nil {
+	if o.Credentials, err = ParseCredentials(creds); err != nil {
 		return err
 	}
 	o.IDs = ids
@@ -218,32 +339,42 @@ func slicesContainEmpty(l []string) bool {
 	return false
 }
 
-func cmdBundle(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("bundle", stderr)
+func bundleCommand(stdout io.Writer) *cobra.Command {
 	var o BundleOptions
 	var ids list
-	fs.StringVar(&o.Provisioned, "p", "", "provision's output folder")
-	fs.StringVar(&o.Bin, "b", "bin/firmware", "build's output folder")
-	fs.StringVar(&o.Out, "o", "", "output folder for fedgan-<id>-<arch>.tar.gz")
+	var inv string
+	cmd := &cobra.Command{
+		Use:   "bundle -p PROVISIONED -b BUILD -o DIR (--arch ARCH | --inventory FILE)",
+		Short: "one tar.gz per device: agent, slice, credentials, systemd unit, install.sh",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return bundle(o, ids, inv, stdout)
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVarP(&o.Provisioned, "provisioned", "p", "", "provision's output folder")
+	fs.StringVarP(&o.Bin, "bin", "b", "bin/firmware", "build's output folder")
+	fs.StringVarP(&o.Out, "output", "o", "", "output folder for fedgan-<id>-<arch>.tar.gz")
 	fs.Var(&ids, "id", "device(s) to bundle, comma-separated or repeated (default: all provisioned)")
 	fs.StringVar(&o.Arch, "arch", "", "architecture of the devices the inventory does not list: "+strings.Join(ArchNames(), ", "))
-	inv := fs.String("inventory", "", "YAML file mapping device ids to architectures (\"c1-d1: armv7\")")
+	fs.StringVar(&inv, "inventory", "", "YAML file mapping device ids to architectures (\"c1-d1: armv7\")")
 	fs.StringVar(&o.ConfigDir, "config-dir", DefaultConfigDir, "configuration folder on the board")
 	fs.StringVar(&o.BinDir, "bin-dir", DefaultBinDir, "binary folder on the board")
 	fs.StringVar(&o.User, "user", DefaultUser, "unprivileged user the service runs as")
 	fs.StringVar(&o.MemoryLimit, "memory-limit", DefaultMemoryLimit, "GOMEMLIMIT of the service")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
+	return cmd
+}
+
+func bundle(o BundleOptions, ids list, inv string, stdout io.Writer) error {
 	if o.Provisioned == "" || o.Out == "" {
-		return fmt.Errorf("%w: bundle needs -p PROVISIONED and -o DIR", ErrUsage)
+		return fmt.Errorf("%w: bundle needs -p/--provisioned PROVISIONED and -o/--output DIR", ErrUsage)
 	}
 	if slicesContainEmpty(ids) {
 		return &DeviceError{}
 	}
 	o.IDs = ids
-	if *inv != "" {
-		m, err := ReadInventory(*inv)
+	if inv != "" {
+		m, err := ReadInventory(inv)
 		if err != nil {
 			return err
 		}
@@ -259,14 +390,23 @@ func cmdBundle(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-func cmdFlash(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("flash", stderr)
+func flashCommand(stdout, stderr io.Writer) *cobra.Command {
 	var o FlashOptions
 	var keys, known list
+	var monPW string
+	cmd := &cobra.Command{
+		Use:   "flash --bundle FILE --host [USER@]HOST[:PORT]",
+		Short: "install a bundle on a board over SSH and wait until its agent is online",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return flash(cmd.Context(), o, keys, known, monPW, stdout, stderr)
+		},
+	}
+	fs := cmd.Flags()
 	fs.StringVar(&o.Bundle, "bundle", "", "the device's bundle (tar.gz)")
 	fs.StringVar(&o.Host, "host", "", "the board: [user@]host[:port]")
-	fs.StringVar(&o.User, "user", "", "SSH user when -host names none (default: $USER)")
-	fs.Var(&keys, "key", "SSH private key file(s) (default: ssh-agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa)")
+	fs.StringVar(&o.User, "user", "", "SSH user when --host names none (default: $USER)")
+	fs.VarP(&keys, "key", "i", "SSH private key file(s) (default: ssh-agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa)")
 	fs.Var(&known, "known-hosts", "known_hosts file(s) (default: ~/.ssh/known_hosts)")
 	fs.BoolVar(&o.InsecureIgnoreHostKey, "insecure-ignore-host-key", false, "accept any host key (never do this outside a lab)")
 	fs.StringVar(&o.Prefix, "prefix", "", "install under this folder on the board (staging, tests)")
@@ -276,15 +416,16 @@ func cmdFlash(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.DurationVar(&o.Wait, "wait", 2*time.Minute, "how long to wait for the device to report online (negative: do not wait)")
 	fs.StringVar(&o.Watch.URL, "edge-url", "", "edge broker to watch the presence on (default: the bundle's edge address)")
 	fs.StringVar(&o.Watch.Username, "monitor-user", "", "monitor account on the edge broker (default: anonymous)")
-	monPW := fs.String("monitor-password-file", "", "file holding the monitor account's password")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
+	fs.StringVar(&monPW, "monitor-password-file", "", "file holding the monitor account's password")
+	return cmd
+}
+
+func flash(ctx context.Context, o FlashOptions, keys, known list, monPW string, stdout, stderr io.Writer) error {
 	if o.Bundle == "" || o.Host == "" {
-		return fmt.Errorf("%w: flash needs -bundle FILE and -host [user@]host[:port]", ErrUsage)
+		return fmt.Errorf("%w: flash needs --bundle FILE and --host [user@]host[:port]", ErrUsage)
 	}
-	if *monPW != "" {
-		pw, err := (&config.Topology{}).ReadSecret(*monPW)
+	if monPW != "" {
+		pw, err := (&config.Topology{}).ReadSecret(monPW)
 		if err != nil {
 			return err
 		}

@@ -5,6 +5,6 @@
 //
 //	fedgan-fw build -o bin/firmware
 //	fedgan-fw provision -c deploy.yaml -o provisioned
-//	fedgan-fw bundle -p provisioned -b bin/firmware -inventory boards.yaml -o bundles
-//	fedgan-fw flash -bundle bundles/fedgan-c1-d1-armv7.tar.gz -host pi@10.0.0.21
+//	fedgan-fw bundle -p provisioned -b bin/firmware --inventory boards.yaml -o bundles
+//	fedgan-fw flash --bundle bundles/fedgan-c1-d1-armv7.tar.gz --host pi@10.0.0.21
 package main

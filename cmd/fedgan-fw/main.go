@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
@@ -14,8 +13,8 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "fedgan-fw:", err)
-		os.Exit(firmwaretools.ExitCode(err))
+		stop()
+		os.Exit(firmwaretools.Report(os.Stderr, err))
 	}
 }
 
