@@ -4,6 +4,7 @@
 #   make bench  – speed figures (nn GAN step pure-Go / OpenBLAS / PyTorch, wire codec)
 #   make build  – binaries into bin/
 #   make firmware, make budget – agents for ARM boards; their memory/CPU budgets
+#   make completion – bash completion scripts for fedgan and fedgan-fw into bin/
 
 GO        ?= go
 CONFIG    ?= configs/gaussian.yaml
@@ -14,7 +15,7 @@ LDFLAGS   := -s -w -X github.com/fedgan/fedgan/internal/buildinfo.Version=$(VERS
 RACE_PKGS := ./broker/... ./device/... ./edge/... ./cloud/... ./deploy/... ./sim/... ./loadtest/... ./local/... ./experiment/... ./cli/... ./e2e/... ./cmd/... ./internal/... ./firmware-tools/...
 FUZZTIME  ?= 100000x
 
-.PHONY: run test fmt-check vet unit fuzz bench build clean firmware budget robust fig3
+.PHONY: run test fmt-check vet unit fuzz bench build clean firmware budget robust fig3 completion
 
 run: build
 	./bin/fedgan run -c $(CONFIG)
@@ -52,9 +53,15 @@ bench:
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/ ./cmd/...
 
+# Shell completion (cobra's): bin/fedgan.bash and bin/fedgan-fw.bash; for
+# zsh or fish run ./bin/fedgan completion zsh|fish.
+completion: build
+	./bin/fedgan completion bash > bin/fedgan.bash
+	./bin/fedgan-fw completion bash > bin/fedgan-fw.bash
+
 # Agents for every board architecture, with SHA256SUMS (see README, Deploying).
 firmware:
-	$(GO) run ./cmd/fedgan-fw build -o bin/firmware -version $(VERSION) -commit $(COMMIT)
+	$(GO) run ./cmd/fedgan-fw build -o bin/firmware --version $(VERSION) --commit $(COMMIT)
 
 # The agent's memory and CPU budgets: peak RSS natively and under qemu, idle CPU.
 budget:
@@ -67,10 +74,10 @@ robust:
 
 # The paper's Fig. 3 in the simulator: the five methods on the Gaussian
 # scenarios over seeds 1-3, fig3.md, fig3.json and fig3.png in results/fig3
-# (docs/RESULTS.md §8). FIG3_ARGS adds flags, e.g. -scenarios gaussian.
+# (docs/RESULTS.md §8). FIG3_ARGS adds flags, e.g. --scenarios gaussian.
 FIG3_ARGS ?=
 fig3:
-	$(GO) run ./cmd/fedgan experiment -fig3 -o results/fig3 -seeds 1,2,3 $(FIG3_ARGS)
+	$(GO) run ./cmd/fedgan experiment --fig3 -o results/fig3 --seeds 1,2,3 $(FIG3_ARGS)
 
 clean:
 	rm -rf bin/ results/
