@@ -15,9 +15,9 @@ import (
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
-	"golang.org/x/crypto/bcrypt"
 
 	"github.com/fedgan/fedgan/internal/clock"
+	"github.com/fedgan/fedgan/internal/pwhash"
 	"github.com/fedgan/fedgan/wire"
 )
 
@@ -25,14 +25,16 @@ import (
 // default: a client is accepted only by a user entry (or anonymous access),
 // and a topic only by a rule.
 //
-// Passwords are bcrypt hashes. bcrypt costs ~50-100 ms at cost 10 (more
+// Passwords are bcrypt hashes, or Mosquitto's PBKDF2-SHA512 and SHA-512
+// hashes (package pwhash). bcrypt costs ~50-100 ms at cost 10 (more
 // on ARM), so after a successful verification the hook remembers an
 // HMAC-SHA256 of the password, keyed by a random per-instance secret, for
 // that user, for Config.AuthCacheTTL after its last use; a reconnect with
 // the same password then costs one HMAC. The cache holds at most one
-// entry per configured user. Failed attempts pay the full bcrypt cost,
-// unknown users included (against a dummy hash), so timing tells nothing
-// about which usernames exist; authLimiter bounds how many run.
+// entry per configured user. Failed attempts pay the full cost, unknown
+// users included (against a dummy hash in the first user's scheme and
+// cost), so timing tells nothing about which usernames exist while the
+// users share one scheme; authLimiter bounds how many run.
 //
 // The checks run in OnConnect, which lets the hook answer each refusal
 // with its own CONNACK code (bad credentials, identifier rejected, server
@@ -47,7 +49,7 @@ type authHook struct {
 	anonymous  bool
 	anonRules  []Rule
 	mtlsListen string // listener id whose clients need CN == client id; "" for none
-	dummyHash  func() []byte
+	dummyHash  func() string
 	limit      *authLimiter
 	gate       *connGate
 	ref        *refusals
@@ -107,19 +109,14 @@ func newAuthHook(cfg *Config, srv *mqtt.Server, mtlsListener string, gate *connG
 	if _, err := rand.Read(h.cacheKey[:]); err != nil {
 		return nil, err
 	}
-	// A hash of a random password at the cost the users have, so that a
-	// failed lookup costs as much as a failed verification. Made on first
-	// use: it costs as much as a verification.
-	cost := bcrypt.MinCost // no users: no names to hide
+	// A hash of a random password in the scheme and at the cost the users
+	// have, so that a failed lookup costs as much as a failed
+	// verification. Made on first use: it costs as much as a verification.
+	like := "" // no users: no names to hide
 	if len(cfg.Users) > 0 {
-		cost, _ = bcrypt.Cost([]byte(cfg.Users[0].PasswordHash))
+		like = cfg.Users[0].PasswordHash
 	}
-	h.dummyHash = sync.OnceValue(func() []byte {
-		var pw [16]byte
-		_, _ = rand.Read(pw[:])
-		dummy, _ := bcrypt.GenerateFromPassword(pw[:], max(cost, bcrypt.MinCost))
-		return dummy
-	})
+	h.dummyHash = sync.OnceValue(func() string { return pwhash.Like(like) })
 	return h, nil
 }
 
@@ -274,11 +271,11 @@ func (h *authHook) checkUser(cl *mqtt.Client, name string, password []byte) (*Us
 	}
 	defer h.limit.release()
 	if !known {
-		_ = bcrypt.CompareHashAndPassword(h.dummyHash(), password)
+		_ = pwhash.Verify(h.dummyHash(), password)
 		h.limit.fail(addrKey(host), userKey(name))
 		return nil, refusal{RefusedUnknownUser, "unknown user", badCredentials}
 	}
-	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), password) != nil {
+	if !pwhash.Verify(u.PasswordHash, password) {
 		h.limit.fail(addrKey(host), userKey(name))
 		return nil, refusal{RefusedWrongPassword, "wrong password", badCredentials}
 	}

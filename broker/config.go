@@ -10,9 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
-
 	"github.com/fedgan/fedgan/internal/clock"
+	"github.com/fedgan/fedgan/internal/pwhash"
 	"github.com/fedgan/fedgan/wire"
 )
 
@@ -229,7 +228,8 @@ type TLSConfig struct {
 type User struct {
 	// Name is the MQTT username. Required, unique.
 	Name string
-	// PasswordHash is the bcrypt hash of the password (see HashPassword),
+	// PasswordHash is the bcrypt hash of the password (see HashPassword)
+	// or a Mosquitto PBKDF2-SHA512 ($7$) or SHA-512 ($6$) hash,
 	// never the password itself. Required.
 	PasswordHash string
 	// Rules is the user's ACL, checked in order (see Rule). Empty means
@@ -274,13 +274,7 @@ type Rule struct {
 
 // HashPassword returns the bcrypt hash of password at bcrypt's default
 // cost, for User.PasswordHash.
-func HashPassword(password string) (string, error) {
-	h, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
-	if err != nil {
-		return "", fmt.Errorf("broker: hash password: %w", err)
-	}
-	return string(h), nil
-}
+func HashPassword(password string) (string, error) { return pwhash.Bcrypt(password, 0) }
 
 // validate fills defaults and returns every problem found.
 func (c *Config) validate() error {
@@ -424,7 +418,7 @@ func (c *Config) validateAnonymous(p *problems) {
 	}
 }
 
-// validateUsers checks the users: unique names, bcrypt hashes and valid
+// validateUsers checks the users: unique names, readable hashes and valid
 // rules.
 func (c *Config) validateUsers(p *problems) {
 	seen := map[string]int{}
@@ -448,8 +442,8 @@ func (c *Config) validateUsers(p *problems) {
 		default:
 			seen[u.Name] = i + 1
 		}
-		if _, err := bcrypt.Cost([]byte(u.PasswordHash)); err != nil {
-			p.addf("Users[%d].PasswordHash: not a bcrypt hash (%v)", i, err)
+		if err := pwhash.Check(u.PasswordHash); err != nil {
+			p.addf("Users[%d].PasswordHash: %v", i, err)
 		}
 		for j, r := range u.Rules {
 			if err := validFilter(r.Filter); err != nil {

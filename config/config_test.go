@@ -237,14 +237,20 @@ func TestEmptyAndUnknownIDs(t *testing.T) {
 }
 
 func TestParsePasswordFile(t *testing.T) {
-	hash := "$2a$10$abcdefghijklmnopqrstuv"
+	hash := "$2a$04$abcdefghijklmnopqrstuu5Gv0ePo3Bu4xaHyxSdErbP1hOeq9k.W"
+	// Lines of mosquitto_passwd (2.0: PBKDF2-SHA512; -H sha512: SHA-512).
+	const mosquitto = "carol:$7$101$WeFBQzp1V2FlL8GE$LaWZz9Jfcirv2G0/4v9G3XTqQAHeIwtX0I4VLT/d/3RJHLLAH0i+uTECUaBN0pjEUhL9v4F2vtpZgLRV084BxQ==\n" +
+		"bob:$6$aVVxx2+rXGARtzJ1$5S7xy0ddIXSYCwiwRiUpaBQ8FmPIc4p4s1Cj9dM+WYTE+1qJODDvNQn7TdBvqEnT+kEBqj9XCO3Cr26628UXPg==\n"
 	tests := []struct {
 		in      string
 		wantErr string
 		users   int
 	}{
 		{"# comment\n\na:" + hash + "\nb:" + hash + "\n", "", 2},
-		{"a:plain\n", "pw:1: want", 0},
+		{mosquitto + "a:" + hash + "\n", "", 3},
+		{"a:plain\n", "pw:1: user \"a\": pwhash: not a bcrypt", 0},
+		{"no colon\n", "pw:1: want \"user:hash\"", 0},
+		{"a:$7$101$c2FsdA==$c2hvcnQ=\n", "the hash is not 64 bytes", 0},
 		{"a:" + hash + "\na:" + hash + "\n", "listed twice", 0},
 	}
 	for _, tt := range tests {

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/fedgan/fedgan/fed"
+	"github.com/fedgan/fedgan/internal/pwhash"
 	"github.com/fedgan/fedgan/nn"
 	"github.com/fedgan/fedgan/wire"
 )
@@ -368,9 +369,10 @@ func (t *Topology) ReadSecret(path string) (string, error) {
 	return strings.TrimSpace(line), nil
 }
 
-// ParsePasswordFile parses "user:bcrypt-hash" lines (blank lines and
-// lines starting with # are skipped), as written by firmware-tools
-// provision and Mosquitto's mosquitto_passwd -b for bcrypt.
+// ParsePasswordFile parses "user:hash" lines (blank lines and lines
+// starting with # are skipped): bcrypt hashes, as fedgan passwd and
+// firmware-tools provision write, or Mosquitto's PBKDF2-SHA512 ($7$) and
+// SHA-512 ($6$) ones, so that a mosquitto_passwd file works unchanged.
 func ParsePasswordFile(b []byte, source string) (map[string]string, error) {
 	users := map[string]string{}
 	for i, line := range strings.Split(string(b), "\n") {
@@ -379,8 +381,11 @@ func ParsePasswordFile(b []byte, source string) (map[string]string, error) {
 			continue
 		}
 		user, hash, ok := strings.Cut(line, ":")
-		if !ok || user == "" || !strings.HasPrefix(hash, "$2") {
-			return nil, fmt.Errorf("%w: %s:%d: want \"user:bcrypt-hash\"", ErrConfig, source, i+1)
+		if !ok || user == "" {
+			return nil, fmt.Errorf("%w: %s:%d: want \"user:hash\"", ErrConfig, source, i+1)
+		}
+		if err := pwhash.Check(hash); err != nil {
+			return nil, fmt.Errorf("%w: %s:%d: user %q: %w", ErrConfig, source, i+1, user, err)
 		}
 		if _, dup := users[user]; dup {
 			return nil, fmt.Errorf("%w: %s:%d: user %q listed twice", ErrConfig, source, i+1, user)
