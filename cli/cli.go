@@ -171,8 +171,8 @@ func noArgs(cmd *cobra.Command, args []string) error {
 // the command args run (or "help"); anything else is left to pflag as it
 // is: a shorthand (-c), a cluster of shorthands (-vn5), a value of the
 // previous flag (--set -x), and everything after "--".
-// It returns the rewritten args, and those of them after the command's
-// name.
+// It returns the rewritten args, and args as given without the command's
+// name (what the experiments record as the command that makes them).
 func oldSpellings(root *cobra.Command, args []string) (all, cmdArgs []string) {
 	cmd, _, err := root.Find(args)
 	if err != nil || cmd == nil {
@@ -187,7 +187,7 @@ func oldSpellings(root *cobra.Command, args []string) (all, cmdArgs []string) {
 		}
 		return nil, name == "help"
 	}, func(short string) *pflag.Flag { return cmd.Flags().ShorthandLookup(short) })
-	_, cmdArgs, _ = root.Find(all)
+	_, cmdArgs, _ = root.Find(args)
 	return all, cmdArgs
 }
 

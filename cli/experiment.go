@@ -42,8 +42,8 @@ results/table2).`
 // Table 1 (Table 2, Fig. 3) with package experiment, which prints its
 // progress to stdout.
 //
-// line is its arguments as given (old spellings rewritten, see
-// oldSpellings), which the tables record as the command that makes them.
+// line is its arguments as typed (before oldSpellings), which the tables
+// record as the command that makes them.
 func experimentCommand(line *[]string, stdout, stderr io.Writer) *cobra.Command {
 	var (
 		c                                  common
