@@ -216,6 +216,13 @@ type Training struct {
 	// DeviceTimeout: a device that has not answered for this long is not
 	// waited for by a sync edge until it answers again; default 3 × SyncPeriod.
 	DeviceTimeout Duration `yaml:"device_timeout"`
+	// StartQuorum is the share of a community's devices that must be
+	// online before its edge opens the first iteration after it starts
+	// (default 1: all of them); StartTimeout is how long the edge waits
+	// for them after the first global model before it starts with whoever
+	// is online (default 60s). A start quorum of 0 starts at once.
+	StartQuorum  *float64 `yaml:"start_quorum"`
+	StartTimeout Duration `yaml:"start_timeout"`
 	// Lambda1 and Lambda2 weigh L_inv and L_spe (LR only); in [0, 1],
 	// default 0.1 each (unset: nil). 0 switches the loss off (the
 	// ablation of the domain losses). Lambdas returns the values.

@@ -385,14 +385,30 @@ func (tr *Training) validateTimeouts(p *problems) {
 	if tr.DeviceTimeout == 0 {
 		tr.DeviceTimeout = 3 * tr.SyncPeriod
 	}
+	if tr.StartTimeout == 0 {
+		tr.StartTimeout = Duration(60 * time.Second)
+	}
+	if q := tr.StartQuorum; q != nil && (math.IsNaN(*q) || *q < 0 || *q > 1) {
+		p.bad("training.start_quorum", "must be a share of the devices in [0, 1], got %g", *q)
+	}
 	for _, d := range []struct {
 		key string
 		v   Duration
-	}{{"training.sync_period", tr.SyncPeriod}, {"training.staleness_unit", tr.StalenessUnit}, {"training.round_timeout", tr.RoundTimeout}, {"training.device_timeout", tr.DeviceTimeout}} {
+	}{{"training.sync_period", tr.SyncPeriod}, {"training.staleness_unit", tr.StalenessUnit}, {"training.round_timeout", tr.RoundTimeout}, {"training.device_timeout", tr.DeviceTimeout}, {"training.start_timeout", tr.StartTimeout}} {
 		if d.v <= 0 {
 			p.bad(d.key, "must be > 0, got %s", d.v.D())
 		}
 	}
+}
+
+// StartDevices is how many of n devices a community's edge waits for
+// before its first iteration (training.start_quorum, default all).
+func (tr *Training) StartDevices(n int) int {
+	q := 1.0
+	if tr.StartQuorum != nil {
+		q = *tr.StartQuorum
+	}
+	return int(math.Ceil(q*float64(n) - 1e-9))
 }
 
 // DefaultLambda is training.lambda1's and lambda2's default.

@@ -127,6 +127,7 @@ func Edge(top *config.Topology, id string) (*fed.Edge, error) {
 	}
 	cfg := fed.EdgeConfig{
 		Community: id, Mode: mode, SyncPeriod: tr.SyncPeriod.D(), DeviceTimeout: tr.DeviceTimeout.D(),
+		StartDevices: tr.StartDevices(len(c.Devices)), StartTimeout: tr.StartTimeout.D(),
 		Weights: wm, Staleness: sm, StalenessUnit: tr.StalenessUnit.D(), MaxStaleness: tr.MaxStaleness,
 		LocalIters: tr.LocalIters, Batch: tr.BatchSize, Layout: top.GenLayout(), DataDim: top.Model.DataDim,
 		Gen: gen, Opt: genOptimizer(tr), RNG: PCG(top, "edge/"+id),

@@ -31,7 +31,7 @@ const statusEvery = 75 * time.Second
 const community = `
 name: periods
 model: {latent: 2, data_dim: 3, generator: [4], discriminator: [4]}
-training: {global_rounds: 2, local_iters: 1000, batch_size: 2, mode: MODE, sync_period: 30s, device_timeout: 45s}
+training: {global_rounds: 2, local_iters: 1000, batch_size: 2, mode: MODE, sync_period: 30s, device_timeout: 45s, START}
 cloud: {allow_anonymous: true}
 communities:
   - {id: c1, data: {kind: gaussian, means: [[0, 0, 0]], std: 1}, edge: {allow_anonymous: true}, device_count: 2}
@@ -51,7 +51,15 @@ type edgeRun struct {
 
 func startEdge(t *testing.T, mode string) *edgeRun {
 	t.Helper()
-	top, err := config.FromBytes([]byte(strings.Replace(community, "MODE", mode, 1)), "periods.yaml", t.TempDir())
+	// One device is enough to start: most tests play only one.
+	return startEdgeWith(t, mode, "start_quorum: 0.5")
+}
+
+// startEdgeWith is startEdge with start settings (the training keys
+// start_quorum and start_timeout) of its own.
+func startEdgeWith(t *testing.T, mode, start string) *edgeRun {
+	t.Helper()
+	top, err := config.FromBytes([]byte(strings.NewReplacer("MODE", mode, "START", start).Replace(community)), "periods.yaml", t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,6 +284,26 @@ func TestEdgeSyncPeriodWithoutFeedback(t *testing.T) {
 	r.deadline(t, t0.Add(statusEvery))
 	if st := r.nextStatus(t); st.Edge.Empty != 2 || st.Edge.Updates != 0 || st.ItersPerSec != 0 {
 		t.Errorf("status: %d empty, %d updates, %g iterations/s; want 2, 0, 0", st.Edge.Empty, st.Edge.Updates, st.ItersPerSec)
+	}
+}
+
+// TestEdgeStartQuorum: with the default start quorum (every device) an
+// edge whose second device never comes online opens no iteration until
+// the start timeout has passed on its clock, then starts with the one
+// device it has; the timeout is a timer the service arms, not a poll.
+func TestEdgeStartQuorum(t *testing.T) {
+	for _, mode := range []string{"sync", "async"} {
+		t.Run(mode, func(t *testing.T) {
+			r := startEdgeWith(t, mode, "start_timeout: 20s")
+			r.start(t, r.devices[0])
+			select {
+			case b := <-r.batches:
+				t.Fatalf("batch %d with 1 of 2 devices online, before the start timeout", b.Iter)
+			case <-time.After(200 * time.Millisecond):
+			}
+			r.deadline(t, t0.Add(20*time.Second))
+			r.batch(t, 1, t0.Add(20*time.Second))
+		})
 	}
 }
 

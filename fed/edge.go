@@ -53,6 +53,14 @@ type EdgeConfig struct {
 	// DeviceTimeout: a device silent this long is not waited for until it
 	// answers again. Zero means 3 × SyncPeriod.
 	DeviceTimeout time.Duration
+	// StartDevices is how many of Devices must be online before the edge
+	// opens its first iteration after it starts (or restarts), so that a
+	// run does not begin with the devices that happened to connect first;
+	// StartTimeout is how long it waits for them after the first global
+	// model, then it starts with whoever is online. Zero StartDevices
+	// starts at once (docs/DESIGN.md §3.3).
+	StartDevices int
+	StartTimeout time.Duration
 	// Weights selects Eq. 4's coefficients.
 	Weights WeightMode
 	// Staleness and StalenessUnit define s_kj (docs/DESIGN.md §2.3).
@@ -332,6 +340,12 @@ type Edge struct {
 
 	devices map[string]*device
 
+	// started is set once the start quorum (StartDevices) is met or its
+	// wait has timed out at startBy; until then no iteration opens.
+	started    bool
+	startBy    time.Time
+	startNoted bool
+
 	// sync: the open iteration
 	cur      *version
 	curIter  int64
@@ -423,6 +437,9 @@ func NewEdge(cfg EdgeConfig) (*Edge, error) {
 	}
 	if cfg.DeviceTimeout <= 0 {
 		cfg.DeviceTimeout = 3 * cfg.SyncPeriod
+	}
+	if cfg.StartDevices < 0 || cfg.StartDevices > len(cfg.Devices) || cfg.StartDevices > 0 && cfg.StartTimeout <= 0 {
+		return nil, fmt.Errorf("fed: EdgeConfig: start quorum %d of %d devices with timeout %v: want 0…%d and a timeout > 0", cfg.StartDevices, len(cfg.Devices), cfg.StartTimeout, len(cfg.Devices))
 	}
 	if cfg.StalenessUnit <= 0 {
 		cfg.StalenessUnit = time.Second
@@ -600,7 +617,32 @@ func (e *Edge) begin(now time.Time, round int, final bool) {
 	}
 	e.state = training
 	e.ready.Checkpoint = true
+	if !e.started && e.startBy.IsZero() {
+		e.startBy = now.Add(e.cfg.StartTimeout)
+	}
 	e.emit(now)
+}
+
+// waitStart reports whether the edge is still waiting for its start
+// quorum, noting it the first time; once the quorum is online or the wait
+// has timed out it never waits again.
+func (e *Edge) waitStart(now time.Time) bool {
+	if e.started {
+		return false
+	}
+	n := len(e.live(time.Time{}))
+	if n >= e.cfg.StartDevices || !now.Before(e.startBy) {
+		e.started = true
+		if n < e.cfg.StartDevices {
+			e.note("start quorum not met in time: starting with the devices online", "online", n, "wanted", e.cfg.StartDevices)
+		}
+		return false
+	}
+	if !e.startNoted {
+		e.startNoted = true
+		e.note("waiting for devices before the first iteration", "online", n, "wanted", e.cfg.StartDevices, "at_most", e.startBy.Sub(now).String())
+	}
+	return true
 }
 
 // Resume restarts work after a restore: it re-sends the pending update, or
@@ -614,6 +656,9 @@ func (e *Edge) Resume(now time.Time) {
 	case training:
 		e.cur = nil
 		clear(e.versions)
+		if !e.started && e.startBy.IsZero() {
+			e.startBy = now.Add(e.cfg.StartTimeout)
+		}
 		e.emit(now)
 	}
 }
@@ -646,6 +691,9 @@ func (e *Edge) Feedback(now time.Time, fb *Feedback) error {
 
 // Deadline is when Tick must next be called (the end of the sync period).
 func (e *Edge) Deadline() (time.Time, bool) {
+	if e.state == training && !e.started {
+		return e.startBy, true
+	}
 	if e.cfg.Mode == Sync && e.state == training && e.cur != nil {
 		return e.deadline, true
 	}
@@ -659,6 +707,12 @@ func (e *Edge) Deadline() (time.Time, bool) {
 // with the feedback it has; an async edge drains its inbox (Eq. 5).
 func (e *Edge) Tick(now time.Time) {
 	if e.state != training {
+		return
+	}
+	if !e.started {
+		if !now.Before(e.startBy) {
+			e.emit(now) // the wait is over: start with whoever is online
+		}
 		return
 	}
 	if e.cfg.Mode == Sync {

@@ -13,6 +13,10 @@ import (
 // emit draws z_d, z_g, computes X_d, X_g and queues a Batch, for every
 // device or, with EdgeConfig.Sample, for the devices pick chose.
 func (e *Edge) emit(now time.Time) {
+	if e.waitStart(now) {
+		e.cur = nil
+		return
+	}
 	var to []string // nil: every device
 	if e.sampling() {
 		to = e.pick(now)
