@@ -15,6 +15,7 @@ import (
 	"github.com/fedgan/fedgan/cli/agentcli"
 	"github.com/fedgan/fedgan/config"
 	"github.com/fedgan/fedgan/internal/buildinfo"
+	"github.com/fedgan/fedgan/internal/cliflags"
 )
 
 // ErrUsage marks a command-line mistake (exit status 2).
@@ -163,70 +164,12 @@ func noArgs(cmd *cobra.Command, args []string) error {
 	return nil
 }
 
-// oldSpellings rewrites the single-dash spellings of long flags that Go's
-// flag package accepted (-rounds 500, -eval-every=5, -sim) into pflag's
-// (--rounds 500, --eval-every=5, --sim) before cobra parses args, so that
-// the commands in docs/RESULTS.md and users' scripts keep working. An
-// argument -NAME or -NAME=V is rewritten only when NAME is a long flag of
-// the command args run (or "help"); anything else is left to pflag as it
-// is: a shorthand (-c), a cluster of shorthands (-vn5), a value of the
-// previous flag (--set -x), and everything after "--".
-// It returns the rewritten args, and args as given without the command's
+// oldSpellings is cliflags.OldSpellings (-rounds 500 read as
+// --rounds 500); it also returns args as given without the command's
 // name (what the experiments record as the command that makes them).
 func oldSpellings(root *cobra.Command, args []string) (all, cmdArgs []string) {
-	cmd, _, err := root.Find(args)
-	if err != nil || cmd == nil {
-		return args, args
-	}
-	all = rewriteOld(args, func(name string) (*pflag.Flag, bool) {
-		if f := cmd.Flags().Lookup(name); f != nil {
-			return f, true
-		}
-		if f := cmd.InheritedFlags().Lookup(name); f != nil {
-			return f, true
-		}
-		return nil, name == "help"
-	}, func(short string) *pflag.Flag { return cmd.Flags().ShorthandLookup(short) })
 	_, cmdArgs, _ = root.Find(args)
-	return all, cmdArgs
-}
-
-// rewriteOld is oldSpellings over a command's flag lookups: long reports
-// the flag of a long name (nil for help), short the flag of a shorthand.
-func rewriteOld(args []string, long func(string) (*pflag.Flag, bool), short func(string) *pflag.Flag) []string {
-	out := make([]string, 0, len(args))
-	takesValue := func(f *pflag.Flag) bool { return f != nil && f.NoOptDefVal == "" }
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		out = append(out, a)
-		switch {
-		case a == "--":
-			return append(out, args[i+1:]...)
-		case strings.HasPrefix(a, "--"):
-			name, _, hasValue := strings.Cut(a[2:], "=")
-			if f, _ := long(name); !hasValue && takesValue(f) && i+1 < len(args) {
-				i++
-				out = append(out, args[i])
-			}
-		case len(a) == 2 && a[0] == '-':
-			if f := short(a[1:]); takesValue(f) && i+1 < len(args) {
-				i++
-				out = append(out, args[i])
-			}
-		case len(a) > 2 && a[0] == '-':
-			name, _, hasValue := strings.Cut(a[1:], "=")
-			f, ok := long(name)
-			if !ok {
-				break // shorthands, a negative number: pflag's
-			}
-			out[len(out)-1] = "-" + a
-			if !hasValue && takesValue(f) && i+1 < len(args) {
-				i++
-				out = append(out, args[i])
-			}
-		}
-	}
-	return out
+	return cliflags.OldSpellings(root, args), cmdArgs
 }
 
 // common holds the flags every role has.

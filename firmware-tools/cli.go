@@ -15,12 +15,12 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 
 	"github.com/fedgan/fedgan/config"
 	"github.com/fedgan/fedgan/internal/buildinfo"
+	"github.com/fedgan/fedgan/internal/cliflags"
 )
 
 const rootLong = `fedgan-fw: build, provision, bundle and flash fedgan device agents
@@ -142,50 +142,10 @@ func noArgs(cmd *cobra.Command, args []string) error {
 	return nil
 }
 
-// oldSpellings rewrites the single-dash spellings of long flags that Go's
-// flag package accepted (-arch amd64, -bundle=F, -bridges) into pflag's
-// (--arch amd64, ...) before cobra parses args, so that existing scripts
-// keep working. An argument -NAME or -NAME=V is rewritten only when NAME
-// is a long flag of the command args run (or "help"); anything else is
-// left to pflag as it is: a shorthand (-o), a cluster of shorthands, a
-// value of the previous flag, and everything after "--". (The same rule
-// as the fedgan command's, package cli, which this package cannot
-// import.)
+// oldSpellings reads the single-dash spellings of long flags (-arch
+// amd64, -bundle=F, -bridges) as pflag's (cliflags.OldSpellings).
 func oldSpellings(root *cobra.Command, args []string) []string {
-	cmd, _, err := root.Find(args)
-	if err != nil || cmd == nil {
-		return args
-	}
-	takesValue := func(f *pflag.Flag) bool { return f != nil && f.NoOptDefVal == "" }
-	out := make([]string, 0, len(args))
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		out = append(out, a)
-		var f *pflag.Flag
-		hasValue := false
-		switch {
-		case a == "--":
-			return append(out, args[i+1:]...)
-		case strings.HasPrefix(a, "--"):
-			var name string
-			name, _, hasValue = strings.Cut(a[2:], "=")
-			f = cmd.Flags().Lookup(name)
-		case len(a) == 2 && a[0] == '-':
-			f = cmd.Flags().ShorthandLookup(a[1:])
-		case len(a) > 2 && a[0] == '-':
-			var name string
-			name, _, hasValue = strings.Cut(a[1:], "=")
-			if f = cmd.Flags().Lookup(name); f == nil && name != "help" {
-				continue // shorthands, a negative number: pflag's
-			}
-			out[len(out)-1] = "-" + a
-		}
-		if !hasValue && takesValue(f) && i+1 < len(args) {
-			i++
-			out = append(out, args[i])
-		}
-	}
-	return out
+	return cliflags.OldSpellings(root, args)
 }
 
 // list is a repeatable, comma-separated flag.
