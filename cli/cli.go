@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -130,7 +131,7 @@ func newRoot(stdout, stderr io.Writer, ran *bool, cmdArgs *[]string) *cobra.Comm
 	for _, c := range []*cobra.Command{
 		runCommand(stdout, stderr), cloudCommand(stderr), edgeCommand(stderr), agentCommand(stdout, stderr),
 		watchCommand(stdout), simCommand(stdout), evalCommand(stdout, stderr), sampleCommand(stdout),
-		experimentCommand(cmdArgs, stdout, stderr), loadtestCommand(stdout, stderr),
+		experimentCommand(cmdArgs, stdout, stderr), loadtestCommand(stdout, stderr), passwdCommand(os.Stdin, stdout),
 		{
 			Use:   "version",
 			Short: "print the version",
