@@ -33,10 +33,48 @@ func count(n int, one, many string) string {
 	return strconv.Itoa(n) + " " + many
 }
 
-// String is the line `fedgan run` prints once every service is up.
+// maxEdgesListed is how many edge brokers the start lines name.
+const maxEdgesListed = 12
+
+// String is the lines `fedgan run` prints once every service is up: every
+// broker's URL and the exact commands that watch the run, the readable
+// JSON topics with mosquitto_sub and everything, decoded, with fedgan
+// watch (the brokers listen on free ports, so only these lines say where).
 func (s Started) String() string {
-	return fmt.Sprintf("cloud broker %s, %d edge brokers, all devices started after %s; watch with: fedgan watch -b %s",
-		s.CloudURL, s.Edges, s.After.Round(time.Millisecond), s.CloudURL)
+	var b strings.Builder
+	fmt.Fprintf(&b, "all devices started after %s\n", s.After.Round(time.Millisecond))
+	fmt.Fprintf(&b, "  cloud broker %s\n", s.CloudURL)
+	for i, u := range s.EdgeURLs {
+		if i == maxEdgesListed {
+			fmt.Fprintf(&b, "  … and %d more edge brokers\n", len(s.EdgeURLs)-i)
+			break
+		}
+		fmt.Fprintf(&b, "  edge %s broker %s\n", s.Communities[i], u)
+	}
+	root := s.Root
+	if root == "" {
+		root = "fedgan/v1"
+	}
+	host, port := hostPort(s.CloudURL)
+	fmt.Fprintf(&b, "watch it:\n  fedgan watch -L %s                      # the cloud: global model and status, generator updates\n", s.CloudURL)
+	fmt.Fprintf(&b, "  mosquitto_sub -h %s -p %s -v -t '%s/global/status'\n", host, port, root)
+	if len(s.EdgeURLs) > 0 {
+		c := s.Communities[0]
+		host, port := hostPort(s.EdgeURLs[0])
+		fmt.Fprintf(&b, "  fedgan watch -L %s -t '%s/c/%s/#'   # community %s: batches, feedback, presence, status\n", s.EdgeURLs[0], root, c, c)
+		fmt.Fprintf(&b, "  mosquitto_sub -h %s -p %s -v -t '%s/c/%s/status' -t '%s/c/%s/presence/+'", host, port, root, c, root, c)
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+// hostPort splits a tcp://host:port URL.
+func hostPort(url string) (host, port string) {
+	_, hp, _ := strings.Cut(url, "://")
+	host, port, ok := strings.Cut(hp, ":")
+	if !ok {
+		port = "1883"
+	}
+	return host, port
 }
 
 // Summary is the lines `fedgan run` prints at the end, each ending in a

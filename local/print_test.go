@@ -72,9 +72,19 @@ func TestLines(t *testing.T) {
 	if got, want := Header(one), "fedgan run u: 1 community, 1 device, 1 round × 1 local iteration (async, objective minimax)"; got != want {
 		t.Errorf("Header = %q, want %q", got, want)
 	}
-	s := Started{CloudURL: "tcp://127.0.0.1:5", Edges: 2, After: 1234567 * time.Microsecond}
-	if got, want := s.String(), "cloud broker tcp://127.0.0.1:5, 2 edge brokers, all devices started after 1.235s; watch with: fedgan watch -b tcp://127.0.0.1:5"; got != want {
-		t.Errorf("Started = %q, want %q", got, want)
+	s := Started{CloudURL: "tcp://127.0.0.1:5", Edges: 2, EdgeURLs: []string{"tcp://127.0.0.1:6", "tcp://127.0.0.1:7"},
+		Communities: []string{"a", "b"}, Root: "r/v1", After: 1234567 * time.Microsecond}
+	want := `all devices started after 1.235s
+  cloud broker tcp://127.0.0.1:5
+  edge a broker tcp://127.0.0.1:6
+  edge b broker tcp://127.0.0.1:7
+watch it:
+  fedgan watch -L tcp://127.0.0.1:5                      # the cloud: global model and status, generator updates
+  mosquitto_sub -h 127.0.0.1 -p 5 -v -t 'r/v1/global/status'
+  fedgan watch -L tcp://127.0.0.1:6 -t 'r/v1/c/a/#'   # community a: batches, feedback, presence, status
+  mosquitto_sub -h 127.0.0.1 -p 6 -v -t 'r/v1/c/a/status' -t 'r/v1/c/a/presence/+'`
+	if got := s.String(); got != want {
+		t.Errorf("Started =\n%s\nwant\n%s", got, want)
 	}
 	tests := []struct {
 		p    cloud.Progress

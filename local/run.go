@@ -42,6 +42,12 @@ type Started struct {
 	CloudURL string
 	// Edges is the number of edge brokers.
 	Edges int
+	// EdgeURLs are the edge brokers' URLs, by community id in topology
+	// order (Communities).
+	EdgeURLs    []string
+	Communities []string
+	// Root is the topic root.
+	Root string
 	// After is the time from starting the cloud to the last device.
 	After time.Duration
 }
@@ -115,7 +121,12 @@ func Run(ctx context.Context, top *config.Topology, o Options) (*Result, error) 
 	}
 	if o.OnStart != nil {
 		mu.Lock()
-		o.OnStart(Started{CloudURL: cloudURL, Edges: len(es), After: time.Since(start)})
+		st := Started{CloudURL: cloudURL, Edges: len(es), Root: top.Root, After: time.Since(start)}
+		for i, e := range es {
+			st.Communities = append(st.Communities, top.Communities[i].ID)
+			st.EdgeURLs = append(st.EdgeURLs, "tcp://"+e.Addr())
+		}
+		o.OnStart(st)
 		mu.Unlock()
 	}
 	if err := h.wait(ctx, cl); err != nil {
