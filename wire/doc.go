@@ -20,6 +20,7 @@
 //	{root}/global/model                     cloud → edges      msgpack GlobalModel, retained  QoS 1
 //	{root}/c/{community}/status             edge               JSON, retained           QoS 0
 //	{root}/global/status                    cloud              JSON, retained           QoS 0
+//	{root}/global/preview                   cloud              PNG, retained            QoS 0
 //
 // The methods of Topics build these names (Topics.Batch, Topics.Feedback,
 // ...) and the filters services subscribe with (Topics.FeedbackFilter,
@@ -60,6 +61,9 @@
 //
 // Status topics carry JSON that the services define; EncodeJSON encodes it
 // the way every JSON topic is written here (compact, no HTML escaping).
+// The preview topic carries a small PNG (the latest samples or scatter
+// plot) for dashboards; CheckPreview bounds it (MaxPreview bytes,
+// MaxPreviewSide pixels) before the cloud publishes it.
 //
 // # Tensors
 //

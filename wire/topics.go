@@ -15,6 +15,9 @@ const (
 	KindStatus      = "status"
 	KindModel       = "model"
 	KindGlobalState = "global_status"
+	// KindPreview is {root}/global/preview: the cloud's latest picture of
+	// the global generator's samples (PNG, retained; see CheckPreview).
+	KindPreview = "preview"
 	// Fed GAN (docs/DESIGN.md §2.12): {root}/c/{community}/community_model
 	// and {root}/c/{community}/local/{device}.
 	KindCommunityModel = "community_model"
@@ -103,6 +106,10 @@ func (t Topics) GlobalModel() string { return t.root() + "/global/model" }
 // GlobalStatus is {root}/global/status.
 func (t Topics) GlobalStatus() string { return t.root() + "/global/status" }
 
+// GlobalPreview is {root}/global/preview: the cloud's retained preview
+// picture (PNG, at most MaxPreview bytes; CheckPreview).
+func (t Topics) GlobalPreview() string { return t.root() + "/global/" + KindPreview }
+
 // All is {root}/#, every topic of the tree.
 func (t Topics) All() string { return t.root() + "/#" }
 
@@ -129,6 +136,8 @@ func (t Topics) Parse(topic string) (Topic, error) {
 		return Topic{Kind: KindModel}, nil
 	case len(p) == 2 && p[0] == "global" && p[1] == "status":
 		return Topic{Kind: KindGlobalState}, nil
+	case len(p) == 2 && p[0] == "global" && p[1] == KindPreview:
+		return Topic{Kind: KindPreview}, nil
 	case len(p) == 3 && p[0] == "c" && (p[2] == KindBatch || p[2] == KindGenerator || p[2] == KindStatus || p[2] == KindCommunityModel):
 		if err := ValidID(p[1]); err != nil {
 			return Topic{}, fmt.Errorf("%w: %q: %w", ErrTopic, topic, err)

@@ -22,6 +22,7 @@ func TestTopicBuilders(t *testing.T) {
 		{def.Status("c1"), "fedgan/v1/c/c1/status"},
 		{def.GlobalModel(), "fedgan/v1/global/model"},
 		{def.GlobalStatus(), "fedgan/v1/global/status"},
+		{def.GlobalPreview(), "fedgan/v1/global/preview"},
 		{def.All(), "fedgan/v1/#"},
 		{def.Community("c1"), "fedgan/v1/c/c1/#"},
 		{custom.Batch("c1"), "lab/fg/c/c1/batch"},
@@ -47,6 +48,8 @@ func TestParse(t *testing.T) {
 		{"", "fedgan/v1/c/c1/status", Topic{Kind: KindStatus, Community: "c1"}, ""},
 		{"", "fedgan/v1/global/model", Topic{Kind: KindModel}, ""},
 		{"", "fedgan/v1/global/status", Topic{Kind: KindGlobalState}, ""},
+		{"", "fedgan/v1/global/preview", Topic{Kind: KindPreview}, ""},
+		{"", "fedgan/v1/global/preview/x", Topic{}, `wire: malformed topic: "fedgan/v1/global/preview/x"`},
 		{"a/b/c", "a/b/c/c/X.y-z_0/feedback/D", Topic{Kind: KindFeedback, Community: "X.y-z_0", Device: "D"}, ""},
 
 		{"", "other/v1/c/c1/batch", Topic{}, `wire: malformed topic: "other/v1/c/c1/batch" is not under "fedgan/v1"`},
@@ -194,6 +197,8 @@ func build(ts Topics, t Topic) string {
 		return ts.GlobalModel()
 	case KindGlobalState:
 		return ts.GlobalStatus()
+	case KindPreview:
+		return ts.GlobalPreview()
 	}
 	panic("build: kind " + t.Kind)
 }
@@ -227,6 +232,7 @@ func FuzzParse(f *testing.F) {
 		"fedgan/v1/c/c1/status",        // community status
 		"fedgan/v1/global/model",       // global model
 		"fedgan/v1/global/status",      // global status
+		"fedgan/v1/global/preview",     // preview picture
 		"fedgan/v1/c/+/generator",      // a filter, not a topic
 		"fedgan/v1/c//batch",           // empty id
 		"fedgan/v1/#",                  // the tree's filter
