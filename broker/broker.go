@@ -60,6 +60,7 @@ type Broker struct {
 	subID   atomic.Int64 // inline subscription ids handed out by nextSubID
 
 	reg *prometheus.Registry // served on /metrics
+	mux *http.ServeMux       // the HTTP listener's routes: ours, then Handle's
 
 	mu      sync.Mutex
 	addrs   map[string]string // listener id → bound address; "http" too
@@ -88,6 +89,7 @@ func New(cfg Config, log *slog.Logger) (*Broker, error) {
 	b.gate = newConnGate(&b.cfg, &b.ref)
 	b.inproc = newPipeListener()
 	b.reg = b.newRegistry()
+	b.mux = b.httpHandler()
 
 	if cfg.TLS != nil {
 		tc, err := loadServerTLS(cfg.TLS)
@@ -325,7 +327,7 @@ func (b *Broker) start(ls []*netListener, httpLn net.Listener) error {
 func (b *Broker) serve(ctx context.Context, ls []*netListener, httpLn net.Listener) error {
 	g, gctx := errgroup.WithContext(ctx)
 	if httpLn != nil {
-		hs := &http.Server{Handler: b.httpHandler(), ReadHeaderTimeout: 5 * time.Second}
+		hs := &http.Server{Handler: b.mux, ReadHeaderTimeout: 5 * time.Second}
 		g.Go(func() error {
 			if err := hs.Serve(httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				return fmt.Errorf("broker: http: %w", err)
@@ -408,7 +410,28 @@ func (b *Broker) Stats() Stats {
 	}
 }
 
-func (b *Broker) httpHandler() http.Handler {
+// Handle mounts h on the HTTP listener (Config.HTTPAddr) at pattern, a
+// net/http ServeMux pattern such as "GET /dashboard/", behind the same
+// token check as /stats when Config.HTTPToken is set. Services mount
+// their pages with it before Run (it is safe at any time). It returns an
+// error for a pattern that is malformed or conflicts with one already
+// mounted (/healthz, /stats, /metrics or an earlier Handle); without an
+// HTTP address the handler is never served.
+func (b *Broker) Handle(pattern string, h http.Handler) (err error) {
+	if h == nil {
+		return fmt.Errorf("broker: Handle %q: nil handler", pattern)
+	}
+	defer func() {
+		// ServeMux reports a bad or conflicting pattern by panicking.
+		if r := recover(); r != nil {
+			err = fmt.Errorf("broker: Handle %q: %v", pattern, r)
+		}
+	}()
+	b.mux.Handle(pattern, b.authorized(h.ServeHTTP))
+	return nil
+}
+
+func (b *Broker) httpHandler() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

@@ -23,7 +23,9 @@
 // return quickly and must not modify the payload. Stats returns mochi's counters and ours; Config.HTTPAddr
 // serves them as JSON (/stats), Prometheus text (/metrics, with the
 // attached bridges, the Go runtime, the process, the build and whatever
-// the services add with Register) and a health check (/healthz).
+// the services add with Register) and a health check (/healthz);
+// Broker.Handle mounts a service's own pages beside them (the dashboard,
+// docs/DESIGN.md §5.7).
 //
 // # Authentication
 //
@@ -59,8 +61,8 @@
 // client ids apart from the devices'. Every refusal is counted by reason
 // (Stats.Refused, the Refused* constants) and logged at most once a
 // minute per client address. Config.TLSOnly turns the plain listener off;
-// DialInternal connects in-process; Config.HTTPToken protects /stats and
-// /metrics (docs/DESIGN.md §6.1).
+// DialInternal connects in-process; Config.HTTPToken protects /stats,
+// /metrics and what Handle mounts (docs/DESIGN.md §6.1).
 //
 // # Access control
 //

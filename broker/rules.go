@@ -67,13 +67,14 @@ func EdgeUplinkRules(t wire.Topics, community string) []Rule {
 
 // CloudRules is what a cloud service needs on the cloud broker when it
 // connects as a network client: read every community's generator updates
-// and status, write the global model and status.
+// and status, write the global model, status and preview picture.
 func CloudRules(t wire.Topics) []Rule {
 	return []Rule{
 		{Filter: t.GeneratorFilter(), Read: true},
 		{Filter: t.Status("+"), Read: true},
 		{Filter: t.GlobalModel(), Read: true, Write: true},
 		{Filter: t.GlobalStatus(), Read: true, Write: true},
+		{Filter: t.GlobalPreview(), Read: true, Write: true},
 	}
 }
 
