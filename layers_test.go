@@ -19,7 +19,7 @@ const module = "github.com/fedgan/fedgan/"
 var layers = [][]string{
 	{"nn/internal/"},
 	{"nn", "wire", "internal/"},
-	{"fed", "data"},
+	{"fed", "data", "dashboard"},
 	{"config", "broker"},
 	{"deploy", "deploy/brokercfg"},
 	{"eval"},

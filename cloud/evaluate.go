@@ -41,6 +41,7 @@ type Evaluator struct {
 	img     *eval.ImageEval
 	imgErr  error
 	gridZ   []float32
+	picture []byte // the latest picture written (PNG)
 }
 
 // NewEvaluator prepares the evaluation of top, writing into out. At most
@@ -143,9 +144,14 @@ func (e *Evaluator) writeGrid(gen *nn.Sequential, name string) error {
 	return e.writePicture(name, "samples.png", buf.Bytes())
 }
 
+// Picture is the latest picture Evaluate drew (the scatter plot or the
+// grid of samples, PNG), nil before the first.
+func (e *Evaluator) Picture() []byte { return e.picture }
+
 // writePicture writes a picture as name and as latest, the copy that
 // always shows the latest round.
 func (e *Evaluator) writePicture(name, latest string, b []byte) error {
+	e.picture = b
 	if err := atomicfile.Write(filepath.Join(e.out, name), b, 0o644); err != nil {
 		return err
 	}

@@ -56,13 +56,18 @@ type Progress struct {
 
 // Status is the JSON published on {root}/global/status.
 type Status struct {
-	Name    string           `json:"name"`
-	Time    time.Time        `json:"time"`
-	Cloud   fed.CloudStats   `json:"cloud"`
-	Eval    map[string]any   `json:"eval,omitempty"`
-	Invalid map[string]int64 `json:"invalid"`
-	Broker  *broker.Stats    `json:"broker,omitempty"`
-	Elapsed float64          `json:"elapsed_seconds"`
+	Name  string         `json:"name"`
+	Time  time.Time      `json:"time"`
+	Cloud fed.CloudStats `json:"cloud"`
+	Eval  map[string]any `json:"eval,omitempty"`
+	// EvalRound is the round Eval scored, counted from 1 like the
+	// pictures; LastRound the summary of the last closed round (Eq. 1's
+	// weights, each community's loss).
+	EvalRound int               `json:"eval_round,omitempty"`
+	LastRound *fed.RoundSummary `json:"last_round,omitempty"`
+	Invalid   map[string]int64  `json:"invalid"`
+	Broker    *broker.Stats     `json:"broker,omitempty"`
+	Elapsed   float64           `json:"elapsed_seconds"`
 }
 
 const checkpointFile = "cloud.ckpt"
@@ -99,7 +104,8 @@ type Service struct {
 	mu            sync.Mutex
 	lastEval      map[string]any
 	lastEvalRound int              // counted from 1, as the pictures
-	lastRound     fed.RoundSummary // for /metrics
+	lastRound     fed.RoundSummary // for /metrics and the status
+	closedAny     bool             // lastRound is set
 	status        Status
 }
 
@@ -142,8 +148,21 @@ func New(top *config.Topology, opts Options) (*Service, error) {
 		if err := s.broker.Register(s.collector()); err != nil {
 			return nil, err
 		}
+		if err := brokercfg.MountDashboard(top, s.broker, s.listeners(""), ""); err != nil {
+			return nil, err
+		}
 	}
 	return s, nil
+}
+
+// listeners is what the topology says about the cloud's embedded broker.
+func (s *Service) listeners(listen string) brokercfg.Listeners {
+	c := s.top.Cloud
+	return brokercfg.Listeners{
+		Listen: listen, WebSocket: c.WebSocket, HTTP: c.HTTP, HTTPTokenFile: c.HTTPTokenFile, TLS: c.TLS,
+		TLSOnly: c.TLSOnly, AllowAnonymous: c.AllowAnonymous, Monitor: c.Monitor,
+		MaxClients: len(s.top.Communities) + 16, // the edges' bridges, the monitor, tools, and room for reconnects
+	}
 }
 
 func (s *Service) brokerConfig() (broker.Config, error) {
@@ -152,11 +171,7 @@ func (s *Service) brokerConfig() (broker.Config, error) {
 	if s.opts.Listen != "" {
 		listen = s.opts.Listen
 	}
-	cfg, err := brokercfg.Base(s.top, brokercfg.Listeners{
-		Listen: listen, WebSocket: c.WebSocket, HTTP: c.HTTP, HTTPTokenFile: c.HTTPTokenFile, TLS: c.TLS,
-		TLSOnly: c.TLSOnly, AllowAnonymous: c.AllowAnonymous, Monitor: c.Monitor,
-		MaxClients: len(s.top.Communities) + 16, // the edges' bridges, the monitor, tools, and room for reconnects
-	})
+	cfg, err := brokercfg.Base(s.top, s.listeners(listen))
 	if err != nil {
 		return cfg, err
 	}
@@ -352,7 +367,9 @@ func (s *Service) flush(ctx context.Context, c *mqttc.Client) error {
 		s.checkpoint().Save(s.fsm.Snapshot)
 	}
 	for _, sum := range r.Rounds {
-		s.closed(sum)
+		if pic := s.closed(sum); pic != nil {
+			s.publishPreview(ctx, c, pic)
+		}
 	}
 	if r.Global != nil {
 		p, err := wire.AppendGlobalModel(nil, r.Global)
@@ -379,7 +396,8 @@ func (s *Service) flush(ctx context.Context, c *mqttc.Client) error {
 }
 
 // closed records a round: metrics.jsonl, evaluation, pictures, progress.
-func (s *Service) closed(sum fed.RoundSummary) {
+// It returns the evaluation's picture (PNG), nil when there is none.
+func (s *Service) closed(sum fed.RoundSummary) []byte {
 	rounds := s.top.Training.GlobalRounds
 	var ev map[string]any
 	if every := s.top.Cloud.EvalEvery; sum.Final || every > 0 && (sum.Round+1)%every == 0 {
@@ -392,7 +410,7 @@ func (s *Service) closed(sum fed.RoundSummary) {
 	if ev != nil {
 		s.lastEval, s.lastEvalRound = ev, sum.Round+1
 	}
-	s.lastRound = sum
+	s.lastRound, s.closedAny = sum, true
 	s.mu.Unlock()
 	elapsed := s.now().Sub(s.started)
 	done := sum.Round + 1
@@ -411,6 +429,10 @@ func (s *Service) closed(sum fed.RoundSummary) {
 	if s.opts.OnRound != nil {
 		s.opts.OnRound(Progress{Round: done, Rounds: rounds, Summary: sum, Eval: ev, Elapsed: elapsed, ETA: eta})
 	}
+	if ev == nil || ev["picture"] == nil {
+		return nil
+	}
+	return s.eval.Picture()
 }
 
 // finish writes the final model (and the last G when that is an average).
@@ -464,7 +486,11 @@ func (s *Service) publishStatus(ctx context.Context, c *mqttc.Client) {
 		st.Elapsed = s.now().Sub(s.started).Seconds()
 	}
 	s.mu.Lock()
-	st.Eval = s.lastEval
+	st.Eval, st.EvalRound = s.lastEval, s.lastEvalRound
+	if s.closedAny {
+		lr := s.lastRound
+		st.LastRound = &lr
+	}
 	s.mu.Unlock()
 	if s.broker != nil {
 		bs := s.broker.Stats()

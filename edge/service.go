@@ -181,6 +181,9 @@ func New(top *config.Topology, id string, opts Options) (*Service, error) {
 	if err := s.broker.Register(s.collector()); err != nil {
 		return nil, err
 	}
+	if err := brokercfg.MountDashboard(top, s.broker, s.listeners(""), id); err != nil {
+		return nil, err
+	}
 	if !opts.NoBridge {
 		if s.bridge, err = s.newBridge(); err != nil {
 			return nil, err
@@ -189,17 +192,23 @@ func New(top *config.Topology, id string, opts Options) (*Service, error) {
 	return s, nil
 }
 
+// listeners is what the topology says about the edge's broker.
+func (s *Service) listeners(listen string) brokercfg.Listeners {
+	e := s.comm.Edge
+	return brokercfg.Listeners{
+		Listen: listen, WebSocket: e.WebSocket, HTTP: e.HTTP, HTTPTokenFile: e.HTTPTokenFile, TLS: e.TLS,
+		TLSOnly: e.TLSOnly, AllowAnonymous: e.AllowAnonymous, Monitor: e.Monitor,
+		MaxClients: len(s.comm.Devices) + 16, // its devices, the monitor, tools, and room for reconnects
+	}
+}
+
 func (s *Service) brokerConfig() (broker.Config, error) {
 	e := s.comm.Edge
 	listen := e.Listen
 	if s.opts.Listen != "" {
 		listen = s.opts.Listen
 	}
-	cfg, err := brokercfg.Base(s.top, brokercfg.Listeners{
-		Listen: listen, WebSocket: e.WebSocket, HTTP: e.HTTP, HTTPTokenFile: e.HTTPTokenFile, TLS: e.TLS,
-		TLSOnly: e.TLSOnly, AllowAnonymous: e.AllowAnonymous, Monitor: e.Monitor,
-		MaxClients: len(s.comm.Devices) + 16, // its devices, the monitor, tools, and room for reconnects
-	})
+	cfg, err := brokercfg.Base(s.top, s.listeners(listen))
 	if err != nil {
 		return cfg, err
 	}
@@ -252,6 +261,8 @@ func (s *Service) newBridge() (*broker.Bridge, error) {
 			{Pattern: s.topics.Generator(s.comm.ID), Direction: broker.Out, QoS: 1},
 			{Pattern: s.topics.GlobalModel(), Direction: broker.In, QoS: 1, ForceRetain: true},
 			{Pattern: s.topics.GlobalStatus(), Direction: broker.In, QoS: 0, ForceRetain: true},
+			// The cloud's preview picture, for this edge's dashboard.
+			{Pattern: s.topics.GlobalPreview(), Direction: broker.In, QoS: 0, ForceRetain: true},
 		},
 		QueueDir: s.queueDir(), QueueMaxMessages: b.QueueMax,
 		QueueMaxBytes: int64(b.QueueMax) * int64(s.top.Limits.MaxPayload+4096),
