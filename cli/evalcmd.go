@@ -1,18 +1,23 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/fedgan/fedgan/config"
+	"github.com/fedgan/fedgan/data"
+	"github.com/fedgan/fedgan/deploy"
 	"github.com/fedgan/fedgan/eval"
 	"github.com/fedgan/fedgan/experiment"
 	"github.com/fedgan/fedgan/nn"
@@ -288,10 +293,48 @@ func runSample(model, cfg, out *string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "wrote %s: %d latents (columns) drawn in each of %d domains (rows) by %s\n", *out, eval.GridSide, top.Domains(), *model)
 		return nil
 	}
+	if !eval.IsSquare(top.Model.DataDim) {
+		return sampleScatter(*model, *cfg, *out, top, gen, stdout)
+	}
 	if err := eval.WriteGridFile(*out, top, gen); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %s: %d×%d samples of %s\n", *out, eval.GridSide, eval.GridSide, *model)
+	return nil
+}
+
+// scatterSamples is how many points sample draws for a 2-D mixture.
+const scatterSamples = 2000
+
+// sampleScatter draws a generator of points (not images) over its
+// topology's Gaussian mixture, with the scores the cloud reports.
+func sampleScatter(model, cfg, out string, top *config.Topology, gen *nn.Sequential, stdout io.Writer) error {
+	d := top.Model.DataDim
+	var m *data.Mixture
+	if cfg != "" {
+		m = deploy.GlobalMixture(top)
+	}
+	if d < 2 || m == nil {
+		how := "give -c with its Gaussian topology for a scatter plot"
+		if cfg != "" {
+			how = "its topology holds no Gaussian mixture to draw it over"
+		}
+		return fmt.Errorf("%w: %s makes rows of %d values, not square images: sample draws image grids, and scatter plots of 2-D Gaussian mixtures; %s", ErrUsage, model, d, how)
+	}
+	x := eval.SampleAll(top, gen, scatterSamples, rand.New(rand.NewPCG(1, 2)))
+	rep, err := eval.ScoreMixture(m, x)
+	if err != nil {
+		return err
+	}
+	title := fmt.Sprintf("%s: %d of %d modes covered, %.1f%% high quality", filepath.Base(model), rep.Covered, rep.Modes, 100*rep.HighQuality)
+	var buf bytes.Buffer
+	if err := eval.ScatterPlot(&buf, m, x, d, 512, title); err != nil {
+		return err
+	}
+	if err := os.WriteFile(out, buf.Bytes(), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s: %d samples of %s over its %d modes (%d covered, %.1f%% high quality)\n", out, scatterSamples, model, rep.Modes, rep.Covered, 100*rep.HighQuality)
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"image/png"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -428,5 +429,46 @@ func TestEvalLR(t *testing.T) {
 	}
 	if err := fixture.CheckPNG(out, eval.GridSide*(56+2)+2, 2*(56+2)+2); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestSampleAndEvalOfPoints: a generator of 2-D points (the default
+// Gaussian run) is drawn by sample as a scatter plot over its topology's
+// modes, and sample without the topology and eval say what they are for
+// instead of failing on image shapes.
+func TestSampleAndEvalOfPoints(t *testing.T) {
+	cfg := filepath.Join("..", "configs", "gaussian.yaml")
+	top, err := config.Load(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen, err := deploy.Generator(top, rand.New(rand.NewPCG(1, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	model := filepath.Join(dir, "generator.nnw")
+	var buf bytes.Buffer
+	if err := nn.Save(&buf, gen); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(model, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pic := filepath.Join(dir, "points.png")
+	out, err := run(t, "sample", "-m", model, "-c", cfg, "-o", pic)
+	if err != nil || !strings.Contains(out, "over its 9 modes") {
+		t.Fatalf("sample with the topology: %v\n%s", err, out)
+	}
+	if f, err := os.Open(pic); err != nil {
+		t.Fatal(err)
+	} else if _, err := png.Decode(f); err != nil {
+		t.Errorf("%s: %v", pic, err)
+	}
+	if _, err := run(t, "sample", "-m", model, "-o", pic); ExitCode(err) != 2 || !strings.Contains(err.Error(), "give -c with its Gaussian topology") {
+		t.Errorf("sample without the topology: %v, want a usage error saying what to give", err)
+	}
+	if _, err := run(t, "eval", "-m", model, "-c", cfg); err == nil || !strings.Contains(err.Error(), "for image models") {
+		t.Errorf("eval of points: %v, want it to say eval is for image models", err)
 	}
 }

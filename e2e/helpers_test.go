@@ -15,6 +15,8 @@ import (
 	"text/template"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/fedgan/fedgan/internal/mqttc"
 )
 
@@ -84,6 +86,14 @@ type topo struct {
 	// CloudHTTP and topoComm.HTTP, free ports.
 	HTTP      bool
 	CloudHTTP int
+	// WS gives the cloud and each edge a WebSocket listener: CloudWS and
+	// topoComm.WS, free ports. MonitorHash (bcrypt) adds the read-only
+	// user "monitor" to every broker; HTTPTokenFile puts every http
+	// address behind that token file.
+	WS            bool
+	CloudWS       int
+	MonitorHash   string
+	HTTPTokenFile string
 	// Scenario "lr": each community a domain, G(z, c_k), the cloud's
 	// domain classifier C (hidden 16).
 	Scenario string
@@ -93,6 +103,7 @@ type topoComm struct {
 	ID      string
 	Port    int
 	HTTP    int
+	WS      int
 	X, Y    float64
 	Devices []string
 }
@@ -122,6 +133,15 @@ cloud:
 {{- if .HTTP}}
   http: 127.0.0.1:{{.CloudHTTP}}
 {{- end}}
+{{- if .WS}}
+  websocket: 127.0.0.1:{{.CloudWS}}
+{{- end}}
+{{- if and .HTTP .HTTPTokenFile}}
+  http_token_file: {{.HTTPTokenFile}}
+{{- end}}
+{{- if .MonitorHash}}
+  monitor: {username: monitor, password_hash: '{{.MonitorHash}}'}
+{{- end}}
 {{- end}}
   output: {{.Dir}}/results
   state: {{.Dir}}/state/cloud
@@ -135,6 +155,15 @@ communities:
       listen: 127.0.0.1:{{.Port}}
 {{- if $.HTTP}}
       http: 127.0.0.1:{{.HTTP}}
+{{- end}}
+{{- if $.WS}}
+      websocket: 127.0.0.1:{{.WS}}
+{{- end}}
+{{- if and $.HTTP $.HTTPTokenFile}}
+      http_token_file: {{$.HTTPTokenFile}}
+{{- end}}
+{{- if $.MonitorHash}}
+      monitor: {username: monitor, password_hash: '{{$.MonitorHash}}'}
 {{- end}}
       state: {{$.Dir}}/state/{{.ID}}
 {{- if $.Anonymous}}
@@ -161,6 +190,12 @@ func (tp *topo) write(t *testing.T) string {
 		tp.CloudHTTP = freePort(t)
 		for i := range tp.Communities {
 			tp.Communities[i].HTTP = freePort(t)
+		}
+	}
+	if tp.WS {
+		tp.CloudWS = freePort(t)
+		for i := range tp.Communities {
+			tp.Communities[i].WS = freePort(t)
 		}
 	}
 	var b bytes.Buffer
@@ -369,4 +404,27 @@ func num(m map[string]any, path ...string) float64 {
 	}
 	f, _ := cur.(float64)
 	return f
+}
+
+// writeSecrets gives every device of tp the password "pw-of-{device}":
+// its .secret file and its community's .passwd file (bcrypt).
+func writeSecrets(t *testing.T, tp *topo) {
+	t.Helper()
+	for _, c := range tp.Communities {
+		var creds strings.Builder
+		for _, d := range c.Devices {
+			pw := "pw-of-" + d
+			h, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.MinCost)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(&creds, "%s:%s\n", d, h)
+			if err := os.WriteFile(filepath.Join(tp.Dir, d+".secret"), []byte(pw+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.WriteFile(filepath.Join(tp.Dir, c.ID+".passwd"), []byte(creds.String()), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

@@ -66,7 +66,7 @@ func OpenImageEval(top *config.Topology, opts EvalOptions) (*ImageEval, error) {
 		return nil, err
 	}
 	if rd.Train == nil {
-		return nil, fmt.Errorf("eval: %s holds no image data to evaluate", top.Name)
+		return nil, fmt.Errorf("eval: %s holds no image data: FID, IS and the class scores are for image models (a Gaussian mixture is scored by its modes covered and high-quality share, in the progress lines and metrics.jsonl of its run, and drawn by fedgan sample -m MODEL -c CONFIG)", top.Name)
 	}
 	if rd.Train.Classes == 0 {
 		return nil, fmt.Errorf("eval: the image data of %s has no labels: no classifier, only sample grids", top.Name)
