@@ -3,7 +3,7 @@ module github.com/fedgan/fedgan
 go 1.26.8
 
 require (
-	github.com/chromedp/cdproto v0.160.5
+	github.com/chromedp/cdproto v0.160.1
 	github.com/chromedp/chromedp v0.23.1
 	github.com/eclipse/paho.mqtt.golang v1.5.1
 	github.com/gorilla/websocket v1.5.3

@@ -48,7 +48,11 @@ func browser(t *testing.T) (context.Context, func() []string) {
 	t.Helper()
 	bin := chromium()
 	if bin == "" {
-		t.Skip("no Chromium binary found (apt-get install chromium, or set CHROME): the dashboard test needs a real browser")
+		const msg = "no Chromium binary found (apt-get install chromium, or set CHROME): the dashboard test needs a real browser"
+		if os.Getenv("FEDGAN_REQUIRE_CHROMIUM") != "" {
+			t.Fatal(msg + "; FEDGAN_REQUIRE_CHROMIUM is set (CI)")
+		}
+		t.Skip(msg)
 	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(bin), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.WindowSize(1280, 1000),
