@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"image"
+	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
@@ -108,12 +110,18 @@ func TestDescribe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var pic bytes.Buffer
+	if err := png.Encode(&pic, image.NewGray(image.Rect(0, 0, 30, 20))); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		topic   string
 		payload []byte
 		want    []string
 	}{
 		{topics.Batch("a"), b, []string{"batch v1", "iter 3", "gen_version 2", "[2,2] mean 2.5", "max 4"}},
+		{topics.GlobalPreview(), pic.Bytes(), []string{"preview png 30×20 (", " bytes)"}},
+		{topics.GlobalPreview(), []byte("\x89PNG garbage"), []string{"preview: ", "not a PNG"}},
 		{topics.CommunityModel("a"), cm, []string{"community_model v1", "round 4", "params 1 tensors, 2 values", "d_params 1 tensors, 1 values"}},
 		{topics.Local("a", "a1"), lm, []string{"local v1", "round 4", "samples 500", "steps 10", "d_params 1 tensors, 1 values"}},
 		{topics.Batch("a"), []byte{0xc1}, []string{"undecodable"}},

@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"image/png"
 	"io"
 	"log/slog"
 	"math"
@@ -231,6 +233,12 @@ func Describe(topics wire.Topics, topic string, payload []byte, retained bool) s
 		return fmt.Sprintf("%s%s %d bytes", topic, ret, len(payload))
 	}
 	switch t.Kind {
+	case wire.KindPreview:
+		if err := wire.CheckPreview(payload, 0); err != nil {
+			return fmt.Sprintf("%s%s preview: %v", topic, ret, err)
+		}
+		cfg, _ := png.DecodeConfig(bytes.NewReader(payload))
+		return fmt.Sprintf("%s%s preview png %d×%d (%d bytes)", topic, ret, cfg.Width, cfg.Height, len(payload))
 	case wire.KindBatch:
 		var m wire.Batch
 		if err := msgpack.Unmarshal(payload, &m); err != nil {

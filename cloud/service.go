@@ -227,9 +227,15 @@ func (s *Service) Status() Status {
 // retained final model until ctx ends.
 func (s *Service) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
+	// The embedded broker outlives the service's own client: it stops
+	// once the client has disconnected, so that a shutdown is not logged
+	// as a lost connection.
+	bctx, stopBroker := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBroker()
 	url, user, pw := s.top.Cloud.URL, s.top.Cloud.Username, ""
 	if s.broker != nil {
-		if !brokercfg.Serve(ctx, g, s.broker) {
+		if !brokercfg.Serve(bctx, g, s.broker) {
+			stopBroker()
 			return g.Wait()
 		}
 		url, user, pw = "tcp://"+s.broker.Addr(), s.self.User, s.self.Password
@@ -270,6 +276,7 @@ func (s *Service) Run(ctx context.Context) error {
 		return err
 	}
 	g.Go(func() error {
+		defer stopBroker()
 		defer client.Close(250 * time.Millisecond)
 		if err := client.WaitConnected(ctx); err != nil {
 			return nil
@@ -339,7 +346,10 @@ func (s *Service) loop(ctx context.Context, c *mqttc.Client) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case u := <-s.updates:
-			if err := s.fsm.Update(u.at, u.u); err != nil {
+			if err := s.fsm.Update(u.at, u.u); errors.Is(err, fed.ErrStaleUpdate) {
+				// Re-sent around a restart: counted (late, duplicate), not a fault.
+				s.log.Info("generator update dropped", slog.String("community", u.u.Community), slog.Int("round", u.u.Round), slog.Any("why", err))
+			} else if err != nil {
 				s.drops.Drop(u.u.Community, "protocol", err)
 			} else {
 				s.log.Info("generator update", slog.String("community", u.u.Community), slog.Int("round", u.u.Round), slog.Float64("loss", u.u.Loss))

@@ -305,9 +305,20 @@ func (c *Cloud) globalModel() *wire.GlobalModel {
 	return g
 }
 
+// ErrStaleUpdate marks an update that arrived again or after its round
+// closed: what at-least-once delivery brings around a restart or a
+// reconnect (an edge re-sends its update when the cloud re-announces the
+// round's model), dropped and counted but not a fault.
+var ErrStaleUpdate = errors.New("fed: stale update")
+
+// staleUpdate is an error that is ErrStaleUpdate with its own message.
+type staleUpdate struct{ error }
+
+func (staleUpdate) Is(target error) bool { return target == ErrStaleUpdate }
+
 // Update accepts one community's generator update. Duplicates, updates for
 // closed or future rounds and unknown communities are dropped, counted and
-// returned as errors.
+// returned as errors (ErrStaleUpdate for duplicates and closed rounds).
 func (c *Cloud) Update(now time.Time, u *Update) error {
 	known := false
 	for _, id := range c.cfg.Communities {
@@ -319,13 +330,13 @@ func (c *Cloud) Update(now time.Time, u *Update) error {
 		return fmt.Errorf("fed: update from unknown community %q", u.Community)
 	case c.done || u.Round < c.round:
 		c.stats.Late++
-		return fmt.Errorf("fed: update from %s for round %d, which has closed (now %d)", u.Community, u.Round, c.round)
+		return staleUpdate{fmt.Errorf("fed: update from %s for round %d, which has closed (now %d)", u.Community, u.Round, c.round)}
 	case u.Round > c.round:
 		c.stats.Future++
 		return fmt.Errorf("fed: update from %s for round %d, ahead of round %d", u.Community, u.Round, c.round)
 	case c.got[u.Community] != nil:
 		c.stats.Duplicate++
-		return fmt.Errorf("fed: duplicate update from %s for round %d", u.Community, u.Round)
+		return staleUpdate{fmt.Errorf("fed: duplicate update from %s for round %d", u.Community, u.Round)}
 	}
 	if want := len(c.flat); want == 0 {
 		c.flat = nn.Flatten(nil, c.cfg.Gen.Params())

@@ -1,6 +1,8 @@
 package fed
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -75,5 +77,23 @@ func TestStartQuorum(t *testing.T) {
 	}
 	if _, err := classEdge(t, func(c *EdgeConfig) { c.StartDevices = 1 }); err == nil {
 		t.Error("a start quorum without a timeout was accepted")
+	}
+}
+
+// TestStaleUpdateIs: the cloud's late and duplicate updates are
+// ErrStaleUpdate (the services log them as re-sends, not faults); the
+// others are not.
+func TestStaleUpdateIs(t *testing.T) {
+	for _, tc := range []struct {
+		err   error
+		stale bool
+	}{
+		{staleUpdate{errors.New("fed: duplicate update from a for round 1")}, true},
+		{fmt.Errorf("wrapped: %w", staleUpdate{errors.New("x")}), true},
+		{errors.New("fed: update from unknown community"), false},
+	} {
+		if got := errors.Is(tc.err, ErrStaleUpdate); got != tc.stale {
+			t.Errorf("%v: Is(ErrStaleUpdate) = %v, want %v", tc.err, got, tc.stale)
+		}
 	}
 }
