@@ -134,10 +134,16 @@ func (r *cloudRun) noModel(t *testing.T) {
 // statusUntil advances the clock a status period at a time until the
 // published status satisfies ok. Each step waits for a status of the time
 // it moved to (older ones, of ticks taken late, are skipped): the tick it
-// causes, or one still pending, is taken after the clock moved.
+// causes, or one still pending, is taken after the clock moved. Between
+// steps it lets real time pass (statusPace), so that a message the test
+// published reaches the service (through the broker and the service's
+// client) before the fake clock has run through the round's timeout: the
+// steps themselves take microseconds, and an update published just before
+// was sometimes still on its way after 60 of them (3 runs in 30).
 func (r *cloudRun) statusUntil(t *testing.T, ok func(cloud.Status) bool) cloud.Status {
 	t.Helper()
-	for range 100 {
+	for range 50 {
+		time.Sleep(statusPace)
 		r.clock.Advance(time.Second)
 		now := r.clock.Now()
 		for {
@@ -158,6 +164,9 @@ func (r *cloudRun) statusUntil(t *testing.T, ok func(cloud.Status) bool) cloud.S
 	t.Fatal("status never as wanted")
 	return cloud.Status{}
 }
+
+// statusPace is the real time statusUntil lets pass before each step.
+const statusPace = 20 * time.Millisecond
 
 // timeout waits until the loop waits on the round's deadline, then moves
 // the clock to it.
