@@ -114,13 +114,7 @@ func TestEvalCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	model := filepath.Join(dir, "generator.nnw")
-	var buf bytes.Buffer
-	if err := nn.Save(&buf, gen); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(model, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	saveModel(t, gen, model)
 	out, err := run(t, "eval", "-m", model, "-c", iid, "-n", "300")
 	if !errors.Is(err, eval.ErrNoClassifier) || !strings.Contains(err.Error(), "fedgan eval train -c "+iid) {
 		t.Fatalf("no classifier: got %v, want ErrNoClassifier with the command that trains it", err)
@@ -403,13 +397,7 @@ func TestEvalLR(t *testing.T) {
 		t.Fatal(err)
 	}
 	model := filepath.Join(dir, "lr.nnw")
-	var buf bytes.Buffer
-	if err := nn.Save(&buf, gen); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(model, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	saveModel(t, gen, model)
 	grid := filepath.Join(dir, "fig5.png")
 	got, err := run(t, "eval", "-m", model, "-c", cfg, "-n", "100", "-train", "-grid", grid)
 	if err != nil {
@@ -448,13 +436,7 @@ func TestSampleAndEvalOfPoints(t *testing.T) {
 	}
 	dir := t.TempDir()
 	model := filepath.Join(dir, "generator.nnw")
-	var buf bytes.Buffer
-	if err := nn.Save(&buf, gen); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(model, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	saveModel(t, gen, model)
 	pic := filepath.Join(dir, "points.png")
 	out, err := run(t, "sample", "-m", model, "-c", cfg, "-o", pic)
 	if err != nil || !strings.Contains(out, "over its 9 modes") {
@@ -470,5 +452,17 @@ func TestSampleAndEvalOfPoints(t *testing.T) {
 	}
 	if _, err := run(t, "eval", "-m", model, "-c", cfg); err == nil || !strings.Contains(err.Error(), "for image models") {
 		t.Errorf("eval of points: %v, want it to say eval is for image models", err)
+	}
+}
+
+// saveModel writes gen to path, as a run writes generator.nnw.
+func saveModel(t *testing.T, gen *nn.Sequential, path string) {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := nn.Save(&buf, gen); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

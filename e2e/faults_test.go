@@ -140,23 +140,7 @@ func TestAuth(t *testing.T) {
 	}
 	tp := newTopo(t, 3, 30)
 	tp.Anonymous = false
-	for _, c := range tp.Communities {
-		var creds strings.Builder
-		for _, d := range c.Devices {
-			pw := "pw-of-" + d
-			h, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.MinCost)
-			if err != nil {
-				t.Fatal(err)
-			}
-			fmt.Fprintf(&creds, "%s:%s\n", d, h)
-			if err := os.WriteFile(filepath.Join(tp.Dir, d+".secret"), []byte(pw+"\n"), 0o600); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := os.WriteFile(filepath.Join(tp.Dir, c.ID+".passwd"), []byte(creds.String()), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeSecrets(t, tp)
 	monHash, _ := bcrypt.GenerateFromPassword([]byte("watch-pw"), bcrypt.MinCost)
 	tp.Extra = "" // monitor goes into the edge section below
 	cfg := tp.write(t)
