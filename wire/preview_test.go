@@ -48,3 +48,23 @@ func TestCheckPreview(t *testing.T) {
 		t.Errorf("PreviewLimit(70 KiB) = %d", got)
 	}
 }
+
+// FuzzCheckPreview: whatever arrives on the preview topic, CheckPreview
+// returns (no panic in the PNG header decoder), and what it accepts is a
+// PNG whose header decodes within the size and side limits.
+func FuzzCheckPreview(f *testing.F) {
+	var b bytes.Buffer
+	_ = png.Encode(&b, image.NewGray(image.Rect(0, 0, 3, 2)))
+	f.Add(b.Bytes())
+	f.Add([]byte("\x89PNG\r\n\x1a\n"))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, p []byte) {
+		if CheckPreview(p, 0) != nil {
+			return
+		}
+		cfg, err := png.DecodeConfig(bytes.NewReader(p))
+		if err != nil || len(p) > MaxPreview || cfg.Width > MaxPreviewSide || cfg.Height > MaxPreviewSide || cfg.Width < 1 || cfg.Height < 1 {
+			t.Fatalf("accepted %d bytes: %v, %d×%d", len(p), err, cfg.Width, cfg.Height)
+		}
+	})
+}
