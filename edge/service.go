@@ -323,30 +323,8 @@ func (s *Service) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// The hot path stays in-process: feedback reaches the state machine
-	// straight from the broker (decoded on each device's own connection
-	// goroutine, after the broker's ACL and size checks) and batches are
-	// published inline, so the edge's 3·B·d floats per iteration never
-	// cross a socket or a second MQTT codec. Fed GAN's local models take
-	// the same way, and presence (below); the global model and status use
-	// the edge's own MQTT client.
-	answers := s.topics.FeedbackFilter(s.comm.ID)
-	if s.avg != nil {
-		answers = s.topics.LocalFilter(s.comm.ID)
-	}
-	if err := s.broker.Subscribe(answers, func(topic string, payload []byte) {
-		s.onMessage(topic, payload, false)
-	}); err != nil {
-		return fmt.Errorf("edge %s: subscribe to %s: %w", s.comm.ID, answers, err)
-	}
-	// Presence, like feedback, comes inline (with the retained ones at
-	// once): a thousand devices coming online together must not overflow
-	// the edge client's queue at the broker (measured: fedgan loadtest
-	// with 1,000 agents lost presences that way).
-	if err := s.broker.Subscribe(s.topics.PresenceFilter(s.comm.ID), func(topic string, payload []byte) {
-		s.onMessage(topic, payload, false)
-	}); err != nil {
-		return fmt.Errorf("edge %s: subscribe to presence: %w", s.comm.ID, err)
+	if err := s.subscribeInline(); err != nil {
+		return err
 	}
 	opts := brokercfg.ServiceClient(s.broker, s.self)
 	opts.Subscriptions = map[string]byte{
@@ -377,6 +355,37 @@ func (s *Service) Run(ctx context.Context) error {
 		return nil
 	}
 	return err
+}
+
+// subscribeInline takes the devices' answers and presence straight from
+// the broker, on the publishers' goroutines.
+func (s *Service) subscribeInline() error {
+	// The hot path stays in-process: feedback reaches the state machine
+	// straight from the broker (decoded on each device's own connection
+	// goroutine, after the broker's ACL and size checks) and batches are
+	// published inline, so the edge's 3·B·d floats per iteration never
+	// cross a socket or a second MQTT codec. Fed GAN's local models take
+	// the same way, and presence (below); the global model and status use
+	// the edge's own MQTT client.
+	answers := s.topics.FeedbackFilter(s.comm.ID)
+	if s.avg != nil {
+		answers = s.topics.LocalFilter(s.comm.ID)
+	}
+	if err := s.broker.Subscribe(answers, func(topic string, payload []byte) {
+		s.onMessage(topic, payload, false)
+	}); err != nil {
+		return fmt.Errorf("edge %s: subscribe to %s: %w", s.comm.ID, answers, err)
+	}
+	// Presence, like feedback, comes inline (with the retained ones at
+	// once): a thousand devices coming online together must not overflow
+	// the edge client's queue at the broker (measured: fedgan loadtest
+	// with 1,000 agents lost presences that way).
+	if err := s.broker.Subscribe(s.topics.PresenceFilter(s.comm.ID), func(topic string, payload []byte) {
+		s.onMessage(topic, payload, false)
+	}); err != nil {
+		return fmt.Errorf("edge %s: subscribe to presence: %w", s.comm.ID, err)
+	}
+	return nil
 }
 
 // now reads the service's clock.
