@@ -227,15 +227,9 @@ func (s *Service) Status() Status {
 // retained final model until ctx ends.
 func (s *Service) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
-	// The embedded broker outlives the service's own client: it stops
-	// once the client has disconnected, so that a shutdown is not logged
-	// as a lost connection.
-	bctx, stopBroker := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopBroker()
 	url, user, pw := s.top.Cloud.URL, s.top.Cloud.Username, ""
 	if s.broker != nil {
-		if !brokercfg.Serve(bctx, g, s.broker) {
-			stopBroker()
+		if !brokercfg.Serve(ctx, g, s.broker) {
 			return g.Wait()
 		}
 		url, user, pw = "tcp://"+s.broker.Addr(), s.self.User, s.self.Password
@@ -276,7 +270,6 @@ func (s *Service) Run(ctx context.Context) error {
 		return err
 	}
 	g.Go(func() error {
-		defer stopBroker()
 		defer client.Close(250 * time.Millisecond)
 		if err := client.WaitConnected(ctx); err != nil {
 			return nil

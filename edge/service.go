@@ -299,13 +299,7 @@ func (s *Service) Status() Status {
 // Run serves until ctx ends.
 func (s *Service) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
-	// The broker outlives the service's own client: it stops once the
-	// client has disconnected, so that a shutdown is not logged as a lost
-	// connection.
-	bctx, stopBroker := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopBroker()
-	if !brokercfg.Serve(bctx, g, s.broker) {
-		stopBroker()
+	if !brokercfg.Serve(ctx, g, s.broker) {
 		return g.Wait()
 	}
 	if s.bridge != nil {
@@ -315,7 +309,6 @@ func (s *Service) Run(ctx context.Context) error {
 		select {
 		case <-s.bridge.Ready():
 		case <-ctx.Done():
-			stopBroker()
 			return g.Wait()
 		}
 	}
@@ -336,7 +329,6 @@ func (s *Service) Run(ctx context.Context) error {
 		return err
 	}
 	g.Go(func() error {
-		defer stopBroker()
 		defer client.Close(250 * time.Millisecond)
 		if err := client.WaitConnected(ctx); err != nil {
 			return nil
