@@ -335,7 +335,9 @@ communities:
 		{"fr", "4", "none", "iid", "communities[b].data: classes 2 to 4 do not fit model.class_code 4"},
 		{"fr", "-1", "none", "iid", "model.class_code: must be 0 (off) or a number of classes up to 256, got -1"},
 		{"fr", "257", "none", "iid", "up to 256, got 257"},
-		{"lr", "5", "none", "iid", "model.class_code: applies to the fr scenario only"},
+		{"lr", "5", "none", "iid", ""}, // G(z, c_k, e_y): two domain columns, then five class columns
+		{"lr", "4", "none", "iid", "communities[b].data: classes 2 to 4 do not fit model.class_code 4"},
+		{"lr", "0", "none", "iid", ""},
 		{"fr", "5", "community", "iid", "model.class_code: replaces model.source_code"},
 		{"fr", "5", "none", "modes", ""}, // each device judges its own classes
 	} {
@@ -352,11 +354,14 @@ communities:
 			t.Errorf("%s: %v", name, err)
 			continue
 		}
-		code := top.Model.ClassCode
-		if got, want := top.GenInDim(), 4+code; got != want {
+		code, k := top.Model.ClassCode, top.Domains()
+		if got, want := top.GenInDim(), 4+k+code; got != want {
 			t.Errorf("%s: G input width %d, want %d", name, got, want)
 		}
-		if got, want := top.DiscriminatorSpec()[0].In, 2+code; got != want {
+		if got, want := top.GenLayout().ClassOff(), 4+k; got != want {
+			t.Errorf("%s: class column 0 at %d, want %d (after z and the domain code)", name, got, want)
+		}
+		if got, want := top.DiscriminatorSpec()[0].In, 2+k+code; got != want {
 			t.Errorf("%s: D input width %d, want %d", name, got, want)
 		}
 		if got := top.Spec().Classes; got != code {
@@ -685,11 +690,16 @@ communities:
 	if top, err := load("lr", "[16]", "input"); err != nil || top.GeneratorSpec()[0].Kind != nn.KindDense {
 		t.Errorf("input: %v, %+v", err, top.GeneratorSpec())
 	}
+	if top, err := load("lr", "[16]", "input, class_code: 1"); err != nil || top.GenInDim() != 7 {
+		t.Errorf("input with a class code: %v", err)
+	}
 	for _, tt := range []struct{ scenario, gen, code, want string }{
 		{"fr", "[16]", "skip_first", "model.domain_code: skip_first needs scenario: lr"},
 		{"lr", "[]", "skip_first", "model.domain_code: skip_first needs scenario: lr and a hidden layer"},
 		{"lr", "[16]", "middle", "model.domain_code"},
 		{"fr", "[16]", "heads", "model.domain_code: heads needs scenario: lr"},
+		{"lr", "[16]", "skip_first, class_code: 1", "model.domain_code: skip_first moves the domain code"},
+		{"lr", "[16]", "heads, class_code: 1", "with model.class_code only input is built"},
 	} {
 		if _, err := load(tt.scenario, tt.gen, tt.code); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s %s %s: got %v, want an error containing %q", tt.scenario, tt.gen, tt.code, err, tt.want)

@@ -152,9 +152,6 @@ func (t *Topology) validateModel(p *problems) {
 	if m.ClassCode < 0 || m.ClassCode > wire.MaxClasses {
 		p.bad("model.class_code", "must be 0 (off) or a number of classes up to %d, got %d", wire.MaxClasses, m.ClassCode)
 	}
-	if m.ClassCode > 0 && t.Scenario == "lr" {
-		p.bad("model.class_code", "applies to the fr scenario only (lr conditions G on the domain code)")
-	}
 	fedName(p, "model.d_class", &m.DClass, "input", fed.ParseClassMode)
 	if m.ClassCode > 0 && m.SourceCode != SourceNone {
 		p.bad("model.class_code", "replaces model.source_code (a class belongs to one community); set source_code: none")
@@ -168,6 +165,9 @@ func (t *Topology) validateModel(p *problems) {
 	}
 	if m.DomainCode == DomainCodeHeads && t.Scenario != "lr" {
 		p.bad("model.domain_code", "heads needs scenario: lr")
+	}
+	if m.DomainCode != DomainCodeInput && m.ClassCode > 0 {
+		p.bad("model.domain_code", "%s moves the domain code, the last columns of G's input without a class code; with model.class_code only input is built", m.DomainCode)
 	}
 }
 

@@ -459,7 +459,11 @@ func (c *Cloud) close(now time.Time, timedOut bool) {
 }
 
 // trainClassifier trains C on {G(z, c_k), k} and evaluates L_inv, L_spe
-// (docs/DESIGN.md §2.6). It returns C's last training loss.
+// (docs/DESIGN.md §2.6). With a class code (Layout.Classes > 0) every row
+// also carries a class y drawn uniformly from all Classes (the LR domains
+// share the labels), C's rows are G(z, c_k, y), and the rows that Eq. 8
+// and 9 compare across the domains share z and y. It returns C's last
+// training loss.
 func (c *Cloud) trainClassifier() float64 {
 	l, b := c.cfg.Layout, c.cfg.Batch
 	k, m, cols := l.Domains, l.Latent, l.Width()
@@ -470,7 +474,12 @@ func (c *Cloud) trainClassifier() float64 {
 	grad := nn.Mat{Rows: k * b, Cols: k, Data: make([]float32, k*b*k)}
 	for step := 0; step < c.cfg.ClassifierSteps; step++ {
 		for i := 0; i < k*b; i++ {
-			l.Fill(in[i*cols:(i+1)*cols], c.rng, Codes{Domain: i / b, Source: -1, Class: -1})
+			y := -1
+			l.Fill(in[i*cols:(i+1)*cols], c.rng, NoCodes)
+			if l.Classes > 0 {
+				y = c.rng.IntN(l.Classes)
+			}
+			l.SetCodes(in[i*cols:(i+1)*cols], Codes{Domain: i / b, Source: -1, Class: y})
 			labels[i] = i / b
 		}
 		out := c.cfg.Gen.Forward(nn.Mat{Rows: k * b, Cols: cols, Data: in})
@@ -483,7 +492,14 @@ func (c *Cloud) trainClassifier() float64 {
 	}
 	z := make([]float32, b*m)
 	fillNormal(z, c.rng)
-	linv, lspe, err := c.dom.eval(c.cfg.Gen, c.cfg.Classifier, c.cfg.FirstLayers, z, b, l, 0, 0, false)
+	var ys []int
+	if l.Classes > 0 {
+		ys = make([]int, b)
+		for i := range ys {
+			ys[i] = c.rng.IntN(l.Classes)
+		}
+	}
+	linv, lspe, err := c.dom.eval(c.cfg.Gen, c.cfg.Classifier, c.cfg.FirstLayers, z, ys, b, l, 0, 0, false)
 	if err == nil {
 		c.linv, c.lspe = linv, lspe
 	}

@@ -1,4 +1,6 @@
-// Class codes of a class-conditional G (EdgeConfig.Layout.Classes).
+// Class codes of a class-conditional G (EdgeConfig.Layout.Classes): FR's
+// G(z, e_y), and in the LR scenario G(z, c_k, e_y), whose domains share
+// the labels (docs/DESIGN.md §2.6).
 
 package fed
 
@@ -18,8 +20,6 @@ func checkClasses(cfg *EdgeConfig) error {
 		return fmt.Errorf("fed: Classes = %d, want 0 to %d", cfg.Layout.Classes, wire.MaxClasses)
 	case cfg.Layout.Classes == 0:
 		return errors.New("fed: ClassSet needs Classes > 0")
-	case cfg.Layout.Domains > 0:
-		return errors.New("fed: class codes are for FR; an LR edge is conditioned on its domain code")
 	case len(cfg.ClassSet) == 0:
 		return errors.New("fed: Classes > 0 needs the classes of the community's data (ClassSet)")
 	}
