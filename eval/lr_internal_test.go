@@ -78,3 +78,48 @@ func TestChanceAgreement(t *testing.T) {
 		}
 	}
 }
+
+func TestClassAccuracy(t *testing.T) {
+	tests := []struct {
+		labels, ys []int
+		want       float64
+	}{
+		{[]int{1, 2, 3}, nil, 0}, // no class code
+		{[]int{1, 2, 3, 4}, []int{1, 2, 3, 4}, 1},
+		{[]int{1, 2, 3, 4}, []int{1, 0, 3, 0}, 0.5},
+		{[]int{0, 0, 0, 0}, []int{1, 2, 3, 4}, 0},
+	}
+	for _, tt := range tests {
+		if got := classAccuracy(tt.labels, tt.ys); got != tt.want {
+			t.Errorf("classAccuracy(%v, %v) = %v, want %v", tt.labels, tt.ys, got, tt.want)
+		}
+	}
+}
+
+func TestChanceGivenClass(t *testing.T) {
+	tests := []struct {
+		name   string
+		labels [][]int
+		ys     []int
+		want   float64
+	}{
+		{"no class code", [][]int{{0, 1}, {0, 1}}, nil, 0},
+		// Each domain draws the class asked for: the class alone ties the
+		// label, so independent draws given y agree always.
+		{"labels are the classes", [][]int{{0, 1, 2, 0}, {0, 1, 2, 0}}, []int{0, 1, 2, 0}, 1},
+		// One class, each domain half 0, half 1 (in different columns):
+		// independent draws agree with chance 1/2 (the columns agree on none).
+		{"one class, two labels", [][]int{{0, 0, 1, 1}, {1, 1, 0, 0}}, []int{5, 5, 5, 5}, 0.5},
+		// Class 0 (half the columns) always labelled 0 in both; class 1:
+		// domain 0 labels 1, 1; domain 1 labels 1, 2: 1/2 · 1 + 1/2 · 1/2.
+		{"two classes", [][]int{{0, 0, 1, 1}, {0, 0, 1, 2}}, []int{0, 0, 1, 1}, 0.75},
+		// Three domains, one class: h = (1/2, 1/2), (1/2, 1/2), (1, 0):
+		// 1/2 · 1/2 · 1 = 1/4.
+		{"three domains", [][]int{{0, 1}, {1, 0}, {0, 0}}, []int{3, 3}, 0.25},
+	}
+	for _, tt := range tests {
+		if got := chanceGivenClass(tt.labels, tt.ys); math.Abs(got-tt.want) > 1e-12 {
+			t.Errorf("%s: chanceGivenClass = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}

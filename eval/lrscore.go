@@ -2,7 +2,9 @@ package eval
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"strings"
 
 	"github.com/fedgan/fedgan/config"
@@ -12,14 +14,17 @@ import (
 
 // LRReport holds the scores of a label-related generator G(z, c_k)
 // (LREval.Score, docs/DESIGN.md §8.2). Every domain is scored on the same
-// Samples latents z: row i of domain k is G(z_i, c_k).
+// Samples latents z: row i of domain k is G(z_i, c_k). With a class code
+// (model.class_code) the latent is (z, y): row i of domain k is G(z_i,
+// c_k, y_i), the class y_i shared by the domains.
 //
-// There is no train-on-synthetic accuracy (TSTR) and no "Acc" per domain:
-// both need the class a sample was drawn with, and an LR G takes a domain
-// code, not a class.
+// There is no train-on-synthetic accuracy (TSTR) per domain.
 type LRReport struct {
 	// Samples is the number of latents z drawn, and of rows per domain.
 	Samples int `json:"samples"`
+	// ClassCode is the number of classes of G's class code
+	// (model.class_code; 0: none, and the class scores are left out).
+	ClassCode int `json:"class_code,omitempty"`
 	// Domains holds each domain's scores, domain k at index k.
 	Domains []LRDomainReport `json:"domains"`
 	// Agreement is the cross-domain label agreement: the share of the z
@@ -41,6 +46,16 @@ type LRReport struct {
 	// says that z decides the label only where it exceeds this (a G that
 	// draws one class everywhere agrees by chance, ChanceAgreement 1).
 	ChanceAgreement float64 `json:"chance_agreement"`
+	// ChanceGivenClass, with a class code only, is Σ_y p(y) Σ_c Π_k
+	// h_k(c | y), h_k(· | y) the histogram of domain k's labels among the
+	// samples drawn with class y: what Agreement would be if each domain
+	// drew its label from the class alone, independently of z. With a class
+	// code the class is part of the shared latent, so ChanceAgreement (near
+	// 1/10 for ten balanced classes) says little; Agreement above
+	// ChanceGivenClass says that z, beyond y, ties the digit across the
+	// domains, and ChanceGivenClass near 1 that y alone does (the domains
+	// draw the class asked for, LRDomainReport.ClassAccuracy).
+	ChanceGivenClass float64 `json:"chance_agreement_given_class,omitempty"`
 	// PairAgreement[k][k'] is the share of the z whose samples in domains
 	// k and k' get the same label (symmetric, 1 on the diagonal).
 	PairAgreement [][]float64 `json:"pair_agreement"`
@@ -66,6 +81,10 @@ type LRDomainReport struct {
 	// DomainAccuracy is the share of the domain's samples that the domain
 	// classifier assigns to it.
 	DomainAccuracy float64 `json:"domain_accuracy"`
+	// ClassAccuracy, with a class code only, is the share of the domain's
+	// samples G(z, c_k, y) that the digit classifier assigns to y: whether G
+	// draws the class it is asked for in this domain (the paper's "Acc").
+	ClassAccuracy float64 `json:"class_accuracy,omitempty"`
 	// RealDigitAccuracy is the digit classifier's accuracy on the domain's
 	// real test images, RealDomainAccuracy the domain classifier's: how far
 	// the scores of this domain can be trusted.
@@ -79,9 +98,15 @@ func (r LRReport) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "label agreement %.4f (chance %.4f, in domain %.4f)  domain accuracy %.4f (real %.4f)  (%d latents)",
 		r.Agreement, r.ChanceAgreement, r.AgreementInDomain, r.DomainAccuracy, r.RealDomainAccuracy, r.Samples)
+	if r.ClassCode > 0 {
+		fmt.Fprintf(&b, "  chance given the class %.4f", r.ChanceGivenClass)
+	}
 	for _, d := range r.Domains {
-		fmt.Fprintf(&b, "\ndomain %d %v: %s  domain accuracy %.4f  (real: digits %.4f, domain %.4f)",
-			d.Domain, d.Sources, d.Scores, d.DomainAccuracy, d.RealDigitAccuracy, d.RealDomainAccuracy)
+		fmt.Fprintf(&b, "\ndomain %d %v: %s  domain accuracy %.4f", d.Domain, d.Sources, d.Scores, d.DomainAccuracy)
+		if r.ClassCode > 0 {
+			fmt.Fprintf(&b, "  class accuracy %.4f", d.ClassAccuracy)
+		}
+		fmt.Fprintf(&b, "  (real: digits %.4f, domain %.4f)", d.RealDigitAccuracy, d.RealDomainAccuracy)
 	}
 	return b.String()
 }
@@ -105,9 +130,16 @@ func (le *LREval) Score(top *config.Topology, gen *nn.Sequential, n int, rng *ra
 	if n < 2 {
 		return LRReport{}, fmt.Errorf("eval: the LR scores need at least 2 latents, got %d", n)
 	}
+	if l.Classes > 0 && l.Classes != le.Digits.Cls.Classes {
+		return LRReport{}, fmt.Errorf("eval: model.class_code is %d, the digit classifier has %d classes", l.Classes, le.Digits.Cls.Classes)
+	}
 	z := deploy.Latents(top, nil, n, rng)
+	var ys []int // each latent's class (nil without a class code)
+	if l.Classes > 0 {
+		ys = classLabels(l, z)
+	}
 	zk := make([]float32, len(z))
-	rep := LRReport{Samples: n, Domains: make([]LRDomainReport, k), RealDomainAccuracy: le.RealDomainAccuracy}
+	rep := LRReport{Samples: n, ClassCode: l.Classes, Domains: make([]LRDomainReport, k), RealDomainAccuracy: le.RealDomainAccuracy}
 	labels, hists := make([][]int, k), make([][]float64, k)
 	inDomain := make([]bool, n) // z_i's samples are all in their domains
 	for i := range inDomain {
@@ -120,11 +152,13 @@ func (le *LREval) Score(top *config.Topology, gen *nn.Sequential, n int, rng *ra
 		if rep.Domains[d], labels[d], err = le.scoreDomain(d, forward(gen, l, zk), inDomain); err != nil {
 			return LRReport{}, err
 		}
+		rep.Domains[d].ClassAccuracy = classAccuracy(labels[d], ys)
 		hists[d] = rep.Domains[d].Scores.Hist
 		rep.DomainAccuracy += rep.Domains[d].DomainAccuracy / float64(k)
 	}
 	rep.Agreement, rep.PairAgreement = agreement(labels)
 	rep.ChanceAgreement = chanceAgreement(hists)
+	rep.ChanceGivenClass = chanceGivenClass(labels, ys)
 	both := 0
 	for i, ok := range inDomain {
 		if ok && sameLabel(labels, i) {
@@ -233,4 +267,58 @@ func chanceAgreement(hists [][]float64) float64 {
 		s += p
 	}
 	return s
+}
+
+// classAccuracy is the share of the rows whose label is their class ys[i];
+// 0 without classes (ys nil).
+func classAccuracy(labels, ys []int) float64 {
+	if len(ys) == 0 {
+		return 0
+	}
+	right := 0
+	for i, y := range ys {
+		if labels[i] == y {
+			right++
+		}
+	}
+	return float64(right) / float64(len(ys))
+}
+
+// chanceGivenClass is Σ_y p(y) Σ_c Π_k h_k(c | y) over the columns i of
+// labels (one row per domain), grouped by their class ys[i]: what
+// agreement would be if each domain drew its label from the class alone
+// (LRReport.ChanceGivenClass). It is 0 without classes (ys nil).
+func chanceGivenClass(labels [][]int, ys []int) float64 {
+	if len(ys) == 0 || len(labels) == 0 {
+		return 0
+	}
+	byClass := map[int][]int{}
+	for i, y := range ys {
+		byClass[y] = append(byClass[y], i)
+	}
+	n := labelCount(labels)
+	var s float64
+	for _, y := range slices.Sorted(maps.Keys(byClass)) { // one order: one sum
+		cols := byClass[y]
+		hists := make([][]float64, len(labels))
+		for k, row := range labels {
+			hists[k] = make([]float64, n)
+			for _, i := range cols {
+				hists[k][row[i]] += 1 / float64(len(cols))
+			}
+		}
+		s += float64(len(cols)) / float64(len(ys)) * chanceAgreement(hists)
+	}
+	return s
+}
+
+// labelCount is one more than the largest label in labels.
+func labelCount(labels [][]int) int {
+	n := 0
+	for _, row := range labels {
+		for _, c := range row {
+			n = max(n, c+1)
+		}
+	}
+	return n
 }

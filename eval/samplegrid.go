@@ -11,6 +11,7 @@ import (
 
 	"github.com/fedgan/fedgan/config"
 	"github.com/fedgan/fedgan/deploy"
+	"github.com/fedgan/fedgan/fed"
 	"github.com/fedgan/fedgan/internal/atomicfile"
 	"github.com/fedgan/fedgan/nn"
 )
@@ -101,8 +102,10 @@ func WriteGridFile(path string, top *config.Topology, gen *nn.Sequential) error 
 // LRGridLatents returns the inputs of an LR topology's Fig. 5 grid:
 // columns latents z_0 … z_{columns−1} drawn from the fixed grid stream
 // (deploy.Latents), repeated in K rows with the domain code of row k set
-// to k, so that input k·columns + j is [z_j, c_k]. It returns an error if
-// top is not in the LR scenario or columns < 1.
+// to k, so that input k·columns + j is [z_j, c_k]. With a class code
+// (model.class_code) the latent of column j is (z_j, y_j), y_j = j mod
+// the number of classes (every class in turn), shared by the K rows. It
+// returns an error if top is not in the LR scenario or columns < 1.
 func LRGridLatents(top *config.Topology, columns int) ([]float32, error) {
 	l := top.GenLayout()
 	if l.Domains == 0 {
@@ -112,6 +115,12 @@ func LRGridLatents(top *config.Topology, columns int) ([]float32, error) {
 		return nil, fmt.Errorf("eval: a grid of %d columns", columns)
 	}
 	z := deploy.Latents(top, nil, columns, gridRNG())
+	if l.Classes > 0 {
+		w := l.Width()
+		for j := range columns {
+			l.SetCodes(z[j*w:(j+1)*w], fed.Codes{Domain: -1, Source: -1, Class: j % l.Classes})
+		}
+	}
 	out := make([]float32, 0, l.Domains*len(z))
 	for k := range l.Domains {
 		row := append([]float32(nil), z...)
