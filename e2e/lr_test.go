@@ -3,7 +3,9 @@ package e2e
 import (
 	"math"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/fedgan/fedgan/config"
@@ -21,17 +23,27 @@ func TestLRSeparateProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("multi-process test")
 	}
-	for _, tc := range []struct{ name, mode, extra string }{
-		{"sync", "sync", ""}, {"async", "async", ""},
+	for _, tc := range []struct {
+		name, mode, extra string
+		classCode         bool
+	}{
+		{"sync", "sync", "", false}, {"async", "async", "", false},
 		// The FED GAN baseline of Table 2: conditional GANs on the devices,
 		// FedAvg, no domain classifier (no L_inv, L_spe in the metrics).
-		{"fedgan", "sync", "  algorithm: fedgan"},
+		{"fedgan", "sync", "  algorithm: fedgan", false},
+		// G(z, c_k, e_y) (model.class_code): the batches carry the row
+		// classes over the brokers, D reads [x, c_k, e_y], C trains on
+		// rows with classes (each community's one mode is class 0).
+		{"sync-class-code", "sync", "", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tp := newTopo(t, 30, 10)
 			tp.Scenario, tp.Mode, tp.Extra = "lr", tc.mode, tc.extra
 			fedgan := tc.extra != ""
 			cfg := tp.write(t)
+			if tc.classCode {
+				withClassCode(t, cfg)
+			}
 			cloud, edges, agents := startAll(t, tp, cfg)
 			eventually(t, "the final model", finished(tp))
 			checkRounds(t, tp)
@@ -71,5 +83,21 @@ func TestLRSeparateProcesses(t *testing.T) {
 			}
 			cloud.stop(t)
 		})
+	}
+}
+
+// withClassCode adds model.class_code: 1 to the LR topology file cfg.
+func withClassCode(t *testing.T, cfg string) {
+	t.Helper()
+	b, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := strings.Replace(string(b), "classifier: [16]}", "classifier: [16], class_code: 1}", 1)
+	if out == string(b) {
+		t.Fatalf("no LR model line in %s:\n%s", cfg, b)
+	}
+	if err := os.WriteFile(cfg, []byte(out), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -8,8 +8,9 @@ import "math/rand/v2"
 //	[ z: Latent | domain code: Domains | source code: SourceCodes | class code: Classes ]
 //
 // z ~ N(0, I_m); the domain code c_k is the LR scenario's one-hot
-// condition (Sect. 3.2); the source code e_s (model.source_code) and the
-// class code e_y (model.class_code) are FR's optional one-hot conditions.
+// condition (Sect. 3.2); the source code e_s (model.source_code, FR) and
+// the class code e_y (model.class_code, FR or LR) are optional one-hot
+// conditions.
 // Every part but z may be empty. The edges, the cloud, the sampler and the
 // configuration all size and fill G's input through it.
 type Layout struct {
