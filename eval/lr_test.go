@@ -118,26 +118,18 @@ func bright(d, c, p int) bool {
 func wireLR(t *testing.T, top *config.Topology, gen *nn.Sequential, w stripeWiring) {
 	t.Helper()
 	l := top.GenLayout()
-	var dense []*nn.Dense
-	for _, layer := range gen.Layers {
-		if d, ok := layer.(*nn.Dense); ok {
-			dense = append(dense, d)
-		}
+	if l.Domains != 2 {
+		t.Fatalf("%d domains, want 2", l.Domains)
 	}
-	if len(dense) != 2 || l.Domains != 2 {
-		t.Fatalf("generator of %d dense layers, %d domains: want 2 and 2", len(dense), l.Domains)
-	}
-	for _, p := range gen.Params() {
-		clear(p.Value)
-	}
-	h, out := dense[0].W.Shape[1], dense[1].W.Shape[1]
+	first, last := clearedDense(t, gen)
+	h := first.W.Shape[1]
 	for k := range 2 {
 		for s := range 2 {
 			u := 2*k + s
-			dense[0].W.Value[0*h+u] = float32(3 * (1 - 2*s))
+			first.W.Value[0*h+u] = float32(3 * (1 - 2*s))
 			if !w.ignoreDomain {
-				dense[0].W.Value[(l.DomainOff()+k)*h+u] = 20
-				dense[0].B.Value[u] = -20
+				first.W.Value[(l.DomainOff()+k)*h+u] = 20
+				first.B.Value[u] = -20
 			}
 			d, c := k, s
 			if w.swapDomains {
@@ -149,14 +141,40 @@ func wireLR(t *testing.T, top *config.Topology, gen *nn.Sequential, w stripeWiri
 			if w.swapLabels && k == 1 {
 				c = 1 - s
 			}
-			for p := range out {
-				v := float32(-5)
-				if bright(d, c, p) {
-					v = 5
-				}
-				dense[1].W.Value[u*out+p] = v
-			}
+			drawStripe(last, u, d, c)
 		}
+	}
+}
+
+// clearedDense returns the two dense layers of gen, an LR generator of
+// two domains, with every parameter of gen set to 0.
+func clearedDense(t *testing.T, gen *nn.Sequential) (first, last *nn.Dense) {
+	t.Helper()
+	var dense []*nn.Dense
+	for _, layer := range gen.Layers {
+		if d, ok := layer.(*nn.Dense); ok {
+			dense = append(dense, d)
+		}
+	}
+	if len(dense) != 2 {
+		t.Fatalf("generator of %d dense layers, want 2", len(dense))
+	}
+	for _, p := range gen.Params() {
+		clear(p.Value)
+	}
+	return dense[0], dense[1]
+}
+
+// drawStripe makes hidden unit u of the output layer last draw domain d's
+// stripe of class c: +5 before tanh on its bright pixels, −5 elsewhere.
+func drawStripe(last *nn.Dense, u, d, c int) {
+	out := last.W.Shape[1]
+	for p := range out {
+		v := float32(-5)
+		if bright(d, c, p) {
+			v = 5
+		}
+		last.W.Value[u*out+p] = v
 	}
 }
 

@@ -27,36 +27,22 @@ var turnedLRClasses = strings.NewReplacer("output: tanh}", "output: tanh, class_
 func wireLRClasses(t *testing.T, top *config.Topology, gen *nn.Sequential, swap bool) {
 	t.Helper()
 	l := top.GenLayout()
-	var dense []*nn.Dense
-	for _, layer := range gen.Layers {
-		if d, ok := layer.(*nn.Dense); ok {
-			dense = append(dense, d)
-		}
+	if l.Domains != 2 || l.Classes != 2 {
+		t.Fatalf("%d domains, %d classes: want 2 and 2", l.Domains, l.Classes)
 	}
-	if len(dense) != 2 || l.Domains != 2 || l.Classes != 2 {
-		t.Fatalf("generator of %d dense layers, %d domains, %d classes: want 2, 2, 2", len(dense), l.Domains, l.Classes)
-	}
-	for _, p := range gen.Params() {
-		clear(p.Value)
-	}
-	h, out := dense[0].W.Shape[1], dense[1].W.Shape[1]
+	first, last := clearedDense(t, gen)
+	h := first.W.Shape[1]
 	for k := range 2 {
 		for y := range 2 {
 			u := 2*k + y
-			dense[0].W.Value[(l.DomainOff()+k)*h+u] = 20
-			dense[0].W.Value[(l.ClassOff()+y)*h+u] = 20
-			dense[0].B.Value[u] = -20
+			first.W.Value[(l.DomainOff()+k)*h+u] = 20
+			first.W.Value[(l.ClassOff()+y)*h+u] = 20
+			first.B.Value[u] = -20
 			c := y
 			if swap && k == 1 {
 				c = 1 - y
 			}
-			for p := range out {
-				v := float32(-5)
-				if bright(k, c, p) {
-					v = 5
-				}
-				dense[1].W.Value[u*out+p] = v
-			}
+			drawStripe(last, u, k, c)
 		}
 	}
 }
