@@ -183,17 +183,22 @@ func (ws *wsConn) Write(p []byte) (int, error) {
 
 // pipeListener is the in-process listener: DialInternal hands one end of a
 // net.Pipe to mochi. No socket, so it works with every network listener
-// off.
+// off. It keeps the server ends it handed out until their connection ends,
+// so that Close can end them all: a client still connecting when the
+// broker stops (not yet among mochi's clients, which closeClients
+// disconnects) would otherwise attach afterwards and keep the broker's
+// stop waiting for it.
 type pipeListener struct {
 	mu        sync.Mutex
 	establish listeners.EstablishFn // nil until Serve, and again after Close
 	closed    bool
+	conns     map[net.Conn]struct{} // server ends whose establish has not returned
 	wg        sync.WaitGroup
 }
 
 var _ listeners.Listener = (*pipeListener)(nil)
 
-func newPipeListener() *pipeListener { return &pipeListener{} }
+func newPipeListener() *pipeListener { return &pipeListener{conns: map[net.Conn]struct{}{}} }
 
 func (l *pipeListener) ID() string              { return ListenerInproc }
 func (l *pipeListener) Address() string         { return "inproc" }
@@ -209,12 +214,18 @@ func (l *pipeListener) Serve(establish listeners.EstablishFn) {
 	}
 }
 
-// Close stops dial and disconnects this listener's clients.
+// Close stops dial, disconnects this listener's clients and closes every
+// connection it handed out, connected or still connecting.
 func (l *pipeListener) Close(closeClients listeners.CloseFn) {
 	l.mu.Lock()
 	l.closed, l.establish = true, nil
 	l.mu.Unlock()
 	closeClients(ListenerInproc)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for c := range l.conns {
+		c.Close()
+	}
 }
 
 var errNotServing = errors.New("broker: not serving")
@@ -227,10 +238,14 @@ func (l *pipeListener) dial() (net.Conn, error) {
 	}
 	client, server := net.Pipe()
 	establish := l.establish
+	l.conns[server] = struct{}{}
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
 		_ = establish(ListenerInproc, server)
+		l.mu.Lock()
+		delete(l.conns, server)
+		l.mu.Unlock()
 	}()
 	return client, nil
 }

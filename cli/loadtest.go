@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/exec"
 	"runtime"
@@ -74,7 +73,7 @@ func loadtestCommand(stdout, stderr io.Writer) *cobra.Command {
 	fs.StringVar(&cpuProfile, "cpuprofile", "", "write the edge process's CPU profile (pprof) to this file")
 	fs.StringVar(&memProfile, "memprofile", "", "write the edge process's heap profile (pprof) to this file once every agent is connected")
 	fs.BoolVar(&baseline, "baseline", false, "first run the same test with only the --sample agents connected, and report both and the ratio of their rates")
-	c.registerLogs(fs, slog.LevelWarn, quietWhy)
+	c.registerLogs(fs)
 	fs.BoolVar(&child, "agent-proc", false, "internal: run agents --from to --to of --topology against --url until stdin closes")
 	fs.StringVar(&topo, "topology", "", "internal: the topology file (--agent-proc)")
 	fs.StringVar(&url, "url", "", "internal: the edge broker's URL (--agent-proc)")

@@ -291,7 +291,7 @@ func (t *test) run(ctx context.Context, path, dir string) (*Report, error) {
 	o := t.o
 	rep := &Report{Model: o.Model, Agents: o.Agents, Sample: o.Sample, Quorum: o.Quorum, WireDType: t.top.Training.WireDType, Procs: o.Procs, Iterations: o.Iterations}
 	svc, err := edge.New(t.top, Community, edge.Options{Listen: "127.0.0.1:0", NoBridge: true, State: filepath.Join(dir, "state"),
-		StatusEvery: 100 * time.Millisecond, Logger: o.Logger, OnFlush: t.onFlush})
+		StatusEvery: 100 * time.Millisecond, Logger: o.Logger, OnFlush: t.onFlush, Quiet: true})
 	if err != nil {
 		return nil, err
 	}
