@@ -9,13 +9,25 @@ import (
 
 // packetElider wraps the handler given to mochi, which logs whole packets
 // (payload included: up to MaxPacketSize bytes per line) under "pk" and
-// "packet". It replaces them with a summary.
+// "packet". It replaces them with a summary, and logs mochi's info lines
+// (its hooks and listeners attached, started, stopped: the broker's own
+// lines say where it serves) at debug.
 type packetElider struct{ h slog.Handler }
 
-func (e packetElider) Enabled(ctx context.Context, l slog.Level) bool { return e.h.Enabled(ctx, l) }
+// mochiLevel is the level a line mochi logs at l is logged at.
+func mochiLevel(l slog.Level) slog.Level {
+	if l == slog.LevelInfo {
+		return slog.LevelDebug
+	}
+	return l
+}
+
+func (e packetElider) Enabled(ctx context.Context, l slog.Level) bool {
+	return e.h.Enabled(ctx, mochiLevel(l))
+}
 
 func (e packetElider) Handle(ctx context.Context, r slog.Record) error {
-	out := slog.NewRecord(r.Time, r.Level, r.Message, r.PC)
+	out := slog.NewRecord(r.Time, mochiLevel(r.Level), r.Message, r.PC)
 	r.Attrs(func(a slog.Attr) bool {
 		out.AddAttrs(elide(a))
 		return true

@@ -74,10 +74,12 @@ const rootLong = `fedgan: federated generative model for IoT over MQTT
 
 Every flag has a --long name; the Go-style single-dash spellings of long
 flags (-rounds 500, -eval-every=5, -sim) are accepted too.
-Logs: the services (cloud, edge, agent) log at info by default; commands that
-print their own progress on stdout (run, sim, experiment, loadtest) at warn.
---log-level debug|info|warn|error sets it, -v is --log-level info and
---debug is --log-level debug.`
+Logs go to stderr, at info by default in every command; --log-level
+debug|info|warn|error sets it, -v is --log-level info and --debug is
+--log-level debug. Commands that print their own progress on stdout (run,
+experiment, loadtest) log their embedded services' routine lines (each
+round, each device's presence) and their embedded agents' info lines at
+debug.`
 
 // Main runs one fedgan command: args without the program name. Help goes
 // to stdout; Main prints nothing on an error, which it returns (Report
@@ -183,25 +185,20 @@ type common struct {
 	level   logLevel
 }
 
-// register adds -c/--config (and --id with withID) and the log flags;
-// level is the default --log-level, why the reason it is not info (shown
-// in the help) or "".
-func (c *common) register(fs *pflag.FlagSet, withID bool, level slog.Level, why string) {
+// register adds -c/--config (and --id with withID) and the log flags.
+func (c *common) register(fs *pflag.FlagSet, withID bool) {
 	fs.StringVarP(&c.config, "config", "c", "", "topology file (YAML)")
 	if withID {
 		fs.StringVar(&c.id, "id", "", "which community or device of the topology this process is")
 	}
-	c.registerLogs(fs, level, why)
+	c.registerLogs(fs)
 }
 
-// registerLogs adds -v/--verbose, --debug, --log-level and --log-json.
-func (c *common) registerLogs(fs *pflag.FlagSet, level slog.Level, why string) {
-	c.level = logLevel(level)
-	usage := "log level: debug, info, warn or error"
-	if why != "" {
-		usage += " (" + why + ")"
-	}
-	fs.Var(&c.level, "log-level", usage)
+// registerLogs adds -v/--verbose, --debug, --log-level and --log-json;
+// every command logs at info by default.
+func (c *common) registerLogs(fs *pflag.FlagSet) {
+	c.level = logLevel(slog.LevelInfo)
+	fs.Var(&c.level, "log-level", "log level: debug, info, warn or error")
 	fs.BoolVarP(&c.verbose, "verbose", "v", false, "log at info level (--log-level info)")
 	fs.BoolVar(&c.debug, "debug", false, "log at debug level (--log-level debug)")
 	fs.BoolVar(&c.json, "log-json", false, "log as JSON lines")
@@ -237,10 +234,6 @@ func (l *logLevel) Set(s string) error {
 	*l = logLevel(lv)
 	return nil
 }
-
-// quietWhy is the help's reason for the quieter default of commands that
-// print their own progress.
-const quietWhy = "quieter by default: this command prints its own progress on stdout"
 
 // load checks the flags common to the roles and reads the topology.
 func load(c *common, needID bool) (*config.Topology, error) {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -50,7 +49,7 @@ type evalFlags struct {
 }
 
 func (f *evalFlags) register(fs *pflag.FlagSet) {
-	f.common.register(fs, false, slog.LevelWarn, "")
+	f.common.register(fs, false)
 	fs.StringVar(&f.cache, "cache", "", "classifier cache folder (default $FEDGAN_CACHE or ~/.cache/fedgan/eval)")
 	fs.IntVarP(&f.n, "samples", "n", eval.ReferenceRows, "number of samples scored")
 	fs.Uint64Var(&f.seed, "seed", 1, "seed of the latent vectors")

@@ -77,7 +77,7 @@ func experimentCommand(line *[]string, stdout, stderr io.Writer) *cobra.Command 
 	fs.BoolVar(&fig3, "fig3", false, "make Fig. 3 (the Gaussian scenarios, five methods, in the simulator) instead of Table 1")
 	fs.BoolVar(&table2, "table2", false, "make Table 2 (the label-related scenario: "+experiment.Table2RunNames()+") instead of Table 1")
 	fs.StringVar(&scenarios, "scenarios", "", "with --fig3: comma-separated scenarios (default all: "+experiment.Fig3ScenarioNames()+")")
-	c.registerLogs(fs, slog.LevelWarn, quietWhy)
+	c.registerLogs(fs)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		ctx := cmd.Context()
 		given := fs.Changed

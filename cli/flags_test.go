@@ -161,43 +161,38 @@ func TestCompletion(t *testing.T) {
 	}
 }
 
-// TestLogLevel: one rule for every command: --log-level, or its
-// command's default (info for the services, warn for the commands that
-// print their own progress); -v and --debug are shorthands, and the most
-// verbose of them wins.
+// TestLogLevel: one rule for every command: --log-level, or info; -v
+// and --debug lower it to info and debug.
 func TestLogLevel(t *testing.T) {
 	for _, tt := range []struct {
-		def   slog.Level
 		args  []string
 		level slog.Level
 	}{
-		{slog.LevelInfo, nil, slog.LevelInfo},
-		{slog.LevelWarn, nil, slog.LevelWarn},
-		{slog.LevelWarn, []string{"-v"}, slog.LevelInfo},
-		{slog.LevelInfo, []string{"--debug"}, slog.LevelDebug},
-		{slog.LevelInfo, []string{"--log-level", "error"}, slog.LevelError},
-		{slog.LevelWarn, []string{"--log-level=debug"}, slog.LevelDebug},
-		{slog.LevelInfo, []string{"--log-level", "error", "-v"}, slog.LevelInfo},
+		{nil, slog.LevelInfo},
+		{[]string{"-v"}, slog.LevelInfo},
+		{[]string{"--debug"}, slog.LevelDebug},
+		{[]string{"--log-level", "error"}, slog.LevelError},
+		{[]string{"--log-level=warn"}, slog.LevelWarn},
+		{[]string{"--log-level=warn", "-v"}, slog.LevelInfo},
+		{[]string{"--log-level", "error", "--debug"}, slog.LevelDebug},
 	} {
 		var c common
 		cmd := cloudCommand(&bytes.Buffer{})
 		cmd.ResetFlags()
-		c.register(cmd.Flags(), false, tt.def, "")
+		c.register(cmd.Flags(), false)
 		if err := cmd.Flags().Parse(tt.args); err != nil {
 			t.Fatal(err)
 		}
 		log := c.logger(&bytes.Buffer{})
 		if !log.Enabled(context.Background(), tt.level) || tt.level > slog.LevelDebug && log.Enabled(context.Background(), tt.level-1) {
-			t.Errorf("default %v, %v: the logger's level is not %v", tt.def, tt.args, tt.level)
+			t.Errorf("%v: the logger's level is not %v", tt.args, tt.level)
 		}
 	}
-	// The services default to info, the progress printers to warn, and
-	// their help says so.
-	for cmd, want := range map[string]string{"cloud": `(default info)`, "edge": `(default info)`, "run": `(default warn)`,
-		"sim": `(default warn)`, "experiment": `(default warn)`, "loadtest": `(default warn)`, "agent": `(default info)`} {
+	// Every command defaults to info, and its help says so.
+	for _, cmd := range []string{"cloud", "edge", "run", "sim", "experiment", "loadtest", "eval", "agent"} {
 		var out bytes.Buffer
-		if err := Main(context.Background(), []string{cmd, "--help"}, &out, &out); err != nil || !strings.Contains(out.String(), want) {
-			t.Errorf("%s --help: %v, lacks %q:\n%s", cmd, err, want, out.String())
+		if err := Main(context.Background(), []string{cmd, "--help"}, &out, &out); err != nil || !strings.Contains(out.String(), "(default info)") {
+			t.Errorf("%s --help: %v, lacks (default info):\n%s", cmd, err, out.String())
 		}
 	}
 }

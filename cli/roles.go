@@ -3,7 +3,6 @@ package cli
 import (
 	"fmt"
 	"io"
-	"log/slog"
 
 	"github.com/spf13/cobra"
 
@@ -31,7 +30,7 @@ func cloudCommand(stderr io.Writer) *cobra.Command {
 			return s.Run(cmd.Context())
 		},
 	}
-	c.register(cmd.Flags(), false, slog.LevelInfo, "")
+	c.register(cmd.Flags(), false)
 	return cmd
 }
 
@@ -53,7 +52,7 @@ func edgeCommand(stderr io.Writer) *cobra.Command {
 			return s.Run(cmd.Context())
 		},
 	}
-	c.register(cmd.Flags(), true, slog.LevelInfo, "")
+	c.register(cmd.Flags(), true)
 	return cmd
 }
 
@@ -93,8 +92,10 @@ one progress line per round. Ctrl-C stops the hierarchy from the devices up,
 keeps the checkpoints, prints the command that goes on from them and exits
 with status 130.
 
-Its embedded services log at warn by default (it prints its own progress);
--v shows their info lines, among them each broker's address.`,
+It logs at info like every command: the services' starts and stops, their
+connections and warnings. The lines it reports itself (each closed round,
+each device's presence, where the brokers listen) and the embedded agents'
+info lines are at debug (--debug).`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			top, err := load(&c, false)
@@ -125,7 +126,7 @@ Its embedded services log at warn by default (it prints its own progress);
 		},
 	}
 	fs := cmd.Flags()
-	c.register(fs, false, slog.LevelWarn, quietWhy)
+	c.register(fs, false)
 	fs.StringVarP(&out, "output", "o", "", "results folder (default: cloud.output of the topology)")
 	fs.BoolVar(&resume, "resume", false, "resume from the checkpoints of a previous run instead of starting afresh")
 	return cmd

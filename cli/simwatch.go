@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"image/png"
 	"io"
-	"log/slog"
 	"math"
 	"net"
 	"net/url"
@@ -57,7 +56,7 @@ func simCommand(stdout io.Writer) *cobra.Command {
 			return nil
 		},
 	}
-	c.register(cmd.Flags(), false, slog.LevelWarn, quietWhy)
+	c.register(cmd.Flags(), false)
 	cmd.Flags().StringVarP(&out, "output", "o", "", "results folder (default: cloud.output of the topology + \"-sim\")")
 	return cmd
 }
@@ -244,37 +243,37 @@ func Describe(topics wire.Topics, topic string, payload []byte, retained bool) s
 		if err := msgpack.Unmarshal(payload, &m); err != nil {
 			return fmt.Sprintf("%s%s batch: undecodable (%v), %d bytes", topic, ret, err, len(payload))
 		}
-		return fmt.Sprintf("%s%s batch v%d round %d iter %d gen_version %d fake %s gen %s (%d bytes)", topic, ret, m.V, m.Round, m.Iter, m.Version, summary(m.Fake), summary(m.Gen), len(payload))
+		return fmt.Sprintf("%s%s batch v%d round %d iter %d gen_version %d fake %s gen %s (%d bytes)", topic, ret, m.V, wire.RoundNumber(m.Round, false), m.Iter, m.Version, summary(m.Fake), summary(m.Gen), len(payload))
 	case wire.KindFeedback:
 		var m wire.Feedback
 		if err := msgpack.Unmarshal(payload, &m); err != nil {
 			return fmt.Sprintf("%s%s feedback: undecodable (%v), %d bytes", topic, ret, err, len(payload))
 		}
-		return fmt.Sprintf("%s%s feedback v%d round %d iter %d gen_version %d loss %.4f d_loss %.4f grad %s compute %dus (%d bytes)", topic, ret, m.V, m.Round, m.Iter, m.Version, m.Loss, m.DLoss, summary(m.Grad), m.Timings.ComputeUS, len(payload))
+		return fmt.Sprintf("%s%s feedback v%d round %d iter %d gen_version %d loss %.4f d_loss %.4f grad %s compute %dus (%d bytes)", topic, ret, m.V, wire.RoundNumber(m.Round, false), m.Iter, m.Version, m.Loss, m.DLoss, summary(m.Grad), m.Timings.ComputeUS, len(payload))
 	case wire.KindGenerator:
 		var m wire.GeneratorUpdate
 		if err := msgpack.Unmarshal(payload, &m); err != nil {
 			return fmt.Sprintf("%s%s generator: undecodable (%v), %d bytes", topic, ret, err, len(payload))
 		}
-		return fmt.Sprintf("%s%s generator v%d round %d loss %.4f iters %d params %s (%d bytes)", topic, ret, m.V, m.Round, m.Loss, m.Iters, summaries(m.Params), len(payload))
+		return fmt.Sprintf("%s%s generator v%d round %d loss %.4f iters %d params %s (%d bytes)", topic, ret, m.V, wire.RoundNumber(m.Round, false), m.Loss, m.Iters, summaries(m.Params), len(payload))
 	case wire.KindModel:
 		var m wire.GlobalModel
 		if err := msgpack.Unmarshal(payload, &m); err != nil {
 			return fmt.Sprintf("%s%s model: undecodable (%v), %d bytes", topic, ret, err, len(payload))
 		}
-		return fmt.Sprintf("%s%s global_model v%d round %d final %t weights %s params %s (%d bytes)", topic, ret, m.V, m.Round, m.Final, kv.String(m.Weights, formatWeight), summaries(m.Params), len(payload))
+		return fmt.Sprintf("%s%s global_model v%d round %d final %t weights %s params %s (%d bytes)", topic, ret, m.V, wire.RoundNumber(m.Round, m.Final), m.Final, kv.String(m.Weights, formatWeight), summaries(m.Params), len(payload))
 	case wire.KindCommunityModel:
 		var m wire.CommunityModel
 		if err := msgpack.Unmarshal(payload, &m); err != nil {
 			return fmt.Sprintf("%s%s community_model: undecodable (%v), %d bytes", topic, ret, err, len(payload))
 		}
-		return fmt.Sprintf("%s%s community_model v%d round %d final %t params %s d_params %s (%d bytes)", topic, ret, m.V, m.Round, m.Final, summaries(m.Params), summaries(m.DParams), len(payload))
+		return fmt.Sprintf("%s%s community_model v%d round %d final %t params %s d_params %s (%d bytes)", topic, ret, m.V, wire.RoundNumber(m.Round, m.Final), m.Final, summaries(m.Params), summaries(m.DParams), len(payload))
 	case wire.KindLocal:
 		var m wire.LocalModel
 		if err := msgpack.Unmarshal(payload, &m); err != nil {
 			return fmt.Sprintf("%s%s local: undecodable (%v), %d bytes", topic, ret, err, len(payload))
 		}
-		return fmt.Sprintf("%s%s local v%d round %d samples %d steps %d loss %.4f d_loss %.4f params %s d_params %s compute %dus (%d bytes)", topic, ret, m.V, m.Round, m.Samples, m.Steps, m.Loss, m.DLoss, summaries(m.Params), summaries(m.DParams), m.Timings.ComputeUS, len(payload))
+		return fmt.Sprintf("%s%s local v%d round %d samples %d steps %d loss %.4f d_loss %.4f params %s d_params %s compute %dus (%d bytes)", topic, ret, m.V, wire.RoundNumber(m.Round, false), m.Samples, m.Steps, m.Loss, m.DLoss, summaries(m.Params), summaries(m.DParams), m.Timings.ComputeUS, len(payload))
 	}
 	return fmt.Sprintf("%s%s %s", topic, ret, clip(string(payload), 300))
 }

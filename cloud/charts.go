@@ -67,7 +67,7 @@ func lossChart(lines []metricsLine) eval.Chart {
 		if len(l.Summary.Losses) == 0 {
 			continue
 		}
-		x, sum := float64(l.Round+1), 0.0
+		x, sum := float64(l.Round), 0.0
 		for id, v := range l.Summary.Losses {
 			s := per[id]
 			if s == nil {
@@ -96,7 +96,7 @@ func qualityChart(lines []metricsLine) eval.Chart {
 	covered := eval.Series{Name: "modes covered (share)"}
 	high := eval.Series{Name: "high-quality samples (share)"}
 	for _, l := range lines {
-		x := float64(l.Round + 1)
+		x := float64(l.Round)
 		if v, ok := l.Eval["fid"].(float64); ok {
 			fid.X, fid.Y = append(fid.X, x), append(fid.Y, v)
 		}

@@ -9,13 +9,16 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/fedgan/fedgan/config"
 	"github.com/fedgan/fedgan/data"
 	"github.com/fedgan/fedgan/deploy"
 	"github.com/fedgan/fedgan/eval"
+	"github.com/fedgan/fedgan/fed"
 	"github.com/fedgan/fedgan/internal/atomicfile"
 	"github.com/fedgan/fedgan/nn"
+	"github.com/fedgan/fedgan/wire"
 )
 
 // Evaluator scores the global generator during training and writes the
@@ -156,6 +159,20 @@ func (e *Evaluator) writePicture(name, latest string, b []byte) error {
 		return err
 	}
 	return atomicfile.Write(filepath.Join(e.out, latest), b, 0o644)
+}
+
+// MetricsLine is metrics.jsonl's line for the closed round sum, elapsed
+// into the run, with the round's evaluation ev (nil when none): `round`
+// and the summary's `round` count from 1, as everything the services
+// write (wire.RoundNumber), so that the line of round 100 is the one whose
+// pictures are samples_r0100.png.
+func MetricsLine(sum fed.RoundSummary, elapsed time.Duration, ev map[string]any) map[string]any {
+	sum.Round = wire.RoundNumber(sum.Round, false)
+	line := map[string]any{"round": sum.Round, "summary": sum, "elapsed_seconds": elapsed.Seconds()}
+	if ev != nil {
+		line["eval"] = ev
+	}
+	return line
 }
 
 // AppendMetrics appends one JSON line to metrics.jsonl (fsynced) and,

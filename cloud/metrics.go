@@ -16,7 +16,7 @@ func (s *Service) collector() *metrics.Collector {
 	n := func(name, help string, labels ...string) *metrics.Metric {
 		return c.Counter("fedgan_cloud_"+name, help, nil, labels...)
 	}
-	round := g("round", "The global round in progress, as on the wire (the first is 0).")
+	round := g("round", "The global round in progress, counted from 1 (the last round once done).")
 	rounds := g("rounds", "The global rounds of the run (training.global_rounds).")
 	done := g("done", "1 once the final global model is published.")
 	elapsed := g("elapsed_seconds", "Seconds since the cloud started.")
@@ -24,7 +24,7 @@ func (s *Service) collector() *metrics.Collector {
 	loss := g("community_loss", "A community's aggregated loss in the last closed round.", "community")
 	suspect := g("community_suspect", "1 while a community's generator updates are outliers (robust aggregation).", "community")
 	score := g("eval", "The last evaluation's scores (FID, IS, classes covered, modes, ...), by name.", "score")
-	evalRound := g("eval_round", "The round of the last evaluation, counted from 1 like the progress lines and pictures.")
+	evalRound := g("eval_round", "The round of the last evaluation, counted from 1.")
 	updates := n("updates_total", "Generator updates accepted.")
 	dropped := n("updates_dropped_total", "Generator updates dropped, by reason.", "reason")
 	rejected := n("updates_rejected_total", "Generator updates rejected by the robust rule's checks, by reason.", "reason")

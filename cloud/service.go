@@ -43,6 +43,9 @@ type Options struct {
 	// round timeout, the status period, elapsed time); nil is the real
 	// clock.
 	Clock clock.Clock
+	// Quiet logs the routine lines ("round closed", where the broker
+	// listens) at debug: the caller reports progress itself (fedgan run).
+	Quiet bool
 }
 
 // Progress describes a closed round, for people.
@@ -255,6 +258,7 @@ func (s *Service) Run(ctx context.Context) error {
 		Subscriptions: map[string]byte{s.topics.GeneratorFilter(): 1},
 		OnMessage:     s.onMessage,
 		Logger:        s.log,
+		Context:       ctx,
 	}
 	if s.broker != nil {
 		opts.Dial = s.broker.DialInternal // in-process: works with the plain listener off
@@ -276,9 +280,9 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 		close(s.ready)
 		s.started = s.now()
-		s.log.Info("cloud started", slog.String("broker", url), slog.Bool("restored", restored), slog.Int("round", s.fsm.Round()), slog.Int("rounds", s.top.Training.GlobalRounds))
+		s.log.Info("cloud started", slog.String("broker", url), slog.Bool("restored", restored), slog.Int("round", wire.RoundNumber(s.fsm.Round(), s.fsm.Round() >= s.top.Training.GlobalRounds)), slog.Int("rounds", s.top.Training.GlobalRounds))
 		if s.broker != nil {
-			brokercfg.LogExposure(s.log, s.broker)
+			brokercfg.LogExposure(s.log, s.routine(), s.broker)
 		}
 		s.fsm.Start(s.now())
 		return s.loop(ctx, client)
@@ -341,11 +345,11 @@ func (s *Service) loop(ctx context.Context, c *mqttc.Client) error {
 		case u := <-s.updates:
 			if err := s.fsm.Update(u.at, u.u); errors.Is(err, fed.ErrStaleUpdate) {
 				// Re-sent around a restart: counted (late, duplicate), not a fault.
-				s.log.Info("generator update dropped", slog.String("community", u.u.Community), slog.Int("round", u.u.Round), slog.Any("why", err))
+				s.log.Info("generator update dropped", slog.String("community", u.u.Community), slog.Int("round", wire.RoundNumber(u.u.Round, false)), slog.Any("why", err))
 			} else if err != nil {
 				s.drops.Drop(u.u.Community, "protocol", err)
 			} else {
-				s.log.Info("generator update", slog.String("community", u.u.Community), slog.Int("round", u.u.Round), slog.Float64("loss", u.u.Loss))
+				s.log.Debug("generator update", slog.String("community", u.u.Community), slog.Int("round", wire.RoundNumber(u.u.Round, false)), slog.Float64("loss", u.u.Loss))
 			}
 		case <-timer.C():
 		case <-tick.C():
@@ -364,7 +368,7 @@ func (s *Service) flush(ctx context.Context, c *mqttc.Client) error {
 	r := s.fsm.Ready()
 	s.fsm.Advance()
 	for _, n := range r.Notes {
-		s.log.Info(n.Msg, n.Attrs...)
+		s.log.Info(n.Msg, n.Shown(s.top.Training.GlobalRounds)...)
 	}
 	if r.Checkpoint {
 		s.checkpoint().Save(s.fsm.Snapshot)
@@ -386,7 +390,13 @@ func (s *Service) flush(ctx context.Context, c *mqttc.Client) error {
 			}
 			return fmt.Errorf("cloud: publish global model: %w", err)
 		}
-		s.log.Info("global model published", slog.Int("round", r.Global.Round), slog.Bool("final", r.Global.Final))
+		// Every round's model at debug ("round closed" says it); the
+		// final one at info.
+		level := slog.LevelDebug
+		if r.Global.Final {
+			level = slog.LevelInfo
+		}
+		s.log.Log(ctx, level, "global model published", slog.Int("round", wire.RoundNumber(r.Global.Round, r.Global.Final)), slog.Bool("final", r.Global.Final))
 		if r.Global.Final {
 			if err := s.finish(); err != nil {
 				return err
@@ -396,6 +406,15 @@ func (s *Service) flush(ctx context.Context, c *mqttc.Client) error {
 		}
 	}
 	return nil
+}
+
+// routine is the level of the lines a caller that reports progress
+// itself does not need (Options.Quiet).
+func (s *Service) routine() slog.Level {
+	if s.opts.Quiet {
+		return slog.LevelDebug
+	}
+	return slog.LevelInfo
 }
 
 // closed records a round: metrics.jsonl, evaluation, pictures, progress.
@@ -421,14 +440,12 @@ func (s *Service) closed(sum fed.RoundSummary) []byte {
 	if done > 0 {
 		eta = elapsed / time.Duration(done) * time.Duration(rounds-done)
 	}
-	line := map[string]any{"round": sum.Round, "summary": sum, "elapsed_seconds": elapsed.Seconds(), "invalid": s.drops.Counts()}
-	if ev != nil {
-		line["eval"] = ev
-	}
+	line := MetricsLine(sum, elapsed, ev)
+	line["invalid"] = s.drops.Counts()
 	if err := s.eval.AppendMetrics(line); err != nil {
 		s.log.Error("metrics not written", slog.Any("error", err))
 	}
-	s.log.Info("round closed", slog.Int("round", sum.Round), slog.String("weights", kv.String(sum.Weights, func(w float64) string { return strconv.FormatFloat(w, 'f', 4, 64) })), slog.Any("missing", sum.Missing), slog.Bool("timed_out", sum.TimedOut))
+	s.log.Log(context.Background(), s.routine(), "round closed", slog.Int("round", done), slog.String("weights", kv.String(sum.Weights, func(w float64) string { return strconv.FormatFloat(w, 'f', 4, 64) })), slog.Any("missing", sum.Missing), slog.Bool("timed_out", sum.TimedOut))
 	if s.opts.OnRound != nil {
 		s.opts.OnRound(Progress{Round: done, Rounds: rounds, Summary: sum, Eval: ev, Elapsed: elapsed, ETA: eta})
 	}
@@ -485,6 +502,7 @@ func WriteGenerators(dir string, gen, last *nn.Sequential) error {
 
 func (s *Service) publishStatus(ctx context.Context, c *mqttc.Client) {
 	st := Status{Name: s.top.Name, Time: s.now(), Cloud: s.fsm.Stats(), Invalid: s.drops.Counts()}
+	st.Cloud.Round = wire.RoundNumber(st.Cloud.Round, st.Cloud.Done)
 	if !s.started.IsZero() {
 		st.Elapsed = s.now().Sub(s.started).Seconds()
 	}
@@ -492,6 +510,7 @@ func (s *Service) publishStatus(ctx context.Context, c *mqttc.Client) {
 	st.Eval, st.EvalRound = s.lastEval, s.lastEvalRound
 	if s.closedAny {
 		lr := s.lastRound
+		lr.Round = wire.RoundNumber(lr.Round, false)
 		st.LastRound = &lr
 	}
 	s.mu.Unlock()

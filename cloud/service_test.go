@@ -1,9 +1,12 @@
 package cloud_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -44,6 +47,7 @@ type cloudRun struct {
 	models chan *wire.GlobalModel
 	status chan cloud.Status
 	rounds chan cloud.Progress
+	out    string // the results folder
 }
 
 func startCloud(t *testing.T, yaml string) *cloudRun {
@@ -53,9 +57,9 @@ func startCloud(t *testing.T, yaml string) *cloudRun {
 		t.Fatal(err)
 	}
 	r := &cloudRun{top: top, clock: clock.NewFake(t0), topics: wire.Topics{Root: top.Root},
-		models: make(chan *wire.GlobalModel, 16), status: make(chan cloud.Status, 16), rounds: make(chan cloud.Progress, 16)}
+		models: make(chan *wire.GlobalModel, 16), status: make(chan cloud.Status, 16), rounds: make(chan cloud.Progress, 16), out: t.TempDir()}
 	r.svc, err = cloud.New(top, cloud.Options{
-		Listen: "127.0.0.1:0", Output: t.TempDir(), State: t.TempDir(), Clock: r.clock, StatusEvery: time.Second,
+		Listen: "127.0.0.1:0", Output: r.out, State: t.TempDir(), Clock: r.clock, StatusEvery: time.Second,
 		OnRound: func(p cloud.Progress) { r.rounds <- p },
 	})
 	if err != nil {
@@ -246,5 +250,34 @@ func TestCloudRoundTimeout(t *testing.T) {
 	}
 	if m := r.model(t); m.Round != 1 || m.Final {
 		t.Fatalf("next model: round %d, final %v; want round 1", m.Round, m.Final)
+	}
+	checkRoundsShown(t, r)
+}
+
+// checkRoundsShown: after the first round (index 0) has closed, what the
+// cloud writes for people and tools counts it as round 1, like the
+// progress line: metrics.jsonl's line, and the status's last round; the
+// status's round in progress is round 2 (wire index 1).
+func checkRoundsShown(t *testing.T, r *cloudRun) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(r.out, "metrics.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var line struct {
+		Round   int `json:"round"`
+		Summary struct {
+			Round int `json:"round"`
+		} `json:"summary"`
+	}
+	if err := json.Unmarshal(bytes.SplitN(b, []byte("\n"), 2)[0], &line); err != nil {
+		t.Fatal(err)
+	}
+	if line.Round != 1 || line.Summary.Round != 1 {
+		t.Errorf("metrics.jsonl's first line: round %d, summary round %d; want 1, 1", line.Round, line.Summary.Round)
+	}
+	st := r.statusUntil(t, func(st cloud.Status) bool { return st.LastRound != nil })
+	if st.Cloud.Round != 2 || st.LastRound.Round != 1 {
+		t.Errorf("status: round %d, last round %d; want 2, 1", st.Cloud.Round, st.LastRound.Round)
 	}
 }

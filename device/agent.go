@@ -150,6 +150,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		Subscriptions: a.inboxes(),
 		OnMessage:     a.onMessage,
 		Logger:        a.log,
+		Context:       ctx,
 	}
 	if password != "" || a.dev.TLS != nil {
 		opts.Username = a.id

@@ -47,17 +47,17 @@ func (a *Agent) trainRound(ctx context.Context, c *mqttc.Client) error {
 	// m is not used after TrainModel has loaded it (round is all that is
 	// kept), so the collector may take its |G + D| floats before the
 	// local model is encoded and sent: the agent's peak.
-	round := m.Round
+	round, final := m.Round, m.Final
 	start := a.clk.Now()
 	lm, err := a.local.TrainModel(start, m, arrived)
 	compute := clock.Since(a.clk, start)
 	if err != nil {
 		a.diverged.Add(1)
-		a.log.Error("local round failed: model withheld", slog.Int("round", round), slog.Any("error", err))
+		a.log.Error("local round failed: model withheld", slog.Int("round", wire.RoundNumber(round, final)), slog.Any("error", err))
 		return nil
 	}
 	if lm == nil {
-		a.log.Info("final model received", slog.Int("round", round))
+		a.log.Info("final model received", slog.Int("round", wire.RoundNumber(round, true)))
 		return nil
 	}
 	if err := a.slow(ctx, compute); err != nil {
@@ -77,12 +77,12 @@ func (a *Agent) trainRound(ctx context.Context, c *mqttc.Client) error {
 			return ctx.Err()
 		}
 		a.failed.Add(1)
-		a.log.Warn("local model not delivered", slog.Int("round", round), slog.Any("error", err))
+		a.log.Warn("local model not delivered", slog.Int("round", wire.RoundNumber(round, false)), slog.Any("error", err))
 		return nil
 	}
 	a.batches.Add(1)
 	a.lastLoss.Store(math.Float64bits(lm.Loss))
 	a.lastDLoss.Store(math.Float64bits(lm.DLoss))
-	a.log.Info("local model sent", slog.Int("round", lm.Round), slog.Int("steps", lm.Steps), slog.Duration("compute", compute))
+	a.log.Info("local model sent", slog.Int("round", wire.RoundNumber(lm.Round, false)), slog.Int("steps", lm.Steps), slog.Duration("compute", compute))
 	return nil
 }

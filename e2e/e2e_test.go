@@ -46,8 +46,8 @@ func checkRounds(t *testing.T, tp *topo) {
 		t.Fatalf("metrics.jsonl has %d rounds, want %d", len(lines), tp.Rounds)
 	}
 	for i, l := range lines {
-		if got := int(l["round"].(float64)); got != i {
-			t.Errorf("line %d: round %d, want %d", i, got, i)
+		if got := int(l["round"].(float64)); got != i+1 {
+			t.Errorf("line %d: round %d, want %d", i, got, i+1)
 		}
 		sum := l["summary"].(map[string]any)
 		if w := sum["weights"].(map[string]any); len(w) != len(tp.Communities) {
@@ -132,7 +132,7 @@ func TestEdgeKilledAndRestarted(t *testing.T) {
 	tp := newTopo(t, 5, 20)
 	cfg := tp.write(t)
 	_, edges, _ := startAll(t, tp, cfg)
-	eventually(t, "round 0 to close", func() bool { return len(metricsLines(t, filepath.Join(tp.Dir, "results"))) >= 1 })
+	eventually(t, "round 1 to close", func() bool { return len(metricsLines(t, filepath.Join(tp.Dir, "results"))) >= 1 })
 	edges["a"].kill()
 	if _, err := os.Stat(filepath.Join(tp.Dir, "state", "a", "edge.ckpt")); err != nil {
 		t.Fatalf("no checkpoint after a round: %v", err)
@@ -163,26 +163,26 @@ func TestCloudUnreachable(t *testing.T) {
 	for _, c := range tp.Communities {
 		ws = append(ws, watch(t, "tcp://127.0.0.1:"+strconv.Itoa(c.Port), topics.Status(c.ID)))
 	}
-	// Kill the cloud once every edge has started round 1 (round 0 closed
-	// and its model arrived), well before round 1 can end.
-	eventually(t, "both edges to train round 1", func() bool {
+	// Kill the cloud once every edge has started round 2 (round 1 closed
+	// and its model arrived), well before round 2 can end.
+	eventually(t, "both edges to train round 2", func() bool {
 		for i, c := range tp.Communities {
 			b := ws[i].last(topics.Status(c.ID))
-			if b == nil || num(statusOf(t, b), "edge", "round") < 1 {
+			if b == nil || num(statusOf(t, b), "edge", "round") < 2 {
 				return false
 			}
 		}
 		return true
 	})
 	cloud.kill()
-	// The edges finish round 1 with the cloud away. An update either
+	// The edges finish round 2 with the cloud away. An update either
 	// waits in its bridge's queue, or was acknowledged by the cloud's
 	// broker just before the kill and lost with the cloud process: the
-	// restarted cloud re-announces round 1 and the edges send it again.
-	eventually(t, "both edges to upload round 1", func() bool {
+	// restarted cloud re-announces round 2 and the edges send it again.
+	eventually(t, "both edges to upload round 2", func() bool {
 		for i, c := range tp.Communities {
 			b := ws[i].last(topics.Status(c.ID))
-			if b == nil || num(statusOf(t, b), "edge", "last_upload_round") < 1 {
+			if b == nil || num(statusOf(t, b), "edge", "last_upload_round") < 2 {
 				return false
 			}
 		}

@@ -99,7 +99,7 @@ func TestFedGANEdgeRestarted(t *testing.T) {
 	}
 	tp, cfg := fedganTopo(t, 12, 2000) // ~0.3 s a round: the kill lands well before the last
 	_, edges, _ := startAll(t, tp, cfg)
-	eventually(t, "round 0 to close", func() bool { return len(metricsLines(t, filepath.Join(tp.Dir, "results"))) >= 1 })
+	eventually(t, "round 1 to close", func() bool { return len(metricsLines(t, filepath.Join(tp.Dir, "results"))) >= 1 })
 	edges["a"].kill()
 	if n := len(metricsLines(t, filepath.Join(tp.Dir, "results"))); n >= tp.Rounds-1 {
 		t.Fatalf("%d of %d rounds closed before the edge was killed: the test no longer kills it mid-run", n, tp.Rounds)
@@ -118,7 +118,7 @@ func TestFedGANEdgeRestarted(t *testing.T) {
 }
 
 // TestFedGANCloudRestarted: the Fed GAN cloud (and its broker) is
-// SIGKILLed while the edges train round 1 and restarted from its
+// SIGKILLed while the edges train round 2 and restarted from its
 // checkpoint, which holds D beside G and the updates of the open round:
 // no update is lost or applied twice (checkRounds) and the run completes.
 func TestFedGANCloudRestarted(t *testing.T) {
@@ -126,7 +126,7 @@ func TestFedGANCloudRestarted(t *testing.T) {
 		t.Skip("multi-process test")
 	}
 	// 20,000 local steps a round (~2.5 s on an idle CI core): with 2,000
-	// all four rounds once closed before the edges' status showed round 1.
+	// all four rounds once closed before the edges' status showed round 2.
 	tp, cfg := fedganTopo(t, 4, 20000)
 	cloud, _, _ := startAll(t, tp, cfg)
 	topics := wire.Topics{}
@@ -138,25 +138,25 @@ func TestFedGANCloudRestarted(t *testing.T) {
 		return func() bool {
 			for i, c := range tp.Communities {
 				b := ws[i].last(topics.Status(c.ID))
-				if b == nil || num(statusOf(t, b), "edge", key) < 1 {
+				if b == nil || num(statusOf(t, b), "edge", key) < 2 {
 					return false
 				}
 			}
 			return true
 		}
 	}
-	// The cloud's own log says when round 0 closed; the edges' status is
+	// The cloud's own log says when round 1 closed; the edges' status is
 	// published later and was once read after the run had ended.
-	eventually(t, "round 0 to close", func() bool { return strings.Contains(cloud.out.String(), `msg="round closed"`) })
-	// Then both edges must hold round 1's model before the cloud dies: a
-	// cloud killed between closing round 0 and publishing round 1 left
+	eventually(t, "round 1 to close", func() bool { return strings.Contains(cloud.out.String(), `msg="round closed"`) })
+	// Then both edges must hold round 2's model before the cloud dies: a
+	// cloud killed between closing round 1 and publishing round 2 left
 	// the edges with nothing to upload while it was down (seen in CI).
-	eventually(t, "both edges to start round 1", edgesAt("round"))
+	eventually(t, "both edges to start round 2", edgesAt("round"))
 	cloud.kill()
 	if out := cloud.out.String(); strings.Contains(out, "final model written") || strings.Count(out, `msg="round closed"`) >= tp.Rounds {
 		t.Fatalf("the cloud closed every round before it was killed: the test no longer kills it mid-run:\n%s", tail(out, 2000))
 	}
-	eventually(t, "both edges to upload round 1", edgesAt("last_upload_round"))
+	eventually(t, "both edges to upload round 2", edgesAt("last_upload_round"))
 	fedgan, _ := binaries(t)
 	c2 := start(t, "cloud (restarted)", fedgan, "cloud", "-c", cfg, "-v")
 	eventually(t, "the final model", finished(tp))

@@ -207,7 +207,7 @@ func liarRun(t *testing.T, mode, rule string, lc liarCase) liarResult {
 	last := lines[len(lines)-1]
 	eventually(t, "edge a's status after the last round", func() bool {
 		b := w.last(topics.Status("a"))
-		return b != nil && num(statusOf(t, b), "edge", "last_upload_round") >= 39
+		return b != nil && num(statusOf(t, b), "edge", "last_upload_round") >= 40
 	})
 	eventually(t, "the cloud's status after the last round", func() bool {
 		b := cw.last(topics.GlobalStatus())

@@ -17,8 +17,8 @@ func (s *Service) collector() *metrics.Collector {
 	n := func(name, help string, labels ...string) *metrics.Metric {
 		return c.Counter("fedgan_edge_"+name, help, cl, labels...)
 	}
-	round := g("round", "The round the community is training, as on the wire (the first is 0).")
-	lastUpload := g("last_upload_round", "The last round whose generator the edge uploaded.")
+	round := g("round", "The round the community is training, counted from 1 (the last round once finished).")
+	lastUpload := g("last_upload_round", "The last round whose generator the edge uploaded, counted from 1 (0: none yet).")
 	state := g("state", "1 for the edge's current state.", "state")
 	rate := g("iterations_per_second", "Local iterations closed per second, over the last status period.")
 	loss := g("loss", "The aggregated loss of the last generator update (L_sync or L_async, Eq. 4/5).")

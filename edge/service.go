@@ -46,6 +46,10 @@ type Options struct {
 	// machine asked for, after it is published. It must return at once and
 	// not keep r's messages (fedgan loadtest times iterations with it).
 	OnFlush func(r fed.EdgeReady)
+	// Quiet logs the routine lines (each uploaded round, each device's
+	// presence, where the broker listens) at debug: the caller reports
+	// progress itself (fedgan run, fedgan loadtest).
+	Quiet bool
 }
 
 // checkpointFile is the edge's checkpoint inside its state folder.
@@ -323,7 +327,7 @@ func (s *Service) Run(ctx context.Context) error {
 	opts.Subscriptions = map[string]byte{
 		s.topics.GlobalModel(): 1,
 	}
-	opts.OnMessage, opts.Logger = s.onMessage, s.log
+	opts.OnMessage, opts.Logger, opts.Context = s.onMessage, s.log, ctx
 	client, err := mqttc.New(opts)
 	if err != nil {
 		return err
@@ -335,8 +339,8 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 		close(s.ready)
 		s.log.Info("edge started", slog.String("addr", s.broker.Addr()), slog.String("tls", s.broker.TLSAddr()),
-			slog.String("http", s.broker.HTTPAddr()), slog.Bool("restored", restored), slog.Int("round", s.fsm.Round()))
-		brokercfg.LogExposure(s.log, s.broker)
+			slog.String("http", s.broker.HTTPAddr()), slog.Bool("restored", restored), slog.Int("round", wire.RoundNumber(s.fsm.Round(), s.fsm.Round() >= s.top.Training.GlobalRounds)))
+		brokercfg.LogExposure(s.log, s.routine(), s.broker)
 		if restored {
 			s.fsm.Resume(s.now())
 		}
@@ -478,8 +482,17 @@ func (s *Service) applyPresence() {
 			s.drops.Drop(dev, "protocol", err)
 			continue
 		}
-		s.log.Info("presence", slog.String("device_id", dev), slog.Bool("online", p.online))
+		s.log.Log(context.Background(), s.routine(), "presence", slog.String("device_id", dev), slog.Bool("online", p.online))
 	}
+}
+
+// routine is the level of the lines a caller that reports progress
+// itself does not need (Options.Quiet).
+func (s *Service) routine() slog.Level {
+	if s.opts.Quiet {
+		return slog.LevelDebug
+	}
+	return slog.LevelInfo
 }
 
 // loop is the only goroutine that touches the state machine.
@@ -570,7 +583,7 @@ func (s *Service) flush() {
 	r := s.fsm.Ready()
 	s.fsm.Advance()
 	for _, n := range r.Notes {
-		s.log.Info(n.Msg, n.Attrs...)
+		s.log.Info(n.Msg, n.Shown(s.top.Training.GlobalRounds)...)
 	}
 	if r.Checkpoint {
 		s.checkpoint().Save(s.fsm.Snapshot)
@@ -587,10 +600,10 @@ func (s *Service) flush() {
 		// store-and-forward queue (on disk with a state folder), which a
 		// network publish's PUBACK does not promise.
 		if err := s.broker.Publish(s.topics.Generator(s.comm.ID), p, false, 1); err != nil {
-			s.log.Error("generator update not published (the checkpoint re-sends it on restart)", slog.Int("round", u.Round), slog.Any("error", err))
+			s.log.Error("generator update not published (the checkpoint re-sends it on restart)", slog.Int("round", wire.RoundNumber(u.Round, false)), slog.Any("error", err))
 			continue
 		}
-		s.log.Info("round done: generator uploaded", slog.Int("round", u.Round), slog.Float64("loss", u.Loss))
+		s.log.Log(context.Background(), s.routine(), "round done: generator uploaded", slog.Int("round", wire.RoundNumber(u.Round, false)), slog.Float64("loss", u.Loss))
 	}
 	if s.opts.OnFlush != nil {
 		s.opts.OnFlush(r)
@@ -633,7 +646,7 @@ func (s *Service) publishModels(ms []*wire.CommunityModel) {
 			continue
 		}
 		if err := s.broker.Publish(s.topics.CommunityModel(s.comm.ID), p, true, 1); err != nil {
-			s.log.Warn("community model not published", slog.Int("round", m.Round), slog.Any("error", err))
+			s.log.Warn("community model not published", slog.Int("round", wire.RoundNumber(m.Round, m.Final)), slog.Any("error", err))
 			continue
 		}
 		s.batchesOut.Add(1)
@@ -643,6 +656,8 @@ func (s *Service) publishModels(ms []*wire.CommunityModel) {
 func (s *Service) publishStatus(ctx context.Context, c *mqttc.Client, lastUpdates *int64, lastAt *time.Time) {
 	now := s.now()
 	st := Status{Community: s.comm.ID, Mode: s.top.Training.Mode, Algorithm: s.top.Training.Algorithm, Time: now, Edge: s.fsm.Stats(), Invalid: s.drops.Counts(), Broker: s.broker.Stats()}
+	st.Edge.Round = wire.RoundNumber(st.Edge.Round, st.Edge.State == "finished")
+	st.Edge.LastUpload = wire.RoundNumber(st.Edge.LastUpload, false)
 	if dt := now.Sub(*lastAt).Seconds(); dt > 0 {
 		st.ItersPerSec = float64(st.Edge.Updates-*lastUpdates) / dt
 	}

@@ -268,6 +268,11 @@ func TestEdgeSyncPeriodAndDeviceTimeout(t *testing.T) {
 	if want := 4.0 / 75; !st.Time.Equal(t0.Add(statusEvery)) || st.ItersPerSec != want {
 		t.Errorf("status at %v, %g iterations/s; want +75s, %g", st.Time.Sub(t0), st.ItersPerSec, want)
 	}
+	// The first round (wire index 0) is round 1 to people, and nothing has
+	// been uploaded yet (0).
+	if st.Edge.Round != 1 || st.Edge.LastUpload != 0 {
+		t.Errorf("status: round %d, last upload %d; want 1, 0", st.Edge.Round, st.Edge.LastUpload)
+	}
 }
 
 // TestEdgeSyncPeriodWithoutFeedback: an iteration with no feedback at all

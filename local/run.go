@@ -101,7 +101,7 @@ func Run(ctx context.Context, top *config.Topology, o Options) (*Result, error) 
 	var mu sync.Mutex // OnStart and OnRound, one at a time
 	start := time.Now()
 	cl, err := cloud.New(top, cloud.Options{
-		Listen: "127.0.0.1:0", Output: output, State: filepath.Join(state, "cloud"), Logger: o.Logger,
+		Listen: "127.0.0.1:0", Output: output, State: filepath.Join(state, "cloud"), Logger: o.Logger, Quiet: true,
 		OnRound: func(p cloud.Progress) {
 			if o.OnRound != nil {
 				mu.Lock()
@@ -113,7 +113,7 @@ func Run(ctx context.Context, top *config.Topology, o Options) (*Result, error) 
 	if err != nil {
 		return nil, err
 	}
-	h := newHierarchy(ctx)
+	h := newHierarchy(ctx, o.Logger)
 	cloudURL, es, err := h.start(top, cl, state, o.Logger)
 	if err != nil {
 		// A service's own error first; else the interruption itself.
@@ -159,13 +159,14 @@ func prepare(output, state string, resume bool) error {
 // edges' brokers going away): wait stops them in order.
 type hierarchy struct {
 	tiers    [3]tier // devices, edges, cloud
+	log      *slog.Logger
 	parent   context.Context
 	failed   chan struct{}
 	failOnce sync.Once
 }
 
-func newHierarchy(ctx context.Context) *hierarchy {
-	h := &hierarchy{failed: make(chan struct{}), parent: ctx}
+func newHierarchy(ctx context.Context, log *slog.Logger) *hierarchy {
+	h := &hierarchy{failed: make(chan struct{}), parent: ctx, log: log}
 	for i := range h.tiers {
 		h.tiers[i].ctx, h.tiers[i].cancel = context.WithCancel(context.WithoutCancel(ctx))
 		h.tiers[i].g, h.tiers[i].ctx = errgroup.WithContext(h.tiers[i].ctx)
@@ -190,20 +191,21 @@ func (h *hierarchy) start(top *config.Topology, cl *cloud.Service, state string,
 	}
 	es := make([]*edge.Service, len(top.Communities))
 	for i, cm := range top.Communities {
-		e, err := edge.New(top, cm.ID, edge.Options{Listen: "127.0.0.1:0", CloudURL: cloudURL, State: filepath.Join(state, cm.ID), Logger: log})
+		e, err := edge.New(top, cm.ID, edge.Options{Listen: "127.0.0.1:0", CloudURL: cloudURL, State: filepath.Join(state, cm.ID), Logger: log, Quiet: true})
 		if err != nil {
 			return "", nil, err
 		}
 		es[i] = e
 		edges.goRun(h.fail, e.Run)
 	}
+	agentLog := agentLogger(log)
 	for i, cm := range top.Communities {
 		if err := h.waitReady(edges.ctx, es[i].Ready()); err != nil {
 			return "", nil, err
 		}
 		url := "tcp://" + es[i].Addr()
 		for _, d := range cm.Devices {
-			a, err := device.New(top, d.ID, device.Options{URL: url, Logger: log})
+			a, err := device.New(top, d.ID, device.Options{URL: url, Logger: agentLog})
 			if err != nil {
 				return "", nil, err
 			}
@@ -212,6 +214,30 @@ func (h *hierarchy) start(top *config.Topology, cl *cloud.Service, state string,
 	}
 	return cloudURL, es, nil
 }
+
+// agentLogger is the embedded agents' logger: they stand in for boards,
+// whose info lines (started, connected, stopped: 3 per agent) would bury
+// the run's own, so they log warnings and errors only, unless log is at
+// debug.
+func agentLogger(log *slog.Logger) *slog.Logger {
+	if log.Enabled(context.Background(), slog.LevelDebug) {
+		return log
+	}
+	return slog.New(atLeast{log.Handler(), slog.LevelWarn})
+}
+
+// atLeast is h without the records below min.
+type atLeast struct {
+	h   slog.Handler
+	min slog.Level
+}
+
+func (a atLeast) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= a.min && a.h.Enabled(ctx, l)
+}
+func (a atLeast) Handle(ctx context.Context, r slog.Record) error { return a.h.Handle(ctx, r) }
+func (a atLeast) WithAttrs(as []slog.Attr) slog.Handler           { return atLeast{a.h.WithAttrs(as), a.min} }
+func (a atLeast) WithGroup(name string) slog.Handler              { return atLeast{a.h.WithGroup(name), a.min} }
 
 // wait waits for the cloud's final round, a failed service or the end of
 // ctx, then stops every tier. It returns nil only after the final round.
@@ -240,13 +266,34 @@ func (h *hierarchy) wait(ctx context.Context, cl *cloud.Service) error {
 // of a service other than its cancellation.
 func (h *hierarchy) stop() error {
 	var first error
-	for i := range h.tiers {
+	for i, name := range [...]string{"device agents", "edges", "cloud"} {
 		h.tiers[i].cancel()
-		if err := h.tiers[i].g.Wait(); err != nil && first == nil && !errors.Is(err, context.Canceled) {
+		if err := h.tiers[i].wait(h.log, name, slowStop); err != nil && first == nil && !errors.Is(err, context.Canceled) {
 			first = err
 		}
 	}
 	return first
+}
+
+// slowStop is how long a tier may take to stop before the run says what
+// it is waiting for: a stop is normally a fraction of a second.
+const slowStop = 3 * time.Second
+
+// wait waits for the tier's services to return, saying so at info if
+// they take longer than slow, and again when they have.
+func (t *tier) wait(log *slog.Logger, name string, slow time.Duration) error {
+	done := make(chan error, 1)
+	go func() { done <- t.g.Wait() }()
+	start := time.Now()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(slow):
+	}
+	log.Info("stopping is slow: still waiting for services to close their connections", slog.String("tier", name), slog.Duration("after", slow))
+	err := <-done
+	log.Info("services stopped", slog.String("tier", name), slog.Duration("after", time.Since(start).Round(time.Millisecond)))
+	return err
 }
 
 // tier is one level of the hierarchy in a local run.

@@ -35,11 +35,7 @@ func Simulate(ctx context.Context, top *config.Topology, dir string, opts eval.E
 			}
 		}
 		p.ETA = p.Elapsed / time.Duration(p.Round) * time.Duration(p.Rounds-p.Round)
-		line := map[string]any{"round": sum.Round, "summary": sum, "elapsed_seconds": p.Elapsed.Seconds()}
-		if p.Eval != nil {
-			line["eval"] = p.Eval
-		}
-		if err := ev.AppendMetrics(line); err != nil && serr == nil {
+		if err := ev.AppendMetrics(cloud.MetricsLine(sum, p.Elapsed, p.Eval)); err != nil && serr == nil {
 			serr = err
 		}
 		if progress != nil {

@@ -143,9 +143,9 @@
     const c = comm(id);
     c.status = st;
     const e = st.edge || {};
-    if (typeof e.loss === "number" && isFinite(e.loss) && (e.updates > 0 || e.round > 0)) {
+    if (typeof e.loss === "number" && isFinite(e.loss) && (e.updates > 0 || e.round > 1)) {
       const li = cfg.local_iters > 0 ? cfg.local_iters : 1;
-      c.loss.set(e.round + Math.min(e.round_iteration || 0, li) / li, e.loss);
+      c.loss.set(e.round - 1 + Math.min(e.round_iteration || 0, li) / li, e.loss);
       trim(c.loss);
     }
     render();
@@ -156,7 +156,7 @@
     const lr = st.last_round;
     if (lr && lr.losses) {
       for (const [id, loss] of Object.entries(lr.losses)) {
-        comm(id).rounds.set(lr.round + 1, loss);
+        comm(id).rounds.set(lr.round, loss);
         trim(comm(id).rounds);
       }
     }
@@ -200,9 +200,9 @@
     if (cl) {
       rounds = cl.rounds || rounds;
       done = !!cl.done;
-      round = done ? rounds : cl.round + 1;
+      round = cl.round;
     } else if (cfg.community && comm(cfg.community).status) {
-      round = comm(cfg.community).status.edge.round + 1;
+      round = comm(cfg.community).status.edge.round;
     }
     $("round").textContent = round === null ? "–" : round;
     $("rounds").textContent = rounds ? "of " + rounds + (done ? " (done)" : round === null ? "" : " in progress") : "";
@@ -255,9 +255,9 @@
       const facts = el("dl", {});
       const fact = (k, v) => facts.append(el("dt", {}, k), el("dd", {}, v));
       if (lr && lr.weights && id in lr.weights) fact("Eq. 1 weight", fmt(lr.weights[id], 3));
-      if (lr && lr.losses && id in lr.losses) fact("round " + (lr.round + 1) + " loss", fmt(lr.losses[id]));
+      if (lr && lr.losses && id in lr.losses) fact("round " + lr.round + " loss", fmt(lr.losses[id]));
       if (e) {
-        fact("round", e.round + 1);
+        fact("round", e.round);
         fact("iteration", e.iteration + " (" + e.round_iteration + " of " + cfg.local_iters + " this round)");
         fact("state", e.state);
         fact("loss", fmt(e.loss));

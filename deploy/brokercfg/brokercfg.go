@@ -149,8 +149,8 @@ func Serve(ctx context.Context, g *errgroup.Group, b *broker.Broker) bool {
 
 // LogExposure says in a service's start log where its broker can be
 // reached from: loopback only (the default with no listen key, as
-// Mosquitto 2 does), or every interface.
-func LogExposure(log *slog.Logger, b *broker.Broker) {
+// Mosquitto 2 does), or every interface, at level.
+func LogExposure(log *slog.Logger, level slog.Level, b *broker.Broker) {
 	for _, l := range []struct{ name, addr string }{{"tcp", b.Addr()}, {"tls", b.TLSAddr()}, {"ws", b.WSAddr()}, {"http", b.HTTPAddr()}} {
 		if l.addr == "" {
 			continue
@@ -159,10 +159,10 @@ func LogExposure(log *slog.Logger, b *broker.Broker) {
 		ip := net.ParseIP(host)
 		switch {
 		case ip != nil && ip.IsLoopback():
-			log.Info("listener on loopback only: other hosts cannot connect (set its address, e.g. listen: 0.0.0.0:1883, to accept them)",
+			log.Log(context.Background(), level, "listener on loopback only: other hosts cannot connect (set its address, e.g. listen: 0.0.0.0:1883, to accept them)",
 				slog.String("listener", l.name), slog.String("addr", l.addr))
 		case ip != nil && ip.IsUnspecified():
-			log.Info("listener on every interface", slog.String("listener", l.name), slog.String("addr", l.addr))
+			log.Log(context.Background(), level, "listener on every interface", slog.String("listener", l.name), slog.String("addr", l.addr))
 		}
 	}
 }

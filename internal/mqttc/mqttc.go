@@ -60,6 +60,11 @@ type Options struct {
 	// does).
 	Attempts int
 	Logger   *slog.Logger
+	// Context, when set, is the client's lifetime, the one its owner stops
+	// with (and its embedded broker too): once it is done, a lost
+	// connection and failed reconnects are the shutdown's own, logged at
+	// debug rather than warned about.
+	Context context.Context
 }
 
 // Message is one publication.
@@ -153,7 +158,7 @@ func New(opts Options) (*Client, error) {
 		}()
 	})
 	po.SetConnectionLostHandler(func(_ paho.Client, err error) {
-		cl.log.Warn("connection to the broker lost; reconnecting", slog.String("url", opts.URL), slog.Any("error", err))
+		cl.log.Log(context.Background(), cl.lossLevel(), "connection to the broker lost; reconnecting", slog.String("url", opts.URL), slog.Any("error", err))
 	})
 	cl.c = paho.NewClient(po)
 	go cl.connect()
@@ -336,6 +341,15 @@ func Refusal(err error) string {
 	return ""
 }
 
+// lossLevel is the level of a lost connection or a failed reconnect:
+// warn, or debug once Options.Context is done (the owner is stopping).
+func (c *Client) lossLevel() slog.Level {
+	if ctx := c.opts.Context; ctx != nil && ctx.Err() != nil {
+		return slog.LevelDebug
+	}
+	return slog.LevelWarn
+}
+
 // notified logs the failed attempts of paho's reconnects (the first
 // connection's are connect's), each with its reason.
 func (c *Client) notified(_ paho.Client, n paho.ConnectionNotification) {
@@ -348,6 +362,6 @@ func (c *Client) notified(_ paho.Client, n paho.ConnectionNotification) {
 	default:
 		return // the first connection: connect logs it
 	}
-	c.log.Warn("cannot reconnect to the broker; retrying", slog.String("url", c.opts.URL),
+	c.log.Log(context.Background(), c.lossLevel(), "cannot reconnect to the broker; retrying", slog.String("url", c.opts.URL),
 		slog.String("username", c.opts.Username), slog.String("why", Why(f.Reason)), slog.Any("error", f.Reason))
 }

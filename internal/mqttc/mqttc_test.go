@@ -135,3 +135,55 @@ func TestAttempts(t *testing.T) {
 		t.Fatal("no failure after two attempts within 10 s")
 	}
 }
+
+// TestLossLogLevel: a broker that goes away while the client's owner
+// runs is warned about; one that goes away because the owner is stopping
+// (Options.Context done, as when a service and its embedded broker stop
+// together) is logged at debug.
+func TestLossLogLevel(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		stopping bool
+		want     string
+	}{
+		{"broker lost while running", false, `level=WARN msg="connection to the broker lost; reconnecting"`},
+		{"owner stopping", true, `level=DEBUG msg="connection to the broker lost; reconnecting"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := broker.New(broker.Config{Addr: "127.0.0.1:0", AllowAnonymous: true}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			bctx, stopBroker := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() { defer close(done); _ = b.Run(bctx) }()
+			defer func() { stopBroker(); <-done }()
+			<-b.Ready()
+
+			owner, stop := context.WithCancel(context.Background())
+			defer stop()
+			var logs lockedBuffer
+			c, err := mqttc.New(mqttc.Options{URL: "tcp://" + b.Addr(), ClientID: "c1", Context: owner,
+				Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close(0)
+			if err := c.WaitConnected(owner); err != nil {
+				t.Fatal(err)
+			}
+			if tc.stopping {
+				stop()
+			}
+			stopBroker()
+			<-done
+			deadline := time.Now().Add(10 * time.Second)
+			for !strings.Contains(logs.String(), tc.want) {
+				if time.Now().After(deadline) {
+					t.Fatalf("no %q in the client's log:\n%s", tc.want, logs.String())
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		})
+	}
+}
