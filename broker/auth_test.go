@@ -252,6 +252,7 @@ func TestConfigValidateReportsAll(t *testing.T) {
 	cfg := Config{
 		MaxPacketSize:    10,
 		MaxPendingWrites: -1,
+		ReadBuffer:       -1,
 		TLS:              &TLSConfig{CertFile: "/nonexistent/cert.pem"},
 		Users: []User{
 			{Name: "a", PasswordHash: "plain", Rules: []Rule{{Filter: "x/#/y"}}},
@@ -265,7 +266,7 @@ func TestConfigValidateReportsAll(t *testing.T) {
 		t.Fatalf("validate() = %v, want a *ConfigError wrapping ErrConfig", err)
 	}
 	for _, want := range []string{
-		"TLS.Addr", "TLS.CertFile", "TLS.KeyFile", "MaxPacketSize", "MaxPendingWrites",
+		"TLS.Addr", "TLS.CertFile", "TLS.KeyFile", "MaxPacketSize", "MaxPendingWrites", "ReadBuffer",
 		"Users[0].PasswordHash", "Users[0].Rules[0]", "Users[1].Name", "Users[2].PasswordHash", "Users[2].Rules[0]",
 	} {
 		found := false
@@ -283,7 +284,7 @@ func TestConfigValidateReportsAll(t *testing.T) {
 	if err := ok.validate(); err != nil {
 		t.Fatalf("zero Config: validate() = %v, want nil", err)
 	}
-	if ok.Addr != DefaultAddr || ok.MaxPendingWrites != DefaultMaxPendingWrites || ok.MaxPacketSize != DefaultMaxPacketSize || ok.MaxInflight != DefaultMaxInflight {
+	if ok.Addr != DefaultAddr || ok.MaxPendingWrites != DefaultMaxPendingWrites || ok.MaxPacketSize != DefaultMaxPacketSize || ok.MaxInflight != DefaultMaxInflight || ok.ReadBuffer != DefaultReadBuffer {
 		t.Errorf("zero Config defaults: got %+v", ok)
 	}
 	anon := Config{AllowAnonymous: true}

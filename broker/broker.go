@@ -110,10 +110,11 @@ func New(cfg Config, log *slog.Logger) (*Broker, error) {
 		caps.MaximumClients = int64(cfg.MaxClients)
 	}
 	b.srv = mqtt.New(&mqtt.Options{
-		Capabilities:           caps,
-		InlineClient:           true,
-		Logger:                 slog.New(packetElider{log.Handler()}).With("component", "mochi"),
-		SysTopicResendInterval: int64((cfg.SysInterval + time.Second - 1) / time.Second),
+		Capabilities:            caps,
+		ClientNetReadBufferSize: cfg.ReadBuffer,
+		InlineClient:            true,
+		Logger:                  slog.New(packetElider{log.Handler()}).With("component", "mochi"),
+		SysTopicResendInterval:  int64((cfg.SysInterval + time.Second - 1) / time.Second),
 	})
 
 	mtls := ""
