@@ -10,7 +10,9 @@ import (
 	"os/exec"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -176,6 +178,7 @@ func spawnAgents(ctx context.Context, topology, url string, from, to int) (loadt
 	cmd := exec.Command(exe, "loadtest", "--agent-proc", "--topology", topology, "--url", url,
 		"--from", strconv.Itoa(from), "--to", strconv.Itoa(to))
 	cmd.Stderr = os.Stderr
+	cmd.Env = agentEnv(os.Environ())
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err
@@ -186,6 +189,15 @@ func spawnAgents(ctx context.Context, topology, url string, from, to int) (loadt
 	c := &agentChild{cmd: cmd, stdin: in, done: make(chan error, 1)}
 	go func() { c.done <- cmd.Wait() }()
 	return c, nil
+}
+
+// agentEnv is env without GOGC and GOMEMLIMIT: they are meant for the
+// edge (this process), and a memory limit sized for the edge would make
+// a child holding hundreds of agents collect without end.
+func agentEnv(env []string) []string {
+	return slices.DeleteFunc(slices.Clone(env), func(kv string) bool {
+		return strings.HasPrefix(kv, "GOGC=") || strings.HasPrefix(kv, "GOMEMLIMIT=")
+	})
 }
 
 // Stop closes the child's stdin, waits up to 10 s (then kills it) and

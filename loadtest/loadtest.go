@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -99,6 +100,12 @@ type Report struct {
 	RSSPeakMiB      float64 `json:"edge_rss_peak_mib"`
 	// RSSPerConnKiB is (connected − base) / agents.
 	RSSPerConnKiB float64 `json:"edge_rss_per_connection_kib"`
+	// Where the edge's memory is with every agent connected (Connected),
+	// and at the end of Options.Idle (Idle): the Go runtime's view.
+	Connected Mem  `json:"edge_mem_connected"`
+	Idle      *Mem `json:"edge_mem_idle,omitempty"`
+	// RSSIdlePerConnKiB is (RSS after the idle period − base) / agents.
+	RSSIdlePerConnKiB float64 `json:"edge_rss_idle_per_connection_kib,omitempty"`
 	// Broker bytes per timed iteration, and one encoded batch.
 	BytesInPerIter  float64 `json:"broker_bytes_in_per_iteration"`
 	BytesOutPerIter float64 `json:"broker_bytes_out_per_iteration"`
@@ -291,7 +298,7 @@ func (t *test) run(ctx context.Context, path, dir string) (*Report, error) {
 	o := t.o
 	rep := &Report{Model: o.Model, Agents: o.Agents, Sample: o.Sample, Quorum: o.Quorum, WireDType: t.top.Training.WireDType, Procs: o.Procs, Iterations: o.Iterations}
 	svc, err := edge.New(t.top, Community, edge.Options{Listen: "127.0.0.1:0", NoBridge: true, State: filepath.Join(dir, "state"),
-		StatusEvery: 100 * time.Millisecond, Logger: o.Logger, OnFlush: t.onFlush, Quiet: true})
+		Logger: o.Logger, OnFlush: t.onFlush, Quiet: true}) // the status every second, as deployed
 	if err != nil {
 		return nil, err
 	}
@@ -331,6 +338,7 @@ func (t *test) run(ctx context.Context, path, dir string) (*Report, error) {
 	}
 	rep.ConnectSeconds = time.Since(connStart).Seconds()
 	rep.RSSConnectedMiB = rssMiB("VmRSS")
+	rep.Connected = readMem()
 	if o.OnConnected != nil {
 		o.OnConnected()
 	}
@@ -341,6 +349,9 @@ func (t *test) run(ctx context.Context, path, dir string) (*Report, error) {
 			return nil, err
 		}
 		rep.IdleCPUPerSecond = (cpuTime() - c0).Seconds() / o.Idle.Seconds()
+		m := readMem()
+		rep.Idle = &m
+		rep.RSSIdlePerConnKiB = (m.RSSMiB - rep.RSSBaseMiB) * 1024 / float64(o.Agents)
 	}
 	if err := t.train(ctx, rep); err != nil {
 		return nil, err
@@ -382,7 +393,7 @@ func (t *test) train(ctx context.Context, rep *Report) error {
 		return fmt.Errorf("loadtest: %d of %d iterations: %w", n, t.o.Iterations, ctx.Err())
 	}
 	b1, c1 := t.svc.Broker().Stats(), cpuTime()
-	// The status (every 100 ms) catches up with the upload.
+	// The status (every second) catches up with the upload.
 	for t.svc.Status().Edge.State != "uploaded" {
 		if err := sleep(ctx, 20*time.Millisecond); err != nil {
 			return err
@@ -475,6 +486,38 @@ func (t *test) startAgents(ctx context.Context, path, url string) (func() time.D
 		children = append(children, c)
 	}
 	return stop, nil
+}
+
+// Mem is the edge process's memory at one moment, in MiB: its RSS and
+// the Go runtime's account of it.
+type Mem struct {
+	RSSMiB float64 `json:"rss_mib"`
+	// Goroutines running in the process.
+	Goroutines int `json:"goroutines"`
+	// HeapLiveMiB: heap objects (live and not yet collected); HeapIdle:
+	// heap spans with no objects still held from the OS; Stacks: goroutine
+	// stacks; Other: the rest the runtime holds (GC metadata, buffers).
+	HeapLiveMiB float64 `json:"heap_objects_mib"`
+	HeapIdleMiB float64 `json:"heap_idle_unreleased_mib"`
+	StacksMiB   float64 `json:"stacks_mib"`
+	OtherMiB    float64 `json:"runtime_other_mib"`
+	// NumGC is the number of garbage collections so far.
+	NumGC uint32 `json:"gc_count"`
+}
+
+func readMem() Mem {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	const mib = 1 << 20
+	return Mem{
+		RSSMiB:      rssMiB("VmRSS"),
+		Goroutines:  runtime.NumGoroutine(),
+		HeapLiveMiB: float64(ms.HeapAlloc) / mib,
+		HeapIdleMiB: float64(ms.HeapIdle-ms.HeapReleased) / mib,
+		StacksMiB:   float64(ms.StackSys) / mib,
+		OtherMiB:    float64(ms.MSpanSys+ms.MCacheSys+ms.BuckHashSys+ms.GCSys+ms.OtherSys) / mib,
+		NumGC:       ms.NumGC,
+	}
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

@@ -34,6 +34,9 @@ func TestRun(t *testing.T) {
 		if lo, hi := float64(asked), float64(asked)*1.5+4; rep.OutPerBatch < lo || rep.OutPerBatch > hi {
 			t.Errorf("%d agents, sample %d: broker bytes out per iteration are %.1f batches, want %.0f to %.0f", tt.agents, tt.sample, rep.OutPerBatch, lo, hi)
 		}
+		if m := rep.Connected; m.Goroutines < tt.agents || m.RSSMiB <= 0 || m.HeapLiveMiB <= 0 || m.StacksMiB <= 0 || rep.Idle != nil {
+			t.Errorf("%d agents, sample %d: memory connected %+v, idle %v: want goroutines, RSS, heap and stacks, no idle figures", tt.agents, tt.sample, m, rep.Idle)
+		}
 		if rep.ItersPerSecond <= 0 || rep.LatencyP50Ms <= 0 || rep.LatencyP99Ms < rep.LatencyP50Ms {
 			t.Errorf("%d agents, sample %d: %.1f iterations/s, latency p50 %.2f ms, p99 %.2f ms", tt.agents, tt.sample, rep.ItersPerSecond, rep.LatencyP50Ms, rep.LatencyP99Ms)
 		}
