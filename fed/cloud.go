@@ -160,7 +160,7 @@ type Cloud struct {
 	rob      RobustConfig
 	deltas   [][]float32 // each community's change, reused every round (robust rules)
 	sus      *suspects
-	refs     Refs
+	refs     *Refs
 	rejected map[string]bool
 }
 

@@ -375,7 +375,7 @@ type Edge struct {
 	// others)
 	rob      RobustConfig
 	sus      *suspects
-	refs     Refs
+	refs     *Refs
 	rejected map[string]bool // sync: answered with a rejected loss
 
 	dom *domainLoss

@@ -277,88 +277,158 @@ func (c RobustConfig) Bound(losses, norms, extraLosses, extraNorms []float64) Bo
 	for j := range ids {
 		ids[j] = fmt.Sprint("r", j)
 	}
-	last := Refs{Loss: map[string]float64{}, Norm: map[string]float64{}}
+	last := NewRefs()
 	for i, l := range extraLosses {
-		id := fmt.Sprint("x", i)
-		last.Loss[id], last.Norm[id] = l, extraNorms[i]
+		last.Set(fmt.Sprint("x", i), l, extraNorms[i])
 	}
 	return c.BoundBy(ids, losses, norms, last)
 }
 
 // Refs is what an aggregation remembers of each reporter for the next
 // ones: its last bounded loss, and the bounded norm of its last non-zero
-// tensor. Update records an aggregation's outcome in it.
+// tensor. Update records an aggregation's outcome in it. It keeps both
+// sets of values sorted as well, so that judging an aggregation of k
+// reports among n reporters costs O(n + k log k), not a copy and a sort
+// of all n (an edge with 1,000 devices, 50 asked per iteration, spent
+// 0.7 ms an iteration there; docs/RESULTS.md §11).
 type Refs struct {
-	Loss, Norm map[string]float64
+	loss, norm   map[string]float64 // norm holds positive norms only
+	sLoss, sNorm []float64          // their values, sorted
+	// Buffers reused by the merges: the next sorted values, and the
+	// votes of the aggregation being judged.
+	spareLoss, spareNorm, votesLoss, votesNorm []float64
 }
 
 // NewRefs returns empty Refs.
-func NewRefs() Refs { return Refs{Loss: map[string]float64{}, Norm: map[string]float64{}} }
+func NewRefs() *Refs { return &Refs{loss: map[string]float64{}, norm: map[string]float64{}} }
 
-// Update records the outcome b of judging the reports of ids with norms.
-func (r Refs) Update(ids []string, norms []float64, b Bounded) {
+// Set records id's last loss and norm (a norm ≤ 0 leaves its last norm
+// as it was: a zero tensor has no opinion).
+func (r *Refs) Set(id string, loss, norm float64) {
+	ch := refChanges{setLoss: map[string]bool{}, setNorm: map[string]bool{}}
+	ch.set(r, id, loss, norm)
+	ch.apply(r)
+}
+
+// Loss returns id's last loss.
+func (r *Refs) Loss(id string) (float64, bool) { v, ok := r.loss[id]; return v, ok }
+
+// Norm returns id's last non-zero norm.
+func (r *Refs) Norm(id string) (float64, bool) { v, ok := r.norm[id]; return v, ok }
+
+// Update records the outcome b of judging the reports of ids with norms:
+// each reporter's last report's bounded loss, and the bounded norm of its
+// last report with a non-zero tensor.
+func (r *Refs) Update(ids []string, norms []float64, b Bounded) {
+	ch := refChanges{setLoss: make(map[string]bool, len(ids)), setNorm: make(map[string]bool, len(ids))}
 	for j, id := range ids {
-		r.Loss[id] = b.Losses[j]
-		if norms[j] > 0 {
-			r.Norm[id] = norms[j] * b.Scales[j]
-		}
+		ch.set(r, id, b.Losses[j], norms[j]*b.Scales[j])
+	}
+	ch.apply(r)
+}
+
+// refChanges gathers changes to Refs' maps and the values they take out
+// of and put into its sorted slices, applied in one merge each. A
+// reporter set twice in one batch takes its first new value out of the
+// values going in, not out of the sorted slice (which never held it).
+type refChanges struct {
+	lossOut, lossIn, normOut, normIn []float64
+	setLoss, setNorm                 map[string]bool
+}
+
+func (ch *refChanges) set(r *Refs, id string, loss, norm float64) {
+	replace(r.loss, id, loss, ch.setLoss, &ch.lossOut, &ch.lossIn)
+	if norm > 0 {
+		replace(r.norm, id, norm, ch.setNorm, &ch.normOut, &ch.normIn)
 	}
 }
 
-// votes returns one loss and one norm per reporter, keyed by id: the
-// median of its reports in this aggregation (of its non-zero norms only),
-// or, where it has none here (absent, or only zero tensors: a device that
-// holds none of a batch's classes has no opinion), its last in last.
-func votes(ids []string, losses, norms []float64, last Refs) (lv, nv map[string]float64) {
-	ls, ns := map[string][]float64{}, map[string][]float64{}
-	for j, id := range ids {
-		ls[id] = append(ls[id], losses[j])
-		if norms[j] > 0 {
-			ns[id] = append(ns[id], norms[j])
+// replace sets m[id] = v, noting the value that leaves the sorted slice
+// (out) and the one that enters it (in).
+func replace(m map[string]float64, id string, v float64, set map[string]bool, out, in *[]float64) {
+	if old, ok := m[id]; ok {
+		if set[id] {
+			*in = slices.Delete(*in, slices.Index(*in, old), slices.Index(*in, old)+1)
+		} else {
+			*out = append(*out, old)
 		}
 	}
-	lv, nv = map[string]float64{}, map[string]float64{}
-	for id, l := range last.Loss {
-		lv[id] = l
-	}
-	for id, n := range last.Norm {
-		if n > 0 {
-			nv[id] = n
+	m[id], set[id] = v, true
+	*in = append(*in, v)
+}
+
+func (ch *refChanges) apply(r *Refs) {
+	r.sLoss, r.spareLoss = mergeSorted(r.spareLoss, r.sLoss, ch.lossOut, ch.lossIn), r.sLoss
+	r.sNorm, r.spareNorm = mergeSorted(r.spareNorm, r.sNorm, ch.normOut, ch.normIn), r.sNorm
+}
+
+// mergeSorted returns, in dst's memory, sorted s (a multiset) without the
+// values of out (each present in s) and with those of in, sorted; out and
+// in are reordered.
+func mergeSorted(dst, s, out, in []float64) []float64 {
+	slices.Sort(out)
+	slices.Sort(in)
+	res := slices.Grow(dst[:0], len(s)-len(out)+len(in))
+	o, i := 0, 0
+	for _, x := range s {
+		if o < len(out) && out[o] == x {
+			o++
+			continue
 		}
+		for i < len(in) && in[i] < x {
+			res = append(res, in[i])
+			i++
+		}
+		res = append(res, x)
 	}
-	for id, x := range ls {
-		lv[id], _ = Median(x)
-	}
-	for id, x := range ns {
-		nv[id], _ = Median(x)
-	}
-	return lv, nv
+	return append(res, in[i:]...)
 }
 
 // medians answers "the median of the votes of every reporter but id"
-// from one sorted copy of the votes: a sort per aggregation, then a
+// from one sorted copy of the votes: a merge per aggregation, then a
 // binary search per report, instead of a sort per report (measured:
 // those sorts were 44% of an edge's CPU with 1,000 devices, 50 asked per
-// iteration; docs/RESULTS.md §11).
+// iteration; docs/RESULTS.md §11). A reporter's vote is its value in
+// here, else in last.
 type medians struct {
-	v map[string]float64
-	s []float64
+	here map[string]float64
+	last map[string]float64
+	s    []float64
 }
 
-func newMedians(v map[string]float64) medians {
-	s := make([]float64, 0, len(v))
-	for _, x := range v {
-		s = append(s, x)
+// vote returns id's vote.
+func (m medians) vote(id string) (float64, bool) {
+	if x, ok := m.here[id]; ok {
+		return x, true
 	}
-	slices.Sort(s)
-	return medians{v: v, s: s}
+	x, ok := m.last[id]
+	return x, ok
+}
+
+// newMedians returns the votes of the reporters of this aggregation
+// (here: the median of each one's values) and of every other reporter in
+// last (sorted: lastSorted), sorted once.
+// buf is reused for the sorted votes.
+func newMedians(here map[string][]float64, last map[string]float64, lastSorted, buf []float64) medians {
+	m := medians{here: make(map[string]float64, len(here)), last: last}
+	var out, in []float64
+	for id, x := range here {
+		v, _ := Median(x)
+		m.here[id] = v
+		in = append(in, v)
+		if old, ok := last[id]; ok {
+			out = append(out, old)
+		}
+	}
+	m.s = mergeSorted(buf, lastSorted, out, in)
+	return m
 }
 
 // without returns the median of the votes of every reporter but id, and
 // false when there is none. Votes are finite (losses are validated,
 // norms are float64), so id's vote is found in the sorted copy.
 func (m medians) without(id string) (float64, bool) {
-	x, ok := m.v[id]
+	x, ok := m.vote(id)
 	if !ok {
 		if len(m.s) == 0 {
 			return 0, false
@@ -392,11 +462,18 @@ func (m medians) without(id string) (float64, bool) {
 // there. Only the side that can grab influence is bounded: losses from
 // below (a loss above another's is bounded by MaxLoss and by the weight
 // cap), norms from above.
-func (c RobustConfig) BoundBy(ids []string, losses, norms []float64, last Refs) Bounded {
+func (c RobustConfig) BoundBy(ids []string, losses, norms []float64, last *Refs) Bounded {
 	n := len(losses)
 	b := Bounded{Losses: slices.Clone(losses), Scales: make([]float64, n), Raised: make([]bool, n), Clipped: make([]bool, n), NoRef: make([]bool, n)}
-	lv, nv := votes(ids, losses, norms, last)
-	lm, nm := newMedians(lv), newMedians(nv)
+	ls, ns := make(map[string][]float64, n), make(map[string][]float64, n)
+	for j, id := range ids {
+		ls[id] = append(ls[id], losses[j])
+		if norms[j] > 0 {
+			ns[id] = append(ns[id], norms[j])
+		}
+	}
+	lm, nm := newMedians(ls, last.loss, last.sLoss, last.votesLoss), newMedians(ns, last.norm, last.sNorm, last.votesNorm)
+	last.votesLoss, last.votesNorm = lm.s, nm.s
 	for j, id := range ids {
 		b.Scales[j] = 1
 		if ref, ok := lm.without(id); ok && losses[j] < ref-c.LossSpread {

@@ -2,6 +2,7 @@ package fed
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -202,7 +203,8 @@ func TestBoundByOwnReportsProperty(t *testing.T) {
 		last := NewRefs()
 		for _, id := range names {
 			if r.IntN(2) == 0 {
-				last.Loss[id], last.Norm[id] = -r.Float64(), r.Float64()
+				l, nrm := -r.Float64(), r.Float64()
+				last.Set(id, l, nrm)
 			}
 		}
 		liar := ids[0]
@@ -232,7 +234,7 @@ func TestBoundByOwnReportsProperty(t *testing.T) {
 				}
 				if m, ok := Median(here); ok {
 					votes = append(votes, m)
-				} else if v, ok := last.Norm[o]; ok && v > 0 {
+				} else if v, ok := last.Norm(o); ok && v > 0 {
 					votes = append(votes, v)
 				}
 			}
@@ -264,7 +266,11 @@ func TestMediansWithout(t *testing.T) {
 			for i := range n {
 				v[fmt.Sprint("d", i)] = float64(rng.IntN(4)) - 1.5 // ties
 			}
-			m := newMedians(v)
+			here := map[string][]float64{}
+			for id, x := range v {
+				here[id] = []float64{x}
+			}
+			m := newMedians(here, map[string]float64{}, nil, nil)
 			for i := range n + 1 {
 				id := fmt.Sprint("d", i) // d{n} did not vote
 				var others []float64
@@ -281,4 +287,112 @@ func TestMediansWithout(t *testing.T) {
 			}
 		}
 	}
+}
+
+// naiveBoundBy is BoundBy as it was first written: every reporter's vote
+// copied into fresh maps and sorted for each aggregation; the reference
+// for TestBoundByMatchesNaive.
+func naiveBoundBy(c RobustConfig, ids []string, losses, norms []float64, lastLoss, lastNorm map[string]float64) Bounded {
+	n := len(losses)
+	b := Bounded{Losses: slices.Clone(losses), Scales: make([]float64, n), Raised: make([]bool, n), Clipped: make([]bool, n), NoRef: make([]bool, n)}
+	ls, ns := map[string][]float64{}, map[string][]float64{}
+	for j, id := range ids {
+		ls[id] = append(ls[id], losses[j])
+		if norms[j] > 0 {
+			ns[id] = append(ns[id], norms[j])
+		}
+	}
+	lv, nv := maps.Clone(lastLoss), map[string]float64{}
+	for id, x := range lastNorm {
+		if x > 0 {
+			nv[id] = x
+		}
+	}
+	for id, x := range ls {
+		lv[id], _ = Median(x)
+	}
+	for id, x := range ns {
+		nv[id], _ = Median(x)
+	}
+	others := func(v map[string]float64, id string) (float64, bool) {
+		var o []float64
+		for k, x := range v {
+			if k != id {
+				o = append(o, x)
+			}
+		}
+		return Median(o)
+	}
+	for j, id := range ids {
+		b.Scales[j] = 1
+		if ref, ok := others(lv, id); ok && losses[j] < ref-c.LossSpread {
+			b.Losses[j], b.Raised[j] = min(ref-c.LossSpread, MaxLoss), true
+		}
+		if ref, ok := others(nv, id); ok {
+			b.Scales[j] = ClipScale(norms[j], ref, c.Clip)
+			b.Clipped[j] = b.Scales[j] < 1
+		} else {
+			b.NoRef[j] = norms[j] > 0
+		}
+	}
+	for j, id := range ids {
+		lastLoss[id] = b.Losses[j]
+		if norms[j] > 0 {
+			lastNorm[id] = norms[j] * b.Scales[j]
+		}
+	}
+	return b
+}
+
+// TestBoundByMatchesNaive: over random runs of aggregations (reporters
+// appearing several times in one, absent from others, zero tensors, tied
+// values, liars far above and below), BoundBy with Refs kept sorted
+// between aggregations judges every report exactly as the reference that
+// copies and sorts every vote each time, and Refs' sorted values stay the
+// sorted values of its maps.
+func TestBoundByMatchesNaive(t *testing.T) {
+	cfg := DefaultRobust
+	r := rand.New(rand.NewPCG(11, 12))
+	for run := 0; run < 200; run++ {
+		names := make([]string, 1+r.IntN(12))
+		for i := range names {
+			names[i] = fmt.Sprint("d", i)
+		}
+		refs, lastLoss, lastNorm := NewRefs(), map[string]float64{}, map[string]float64{}
+		for agg := 0; agg < 30; agg++ {
+			n := 1 + r.IntN(2*len(names))
+			ids, losses, norms := make([]string, n), make([]float64, n), make([]float64, n)
+			for j := range ids {
+				ids[j] = names[r.IntN(len(names))]
+				losses[j] = -float64(r.IntN(5)) / 4 // ties
+				switch r.IntN(6) {
+				case 0:
+					norms[j] = 0 // a zero tensor
+				case 1:
+					norms[j] = 1e6 * r.Float64() // a liar
+				default:
+					norms[j] = float64(1 + r.IntN(4))
+				}
+				if r.IntN(10) == 0 {
+					losses[j] = -50 // a liar's loss
+				}
+			}
+			want := naiveBoundBy(cfg, ids, losses, norms, lastLoss, lastNorm)
+			got := cfg.BoundBy(ids, losses, norms, refs)
+			refs.Update(ids, norms, got)
+			for j := range ids {
+				if got.Losses[j] != want.Losses[j] || got.Scales[j] != want.Scales[j] || got.Raised[j] != want.Raised[j] ||
+					got.Clipped[j] != want.Clipped[j] || got.NoRef[j] != want.NoRef[j] {
+					t.Fatalf("run %d, aggregation %d, report %d (%s): %+v, want %+v", run, agg, j, ids[j], got, want)
+				}
+			}
+			if !slices.Equal(refs.sLoss, sortedValues(refs.loss)) || !slices.Equal(refs.sNorm, sortedValues(refs.norm)) {
+				t.Fatalf("run %d, aggregation %d: sorted %v %v, maps %v %v", run, agg, refs.sLoss, refs.sNorm, refs.loss, refs.norm)
+			}
+		}
+	}
+}
+
+func sortedValues(m map[string]float64) []float64 {
+	return slices.Sorted(maps.Values(m))
 }
