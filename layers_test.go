@@ -29,7 +29,7 @@ var layers = [][]string{
 	{"experiment"},
 	{"cli/agentcli", "firmware-tools"},
 	{"cli"},
-	{"cmd/"},
+	{"cmd/", "bench/"},
 }
 
 func layerOf(pkg string) (int, bool) {
