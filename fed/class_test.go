@@ -51,11 +51,7 @@ func TestEdgeClassRows(t *testing.T) {
 	}
 	b := firstBatch(t, e)
 	count := map[byte]int{}
-	for _, tc := range []struct {
-		name   string
-		rows   []float32
-		labels []byte
-	}{{"fake", must(b.Fake.Float32s(nil)), b.FakeLabels}, {"gen", must(b.Gen.Float32s(nil)), b.GenLabels}} {
+	for _, tc := range labelledParts(b) {
 		if len(tc.labels) != 64 {
 			t.Fatalf("%s: %d labels, want 64", tc.name, len(tc.labels))
 		}
@@ -74,6 +70,18 @@ func TestEdgeClassRows(t *testing.T) {
 	if slices.Equal(b.FakeLabels, b.GenLabels) {
 		t.Error("X_d and X_g have the same classes: they should be drawn independently")
 	}
+}
+
+// batchPart is one labelled part of a batch: X_d ("fake") or X_g ("gen").
+type batchPart struct {
+	name   string
+	rows   []float32
+	labels []byte
+}
+
+// labelledParts are b's two parts with their row classes.
+func labelledParts(b *wire.Batch) []batchPart {
+	return []batchPart{{"fake", must(b.Fake.Float32s(nil)), b.FakeLabels}, {"gen", must(b.Gen.Float32s(nil)), b.GenLabels}}
 }
 
 // firstBatch brings device "a" of a classEdge online, starts round 0 with

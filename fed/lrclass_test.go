@@ -130,11 +130,7 @@ func TestLREdgeClassRows(t *testing.T) {
 	}
 	b := lrFirstBatch(t, e, 0, 0)
 	seen := map[byte]bool{}
-	for _, part := range []struct {
-		name   string
-		rows   []float32
-		labels []byte
-	}{{"fake", must(b.Fake.Float32s(nil)), b.FakeLabels}, {"gen", must(b.Gen.Float32s(nil)), b.GenLabels}} {
+	for _, part := range labelledParts(b) {
 		if len(part.labels) != 8 {
 			t.Fatalf("%s: %d labels, want 8", part.name, len(part.labels))
 		}
