@@ -34,7 +34,8 @@ With --table2 it makes the paper's Table 2 instead, the label-related scenario o
 centralized RegGAN baseline, LR in sync and async mode, the FED GAN baseline, LR with its domain losses off
 and LR on three domains (--runs picks among them), with the
 same flags as Table 1, scoring every final G with the LR evaluation (per-domain FID and IS, the
-cross-domain label agreement of shared z, the samples' domain accuracy) and writing table2.md,
+cross-domain label agreement of shared z, the samples' domain accuracy; with --set model.class_code=10
+the latent is (z, y), and each domain's class accuracy and the agreement given y are added) and writing table2.md,
 table2.json and Fig. 5 grids (one row per domain, one column per z) to the output folder (default
 results/table2).`
 
