@@ -10,29 +10,24 @@ import (
 // service publishes and the last closed round (docs/DESIGN.md §6.1).
 func (s *Service) collector() *metrics.Collector {
 	c := &metrics.Collector{}
-	g := func(name, help string, labels ...string) *metrics.Metric {
-		return c.Gauge("fedgan_cloud_"+name, help, nil, labels...)
-	}
-	n := func(name, help string, labels ...string) *metrics.Metric {
-		return c.Counter("fedgan_cloud_"+name, help, nil, labels...)
-	}
-	round := g("round", "The global round in progress, counted from 1 (the last round once done).")
-	rounds := g("rounds", "The global rounds of the run (training.global_rounds).")
-	done := g("done", "1 once the final global model is published.")
-	elapsed := g("elapsed_seconds", "Seconds since the cloud started.")
-	weight := g("community_weight", "A community's Eq. 1 weight in the last closed round.", "community")
-	loss := g("community_loss", "A community's aggregated loss in the last closed round.", "community")
-	suspect := g("community_suspect", "1 while a community's generator updates are outliers (robust aggregation).", "community")
-	score := g("eval", "The last evaluation's scores (FID, IS, classes covered, modes, ...), by name.", "score")
-	evalRound := g("eval_round", "The round of the last evaluation, counted from 1.")
-	updates := n("updates_total", "Generator updates accepted.")
-	dropped := n("updates_dropped_total", "Generator updates dropped, by reason.", "reason")
-	rejected := n("updates_rejected_total", "Generator updates rejected by the robust rule's checks, by reason.", "reason")
-	bounded := n("updates_bounded_total", "Generator updates a robust rule bounded, by rule.", "rule")
-	quarantined := n("updates_quarantined_total", "Updates of suspect communities left out.")
-	timeouts := n("round_timeouts_total", "Rounds closed by the round timeout without every community.")
-	empty := n("rounds_empty_total", "Rounds closed with no update.")
-	invalid := n("invalid_messages_total", "Messages that failed to decode or validate, by reason.", "reason")
+	f := c.Family("fedgan_cloud_", nil)
+	round := f.Gauge("round", "The global round in progress, counted from 1 (the last round once done).")
+	rounds := f.Gauge("rounds", "The global rounds of the run (training.global_rounds).")
+	done := f.Gauge("done", "1 once the final global model is published.")
+	elapsed := f.Gauge("elapsed_seconds", "Seconds since the cloud started.")
+	weight := f.Gauge("community_weight", "A community's Eq. 1 weight in the last closed round.", "community")
+	loss := f.Gauge("community_loss", "A community's aggregated loss in the last closed round.", "community")
+	suspect := f.Gauge("community_suspect", "1 while a community's generator updates are outliers (robust aggregation).", "community")
+	score := f.Gauge("eval", "The last evaluation's scores (FID, IS, classes covered, modes, ...), by name.", "score")
+	evalRound := f.Gauge("eval_round", "The round of the last evaluation, counted from 1.")
+	updates := f.Counter("updates_total", "Generator updates accepted.")
+	dropped := f.Counter("updates_dropped_total", "Generator updates dropped, by reason.", "reason")
+	rejected := f.Counter("updates_rejected_total", "Generator updates rejected by the robust rule's checks, by reason.", "reason")
+	bounded := f.Counter("updates_bounded_total", "Generator updates a robust rule bounded, by rule.", "rule")
+	quarantined := f.Counter("updates_quarantined_total", "Updates of suspect communities left out.")
+	timeouts := f.Counter("round_timeouts_total", "Rounds closed by the round timeout without every community.")
+	empty := f.Counter("rounds_empty_total", "Rounds closed with no update.")
+	invalid := f.Counter("invalid_messages_total", "Messages that failed to decode or validate, by reason.", "reason")
 	return c.Reads(func(e metrics.Emitter) {
 		st := s.Status()
 		cs := st.Cloud

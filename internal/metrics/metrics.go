@@ -41,6 +41,30 @@ func (c *Collector) Gauge(name, help string, constLabels prometheus.Labels, labe
 	return c.add(name, help, prometheus.GaugeValue, constLabels, labels)
 }
 
+// Family declares metrics of c whose names share prefix and which all
+// carry constLabels and the variable labels given here before their own.
+type Family struct {
+	c           *Collector
+	prefix      string
+	constLabels prometheus.Labels
+	labels      []string
+}
+
+// Family returns the declarer of the metrics named prefix+name.
+func (c *Collector) Family(prefix string, constLabels prometheus.Labels, labels ...string) Family {
+	return Family{c: c, prefix: prefix, constLabels: constLabels, labels: labels}
+}
+
+// Counter declares the counter prefix+name.
+func (f Family) Counter(name, help string, labels ...string) *Metric {
+	return f.c.Counter(f.prefix+name, help, f.constLabels, append(slices.Clone(f.labels), labels...)...)
+}
+
+// Gauge declares the gauge prefix+name.
+func (f Family) Gauge(name, help string, labels ...string) *Metric {
+	return f.c.Gauge(f.prefix+name, help, f.constLabels, append(slices.Clone(f.labels), labels...)...)
+}
+
 func (c *Collector) add(name, help string, kind prometheus.ValueType, constLabels prometheus.Labels, labels []string) *Metric {
 	m := &Metric{desc: prometheus.NewDesc(name, help, labels, constLabels), kind: kind}
 	c.ms = append(c.ms, m)

@@ -59,3 +59,27 @@ x_round{community="a"} 7
 		}
 	}
 }
+
+// TestFamily: a family's metrics share its name prefix, its constant
+// labels and its variable labels, before their own.
+func TestFamily(t *testing.T) {
+	c := &Collector{}
+	f := c.Family("x_bridge_", prometheus.Labels{"community": "a"}, "bridge")
+	up := f.Gauge("connected", "1 while connected.")
+	drops := f.Counter("dropped_total", "Drops by reason.", "reason")
+	c.Reads(func(e Emitter) {
+		e.Bool(up, true, "cloud")
+		e.Int(drops, 3, "cloud", "full")
+	})
+	want := `
+# HELP x_bridge_connected 1 while connected.
+# TYPE x_bridge_connected gauge
+x_bridge_connected{bridge="cloud",community="a"} 1
+# HELP x_bridge_dropped_total Drops by reason.
+# TYPE x_bridge_dropped_total counter
+x_bridge_dropped_total{bridge="cloud",community="a",reason="full"} 3
+`
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want)); err != nil {
+		t.Error(err)
+	}
+}
