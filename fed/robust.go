@@ -463,17 +463,30 @@ func (m medians) without(id string) (float64, bool) {
 // below (a loss above another's is bounded by MaxLoss and by the weight
 // cap), norms from above.
 func (c RobustConfig) BoundBy(ids []string, losses, norms []float64, last *Refs) Bounded {
-	n := len(losses)
-	b := Bounded{Losses: slices.Clone(losses), Scales: make([]float64, n), Raised: make([]bool, n), Clipped: make([]bool, n), NoRef: make([]bool, n)}
-	ls, ns := make(map[string][]float64, n), make(map[string][]float64, n)
+	ls, ns := reportsBy(ids, losses, norms)
+	lm, nm := newMedians(ls, last.loss, last.sLoss, last.votesLoss), newMedians(ns, last.norm, last.sNorm, last.votesNorm)
+	last.votesLoss, last.votesNorm = lm.s, nm.s
+	return c.judge(ids, losses, norms, lm, nm)
+}
+
+// reportsBy groups one aggregation's losses, and its non-zero norms, by
+// reporter.
+func reportsBy(ids []string, losses, norms []float64) (ls, ns map[string][]float64) {
+	ls, ns = make(map[string][]float64, len(ids)), make(map[string][]float64, len(ids))
 	for j, id := range ids {
 		ls[id] = append(ls[id], losses[j])
 		if norms[j] > 0 {
 			ns[id] = append(ns[id], norms[j])
 		}
 	}
-	lm, nm := newMedians(ls, last.loss, last.sLoss, last.votesLoss), newMedians(ns, last.norm, last.sNorm, last.votesNorm)
-	last.votesLoss, last.votesNorm = lm.s, nm.s
+	return ls, ns
+}
+
+// judge bounds report j against lm's and nm's medians of the other
+// reporters' loss and norm votes (BoundBy).
+func (c RobustConfig) judge(ids []string, losses, norms []float64, lm, nm medians) Bounded {
+	n := len(losses)
+	b := Bounded{Losses: slices.Clone(losses), Scales: make([]float64, n), Raised: make([]bool, n), Clipped: make([]bool, n), NoRef: make([]bool, n)}
 	for j, id := range ids {
 		b.Scales[j] = 1
 		if ref, ok := lm.without(id); ok && losses[j] < ref-c.LossSpread {

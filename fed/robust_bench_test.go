@@ -2,9 +2,7 @@ package fed
 
 import (
 	"fmt"
-	"maps"
 	"math/rand/v2"
-	"slices"
 	"testing"
 )
 
@@ -53,54 +51,4 @@ func BenchmarkBoundBy(b *testing.B) {
 			prevBoundBy(DefaultRobust, w, l, n, loss, norm)
 		}
 	})
-}
-
-// prevBoundBy is BoundBy and Refs.Update of v0.1.0, for the benchmark:
-// the votes copied into fresh maps, their values into a slice sorted once,
-// then a binary search per report.
-func prevBoundBy(c RobustConfig, ids []string, losses, norms []float64, lastLoss, lastNorm map[string]float64) Bounded {
-	n := len(losses)
-	b := Bounded{Losses: slices.Clone(losses), Scales: make([]float64, n), Raised: make([]bool, n), Clipped: make([]bool, n), NoRef: make([]bool, n)}
-	ls, ns := map[string][]float64{}, map[string][]float64{}
-	for j, id := range ids {
-		ls[id] = append(ls[id], losses[j])
-		if norms[j] > 0 {
-			ns[id] = append(ns[id], norms[j])
-		}
-	}
-	lv, nv := maps.Clone(lastLoss), map[string]float64{}
-	for id, x := range lastNorm {
-		if x > 0 {
-			nv[id] = x
-		}
-	}
-	for id, x := range ls {
-		lv[id], _ = Median(x)
-	}
-	for id, x := range ns {
-		nv[id], _ = Median(x)
-	}
-	sorted := func(v map[string]float64) medians {
-		return medians{last: v, s: slices.Sorted(maps.Values(v))}
-	}
-	lm, nm := sorted(lv), sorted(nv)
-	for j, id := range ids {
-		b.Scales[j] = 1
-		if ref, ok := lm.without(id); ok && losses[j] < ref-c.LossSpread {
-			b.Losses[j], b.Raised[j] = min(ref-c.LossSpread, MaxLoss), true
-		}
-		if ref, ok := nm.without(id); ok {
-			b.Scales[j] = ClipScale(norms[j], ref, c.Clip)
-			b.Clipped[j] = b.Scales[j] < 1
-		} else {
-			b.NoRef[j] = norms[j] > 0
-		}
-	}
-	for j, id := range ids {
-		lastLoss[id] = b.Losses[j]
-		if norms[j] > 0 {
-			lastNorm[id] = norms[j] * b.Scales[j]
-		}
-	}
-	return b
 }

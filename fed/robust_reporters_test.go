@@ -289,19 +289,12 @@ func TestMediansWithout(t *testing.T) {
 	}
 }
 
-// naiveBoundBy is BoundBy as it was first written: every reporter's vote
-// copied into fresh maps and sorted for each aggregation; the reference
-// for TestBoundByMatchesNaive.
-func naiveBoundBy(c RobustConfig, ids []string, losses, norms []float64, lastLoss, lastNorm map[string]float64) Bounded {
-	n := len(losses)
-	b := Bounded{Losses: slices.Clone(losses), Scales: make([]float64, n), Raised: make([]bool, n), Clipped: make([]bool, n), NoRef: make([]bool, n)}
-	ls, ns := map[string][]float64{}, map[string][]float64{}
-	for j, id := range ids {
-		ls[id] = append(ls[id], losses[j])
-		if norms[j] > 0 {
-			ns[id] = append(ns[id], norms[j])
-		}
-	}
+// prevBoundBy is BoundBy and Refs.Update as they were in v0.1.0: every
+// reporter's vote copied into fresh maps and their values sorted for each
+// aggregation; the reference for TestBoundByMatchesPrevious and
+// BenchmarkBoundBy.
+func prevBoundBy(c RobustConfig, ids []string, losses, norms []float64, lastLoss, lastNorm map[string]float64) Bounded {
+	ls, ns := reportsBy(ids, losses, norms)
 	lv, nv := maps.Clone(lastLoss), map[string]float64{}
 	for id, x := range lastNorm {
 		if x > 0 {
@@ -314,27 +307,10 @@ func naiveBoundBy(c RobustConfig, ids []string, losses, norms []float64, lastLos
 	for id, x := range ns {
 		nv[id], _ = Median(x)
 	}
-	others := func(v map[string]float64, id string) (float64, bool) {
-		var o []float64
-		for k, x := range v {
-			if k != id {
-				o = append(o, x)
-			}
-		}
-		return Median(o)
+	sorted := func(v map[string]float64) medians {
+		return medians{last: v, s: slices.Sorted(maps.Values(v))}
 	}
-	for j, id := range ids {
-		b.Scales[j] = 1
-		if ref, ok := others(lv, id); ok && losses[j] < ref-c.LossSpread {
-			b.Losses[j], b.Raised[j] = min(ref-c.LossSpread, MaxLoss), true
-		}
-		if ref, ok := others(nv, id); ok {
-			b.Scales[j] = ClipScale(norms[j], ref, c.Clip)
-			b.Clipped[j] = b.Scales[j] < 1
-		} else {
-			b.NoRef[j] = norms[j] > 0
-		}
-	}
+	b := c.judge(ids, losses, norms, sorted(lv), sorted(nv))
 	for j, id := range ids {
 		lastLoss[id] = b.Losses[j]
 		if norms[j] > 0 {
@@ -344,13 +320,14 @@ func naiveBoundBy(c RobustConfig, ids []string, losses, norms []float64, lastLos
 	return b
 }
 
-// TestBoundByMatchesNaive: over random runs of aggregations (reporters
+// TestBoundByMatchesPrevious: over random runs of aggregations (reporters
 // appearing several times in one, absent from others, zero tensors, tied
 // values, liars far above and below), BoundBy with Refs kept sorted
-// between aggregations judges every report exactly as the reference that
-// copies and sorts every vote each time, and Refs' sorted values stay the
-// sorted values of its maps.
-func TestBoundByMatchesNaive(t *testing.T) {
+// between aggregations judges every report exactly as v0.1.0's code that
+// copied and sorted every vote each time (whose medians TestMediansWithout
+// checks against the direct ones), and Refs' sorted values stay the sorted
+// values of its maps.
+func TestBoundByMatchesPrevious(t *testing.T) {
 	cfg := DefaultRobust
 	r := rand.New(rand.NewPCG(11, 12))
 	for run := 0; run < 200; run++ {
@@ -377,7 +354,7 @@ func TestBoundByMatchesNaive(t *testing.T) {
 					losses[j] = -50 // a liar's loss
 				}
 			}
-			want := naiveBoundBy(cfg, ids, losses, norms, lastLoss, lastNorm)
+			want := prevBoundBy(cfg, ids, losses, norms, lastLoss, lastNorm)
 			got := cfg.BoundBy(ids, losses, norms, refs)
 			refs.Update(ids, norms, got)
 			for j := range ids {
