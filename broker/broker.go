@@ -346,11 +346,10 @@ func (b *Broker) serve(ctx context.Context, ls []*netListener, httpLn net.Listen
 	g.Go(func() error {
 		<-gctx.Done()
 		b.serving.Store(false)
-		_ = b.srv.Close() // disconnects clients, closes listeners, waits for client goroutines
+		_ = b.srv.Close() // disconnects clients, closes listeners (the in-process one waits for its connections), waits for client goroutines
 		for _, l := range ls {
 			l.wait()
 		}
-		b.inproc.wait()
 		return nil
 	})
 	return g.Wait()

@@ -214,18 +214,23 @@ func (l *pipeListener) Serve(establish listeners.EstablishFn) {
 	}
 }
 
-// Close stops dial, disconnects this listener's clients and closes every
-// connection it handed out, connected or still connecting.
+// Close stops dial, disconnects this listener's clients, closes every
+// connection it handed out, connected or still connecting, and waits for
+// their establish calls to return. The wait matters: mochi's Close waits
+// on a WaitGroup that each establish call adds to, and an establish
+// started by dial just before Close would otherwise add to it while it is
+// being waited on (a data race, and a client mochi never waits for).
 func (l *pipeListener) Close(closeClients listeners.CloseFn) {
 	l.mu.Lock()
 	l.closed, l.establish = true, nil
 	l.mu.Unlock()
 	closeClients(ListenerInproc)
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	for c := range l.conns {
 		c.Close()
 	}
+	l.mu.Unlock()
+	l.wg.Wait()
 }
 
 var errNotServing = errors.New("broker: not serving")
@@ -249,6 +254,3 @@ func (l *pipeListener) dial() (net.Conn, error) {
 	}()
 	return client, nil
 }
-
-// wait blocks until every connection dial started has ended.
-func (l *pipeListener) wait() { l.wg.Wait() }
