@@ -25,7 +25,7 @@ import (
 // fedgan: every device a conditional GAN of its domain, FedAvg, no
 // domain classifier); LR sync with both domain losses off (λ1 = λ2 = 0:
 // what the losses add to the label agreement); and LR on three domains
-// (grey MNIST added); and the paper's RegGAN, the centralized multi-domain
+// (grey MNIST added), sync and async; and the paper's RegGAN, the centralized multi-domain
 // cGAN: one device holding every domain's rows of the i.i.d. file, each
 // domain a class of a class-conditional G and D, with RegGAN's regulariser
 // of G (training.class_invariance; its regulariser of D is not built).
@@ -39,6 +39,7 @@ var Table2Runs = []Run{
 	{Name: "lr-sync-noniid", Label: "LR (sync)", Config: "lr-mnist-inverted-noniid.yaml", Split: "non-iid", Mode: "sync"},
 	{Name: "lr-async-noniid", Label: "LR (async)", Config: "lr-mnist-inverted-noniid.yaml", Split: "non-iid", Mode: "async"},
 	{Name: "lr3-sync-iid", Label: "LR (sync), three domains", Config: "lr-mnist-3domains.yaml", Split: "iid", Mode: "sync"},
+	{Name: "lr3-async-iid", Label: "LR (async), three domains", Config: "lr-mnist-3domains.yaml", Split: "iid", Mode: "async"},
 }
 
 // noDomainLosses switches both LR domain losses off.
