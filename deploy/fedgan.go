@@ -28,6 +28,7 @@ func AvgEdge(top *config.Topology, id string) (*fed.AvgEdge, error) {
 	n := time.Duration(tr.LocalIters)
 	cfg := fed.AvgEdgeConfig{
 		Community: id, RoundWait: n * tr.SyncPeriod.D(), DeviceTimeout: n * tr.DeviceTimeout.D(),
+		StartDevices: tr.StartDevices(len(c.Devices)), StartTimeout: tr.StartTimeout.D(),
 		LocalIters: tr.LocalIters, GenShapes: s.GenParams, DiscShapes: s.DiscParams, Robust: tr.RobustConfig(),
 	}
 	for _, d := range c.Devices {

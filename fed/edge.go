@@ -340,11 +340,9 @@ type Edge struct {
 
 	devices map[string]*device
 
-	// started is set once the start quorum (StartDevices) is met or its
-	// wait has timed out at startBy; until then no iteration opens.
-	started    bool
-	startBy    time.Time
-	startNoted bool
+	// start: until the start quorum (StartDevices) is met or its wait
+	// has timed out, no iteration opens.
+	start startWait
 
 	// sync: the open iteration
 	cur      *version
@@ -617,30 +615,44 @@ func (e *Edge) begin(now time.Time, round int, final bool) {
 	}
 	e.state = training
 	e.ready.Checkpoint = true
-	if !e.started && e.startBy.IsZero() {
-		e.startBy = now.Add(e.cfg.StartTimeout)
-	}
+	e.start.arm(now, e.cfg.StartTimeout)
 	e.emit(now)
 }
 
-// waitStart reports whether the edge is still waiting for its start
-// quorum, noting it the first time; once the quorum is online or the wait
-// has timed out it never waits again.
-func (e *Edge) waitStart(now time.Time) bool {
-	if e.started {
+// startWait is an edge's start quorum (EdgeConfig.StartDevices): after the
+// edge starts or restarts it begins only once enough of its devices are
+// online or the wait has timed out, and it never waits again after that.
+type startWait struct {
+	started bool
+	by      time.Time // the wait's end, once armed
+	noted   bool
+}
+
+// arm sets the wait's end, timeout after now, unless it is set already or
+// the wait is over.
+func (w *startWait) arm(now time.Time, timeout time.Duration) {
+	if !w.started && w.by.IsZero() {
+		w.by = now.Add(timeout)
+	}
+}
+
+// wait reports whether the edge must still wait, with online of the want
+// devices online, noting it the first time and noting a start without
+// the quorum.
+func (w *startWait) wait(now time.Time, online, want int, note func(string, ...any)) bool {
+	if w.started {
 		return false
 	}
-	n := len(e.live(time.Time{}))
-	if n >= e.cfg.StartDevices || !now.Before(e.startBy) {
-		e.started = true
-		if n < e.cfg.StartDevices {
-			e.note("start quorum not met in time: starting with the devices online", "online", n, "wanted", e.cfg.StartDevices)
+	if online >= want || !now.Before(w.by) {
+		w.started = true
+		if online < want {
+			note("start quorum not met in time: starting with the devices online", "online", online, "wanted", want)
 		}
 		return false
 	}
-	if !e.startNoted {
-		e.startNoted = true
-		e.note("waiting for devices before the first iteration", "online", n, "wanted", e.cfg.StartDevices, "at_most", e.startBy.Sub(now).String())
+	if !w.noted {
+		w.noted = true
+		note("waiting for devices before the first iteration", "online", online, "wanted", want, "at_most", w.by.Sub(now).String())
 	}
 	return true
 }
@@ -656,9 +668,7 @@ func (e *Edge) Resume(now time.Time) {
 	case training:
 		e.cur = nil
 		clear(e.versions)
-		if !e.started && e.startBy.IsZero() {
-			e.startBy = now.Add(e.cfg.StartTimeout)
-		}
+		e.start.arm(now, e.cfg.StartTimeout)
 		e.emit(now)
 	}
 }
@@ -691,8 +701,8 @@ func (e *Edge) Feedback(now time.Time, fb *Feedback) error {
 
 // Deadline is when Tick must next be called (the end of the sync period).
 func (e *Edge) Deadline() (time.Time, bool) {
-	if e.state == training && !e.started {
-		return e.startBy, true
+	if e.state == training && !e.start.started {
+		return e.start.by, true
 	}
 	if e.cfg.Mode == Sync && e.state == training && e.cur != nil {
 		return e.deadline, true
@@ -709,8 +719,8 @@ func (e *Edge) Tick(now time.Time) {
 	if e.state != training {
 		return
 	}
-	if !e.started {
-		if !now.Before(e.startBy) {
+	if !e.start.started {
+		if !now.Before(e.start.by) {
 			e.emit(now) // the wait is over: start with whoever is online
 		}
 		return

@@ -13,7 +13,7 @@ import (
 // emit draws z_d, z_g, computes X_d, X_g and queues a Batch, for every
 // device or, with EdgeConfig.Sample, for the devices pick chose.
 func (e *Edge) emit(now time.Time) {
-	if e.waitStart(now) {
+	if e.start.wait(now, len(e.live(time.Time{})), e.cfg.StartDevices, e.note) {
 		e.cur = nil
 		return
 	}

@@ -22,6 +22,12 @@ type AvgEdgeConfig struct {
 	// DeviceTimeout: a device silent this long is not waited for until it
 	// answers again. Zero means RoundWait.
 	DeviceTimeout time.Duration
+	// StartDevices and StartTimeout are FR's start quorum (EdgeConfig's):
+	// after it starts or restarts the edge hands out its first round's
+	// model only once StartDevices devices are online, or StartTimeout
+	// after that model arrived; zero StartDevices starts at once.
+	StartDevices int
+	StartTimeout time.Duration
 	// LocalIters is I_lo, reported as the update's iterations.
 	LocalIters int
 	// GenShapes and DiscShapes are the shapes of G's and D's parameters
@@ -57,6 +63,8 @@ type AvgEdge struct {
 	devices      map[string]*device
 
 	model    *wire.CommunityModel // the round's model, re-published when a round is empty
+	start    startWait
+	handed   bool // the round's model is handed out
 	open     bool
 	deadline time.Time
 	expected map[string]bool
@@ -80,6 +88,9 @@ func NewAvgEdge(cfg AvgEdgeConfig) (*AvgEdge, error) {
 	}
 	if cfg.DeviceTimeout <= 0 {
 		cfg.DeviceTimeout = cfg.RoundWait
+	}
+	if cfg.StartDevices < 0 || cfg.StartDevices > len(cfg.Devices) || cfg.StartDevices > 0 && cfg.StartTimeout <= 0 {
+		return nil, fmt.Errorf("fed: AvgEdgeConfig: start quorum %d of %d devices with timeout %v: want 0…%d and a timeout > 0", cfg.StartDevices, len(cfg.Devices), cfg.StartTimeout, len(cfg.Devices))
 	}
 	rob, err := cfg.Robust.withDefaults()
 	if err != nil {
@@ -178,7 +189,7 @@ func (e *AvgEdge) Presence(now time.Time, dev string, online bool) error {
 	if online && !was {
 		d.lastSeen = now
 		if e.state == training && !e.open {
-			e.openRound(now)
+			e.begin(now)
 		}
 	}
 	if !online && was && e.open {
@@ -204,20 +215,35 @@ func (e *AvgEdge) Global(now time.Time, g *Global) error {
 		return fmt.Errorf("fed: global model has %d G and %d D parameters, want %d and %d", len(g.Params), len(g.DParams), e.gsize, e.dsize)
 	}
 	e.round = g.Round
-	e.open, e.expected, e.received = false, nil, nil
+	e.open, e.expected, e.received, e.handed = false, nil, nil, false
 	clear(e.rejected)
 	e.model = &wire.CommunityModel{V: wire.Version, Community: e.cfg.Community, Round: g.Round, Final: g.Final,
 		Params: tensorsOf(g.Params, e.cfg.GenShapes), DParams: tensorsOf(g.DParams, e.cfg.DiscShapes)}
-	e.ready.Models = append(e.ready.Models, e.model)
 	e.ready.Checkpoint = true
 	if g.Final {
+		e.ready.Models = append(e.ready.Models, e.model)
 		e.state = finished
 		e.note("final global model received", "round", g.Round)
 		return nil
 	}
 	e.state = training
-	e.openRound(now)
+	e.start.arm(now, e.cfg.StartTimeout)
+	e.begin(now)
 	return nil
+}
+
+// begin hands the round's model out and opens the round, unless the edge
+// is still waiting for its start quorum (then Presence and Tick call it
+// again) or the round is open already.
+func (e *AvgEdge) begin(now time.Time) {
+	if e.open || e.start.wait(now, len(liveDevices(e.devices, time.Time{}, e.cfg.DeviceTimeout)), e.cfg.StartDevices, e.note) {
+		return
+	}
+	if !e.handed {
+		e.handed = true
+		e.ready.Models = append(e.ready.Models, e.model)
+	}
+	e.openRound(now)
 }
 
 // openRound starts waiting for the live devices' local models (or, with
@@ -252,15 +278,18 @@ func (e *AvgEdge) Resume(now time.Time) {
 			e.ready.Updates = append(e.ready.Updates, e.lastUpdate)
 		}
 	case training:
-		e.ready.Models = append(e.ready.Models, e.model)
-		e.openRound(now)
+		e.start.arm(now, e.cfg.StartTimeout)
+		e.begin(now)
 	}
 }
 
 // Deadline is when Tick must next be called (the end of the round's wait).
 func (e *AvgEdge) Deadline() (time.Time, bool) {
-	if e.state == training && e.open {
+	switch {
+	case e.state == training && e.open:
 		return e.deadline, true
+	case e.state == training && !e.start.started:
+		return e.start.by, true
 	}
 	return time.Time{}, false
 }
@@ -273,8 +302,8 @@ func (e *AvgEdge) Tick(now time.Time) {
 	}
 	if e.open && !now.Before(e.deadline) {
 		e.close(now, true)
-	} else if !e.open && len(liveDevices(e.devices, now, e.cfg.DeviceTimeout)) > 0 {
-		e.openRound(now)
+	} else if !e.open && (!e.start.started || len(liveDevices(e.devices, now, e.cfg.DeviceTimeout)) > 0) {
+		e.begin(now)
 	}
 }
 
@@ -293,7 +322,7 @@ func (e *AvgEdge) Local(now time.Time, m *Local) error {
 	d.online = true
 	e.stats.Feedback++
 	if e.state == training && m.Round == e.round && !e.open {
-		e.openRound(now) // an edge that had no device online: this one is
+		e.begin(now) // an edge that had no device online: this one is
 	}
 	switch {
 	case e.state != training || m.Round != e.round || !e.open:

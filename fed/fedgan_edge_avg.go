@@ -142,6 +142,6 @@ func (e *AvgEdge) Restore(b []byte) error {
 		}
 	}
 	e.state, e.round, e.model, e.lastUpdate, e.stats = edgeState(s.State), s.Round, s.Model, s.LastUpdate, s.Stats
-	e.open, e.expected, e.received = false, nil, nil
+	e.open, e.expected, e.received, e.handed = false, nil, nil, false
 	return nil
 }
