@@ -164,6 +164,9 @@ func evalLR(top *config.Topology, gen *nn.Sequential, f *evalFlags, model, grid 
 	if err != nil {
 		return err
 	}
+	if err := le.AddTSTR(top, gen, f.n, rand.New(rand.NewPCG(f.seed, 1)), &rep); err != nil {
+		return err
+	}
 	if grid != "" {
 		if err := eval.WriteLRGridFile(grid, top, gen, eval.GridSide); err != nil {
 			return err

@@ -418,6 +418,41 @@ func TestEvalLR(t *testing.T) {
 	if err := fixture.CheckPNG(out, eval.GridSide*(56+2)+2, 2*(56+2)+2); err != nil {
 		t.Error(err)
 	}
+
+	// With a class code G(z, c_k, y) also has a class accuracy and a
+	// train-on-synthetic accuracy per domain.
+	b, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ccfg := filepath.Join(dir, "lr-class.yaml")
+	if err := os.WriteFile(ccfg, []byte(strings.Replace(string(b), "classifier: [8],", "classifier: [8], class_code: 10,", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctop, err := config.Load(ccfg)
+	if err != nil || ctop.Model.ClassCode != 10 {
+		t.Fatalf("class-code topology: %v, class code %d", err, ctop.Model.ClassCode)
+	}
+	cgen, err := deploy.Generator(ctop, rand.New(rand.NewPCG(1, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	saveModel(t, cgen, model)
+	got, err = run(t, "eval", "-m", model, "-c", ccfg, "-n", "100", "-json")
+	if err != nil {
+		t.Fatalf("eval of a class-code generator: %v\n%s", err, got)
+	}
+	var rep struct {
+		Scores eval.LRReport `json:"scores"`
+	}
+	if err := json.Unmarshal([]byte(got), &rep); err != nil {
+		t.Fatalf("%v:\n%s", err, got)
+	}
+	for _, d := range rep.Scores.Domains {
+		if !(d.TSTR > 0 && d.TSTR <= 1) {
+			t.Errorf("domain %d: TSTR %g, want in (0, 1]", d.Domain, d.TSTR)
+		}
+	}
 }
 
 // TestSampleAndEvalOfPoints: a generator of 2-D points (the default

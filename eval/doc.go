@@ -68,8 +68,10 @@
 // the share of samples the domain classifier assigns to the domain they
 // were drawn for; and the share of z whose samples are all in their
 // domains and alike in label (a G that ignores the domain code agrees
-// trivially, but not in its domains). There is no TSTR per domain: it
-// needs the class a sample was drawn with, which an LR G does not take.
+// trivially, but not in its domains). With a class code (G(z, c_k, y))
+// it also reports each domain's class accuracy, and [LREval.TSTR] the
+// train-on-synthetic accuracy per domain; the paper's G(z, c_k) draws no
+// class to label a sample with, so it has neither.
 //
 // # Pictures
 //

@@ -50,8 +50,10 @@ func wireLRClasses(t *testing.T, top *config.Topology, gen *nn.Sequential, swap 
 // TestLREvalClassCode: with a class code the latent is (z, y), shared by
 // the domains. A G that draws class y in both domains agrees on every
 // latent, draws the class asked for (class accuracy 1 per domain) and
-// agrees by the class alone (chance given the class 1); one that draws
-// 1 − y in domain 1 agrees on none, and domain 1's class accuracy is 0.
+// agrees by the class alone (chance given the class 1), and a classifier
+// trained on its labelled samples of a domain reads that domain's real
+// images (TSTR 1); one that draws 1 − y in domain 1 agrees on none, and
+// domain 1's class accuracy and TSTR are 0.
 func TestLREvalClassCode(t *testing.T) {
 	dir := t.TempDir()
 	writeStripes(t, filepath.Join(dir, "stripes"), 200)
@@ -66,9 +68,10 @@ func TestLREvalClassCode(t *testing.T) {
 		swap                          bool
 		agree, givenClass, inDomain   float64
 		classAccuracy, domainAccuracy [2]float64
+		tstr                          [2]float64
 	}{
-		{"right", false, 1, 1, 1, [2]float64{1, 1}, [2]float64{1, 1}},
-		{"domain 1 draws the other class", true, 0, 0, 0, [2]float64{1, 0}, [2]float64{1, 1}},
+		{"right", false, 1, 1, 1, [2]float64{1, 1}, [2]float64{1, 1}, [2]float64{1, 1}},
+		{"domain 1 draws the other class", true, 0, 0, 0, [2]float64{1, 0}, [2]float64{1, 1}, [2]float64{1, 0}},
 	} {
 		wireLRClasses(t, top, gen, tt.swap)
 		rep, err := le.Score(top, gen, 300, rand.New(rand.NewPCG(2, 3)))
@@ -94,6 +97,19 @@ func TestLREvalClassCode(t *testing.T) {
 		if s := rep.String(); !strings.Contains(s, "chance given the class") || !strings.Contains(s, "class accuracy") {
 			t.Errorf("%s: the summary leaves out the class scores:\n%s", tt.name, s)
 		}
+		tstr, err := le.TSTR(top, gen, 300, rand.New(rand.NewPCG(2, 4)), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for d := range 2 {
+			if !near(tstr[d], tt.tstr[d]) {
+				t.Errorf("%s: domain %d: TSTR %.3f, want %g", tt.name, d, tstr[d], tt.tstr[d])
+			}
+		}
+	}
+	plain, _ := stripesTopology(t, dir, turnedLR, 200)
+	if _, err := le.TSTR(plain, gen, 300, rand.New(rand.NewPCG(2, 4)), nil); err == nil {
+		t.Error("TSTR of a generator without a class code: no error")
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/fedgan/fedgan/config"
+	"github.com/fedgan/fedgan/data"
 	"github.com/fedgan/fedgan/deploy"
 	"github.com/fedgan/fedgan/nn"
 )
@@ -18,7 +19,8 @@ import (
 // (model.class_code) the latent is (z, y): row i of domain k is G(z_i,
 // c_k, y_i), the class y_i shared by the domains.
 //
-// There is no train-on-synthetic accuracy (TSTR) per domain.
+// The train-on-synthetic accuracy per domain (LRDomainReport.TSTR) is
+// LREval.TSTR's, for a generator with a class code.
 type LRReport struct {
 	// Samples is the number of latents z drawn, and of rows per domain.
 	Samples int `json:"samples"`
@@ -85,6 +87,10 @@ type LRDomainReport struct {
 	// samples G(z, c_k, y) that the digit classifier assigns to y: whether G
 	// draws the class it is asked for in this domain (the paper's "Acc").
 	ClassAccuracy float64 `json:"class_accuracy,omitempty"`
+	// TSTR, with a class code only and when LREval.TSTR has filled it,
+	// is the accuracy on the domain's real test images of a classifier
+	// trained on samples G(z, c_k, y) labelled y (0: not measured).
+	TSTR float64 `json:"tstr_accuracy,omitempty"`
 	// RealDigitAccuracy is the digit classifier's accuracy on the domain's
 	// real test images, RealDomainAccuracy the domain classifier's: how far
 	// the scores of this domain can be trusted.
@@ -105,6 +111,9 @@ func (r LRReport) String() string {
 		fmt.Fprintf(&b, "\ndomain %d %v: %s  domain accuracy %.4f", d.Domain, d.Sources, d.Scores, d.DomainAccuracy)
 		if r.ClassCode > 0 {
 			fmt.Fprintf(&b, "  class accuracy %.4f", d.ClassAccuracy)
+		}
+		if d.TSTR > 0 {
+			fmt.Fprintf(&b, "  TSTR %.4f", d.TSTR)
 		}
 		fmt.Fprintf(&b, "  (real: digits %.4f, domain %.4f)", d.RealDigitAccuracy, d.RealDomainAccuracy)
 	}
@@ -167,6 +176,63 @@ func (le *LREval) Score(top *config.Topology, gen *nn.Sequential, n int, rng *ra
 	}
 	rep.AgreementInDomain = float64(both) / float64(n)
 	return rep, nil
+}
+
+// TSTR is the train-on-synthetic, test-on-real accuracy of an LR
+// generator with a class code (model.class_code), per domain: for each
+// domain k a classifier with the digit classifier's settings is trained
+// on n rows G(z, c_k, y), each labelled with the class y it was drawn with
+// (deploy.Latents), and scored on domain k's real test images. Domain k's
+// accuracy is at index k. It returns an error without a class code.
+// progress, if not nil, is called after every training epoch.
+func (le *LREval) TSTR(top *config.Topology, gen *nn.Sequential, n int, rng *rand.Rand, progress func(domain, epoch int, loss float64)) ([]float64, error) {
+	l := top.GenLayout()
+	if l.Classes == 0 {
+		return nil, fmt.Errorf("eval: a train-on-synthetic accuracy needs a class-conditional generator (model.class_code)")
+	}
+	if l.Domains != len(le.Domains) || l.Classes != le.Digits.Cls.Classes || gen.InDim() != l.Width() {
+		return nil, fmt.Errorf("eval: %s: %d domain codes and %d classes into %d inputs; the LR evaluation has %d domains and %d digit classes, the generator %d inputs",
+			top.Name, l.Domains, l.Classes, l.Width(), len(le.Domains), le.Digits.Cls.Classes, gen.InDim())
+	}
+	z := deploy.Latents(top, nil, n, rng)
+	ys := classLabels(l, z)
+	accs := make([]float64, len(le.Domains))
+	for d := range le.Domains {
+		setDomain(l, z, d)
+		syn, err := data.NewNumeric("synthetic", top.Model.DataDim, forward(gen, l, z), ys, l.Classes)
+		if err != nil {
+			return nil, err
+		}
+		var epochs func(int, float64)
+		if progress != nil {
+			epochs = func(e int, loss float64) { progress(d, e, loss) }
+		}
+		cls, err := TrainClassifier(syn, le.Digits.Cls.Settings, epochs)
+		if err != nil {
+			return nil, fmt.Errorf("eval: domain %d: %w", d, err)
+		}
+		if accs[d], err = cls.Accuracy(le.Domains[d].Test); err != nil {
+			return nil, fmt.Errorf("eval: domain %d: %w", d, err)
+		}
+	}
+	return accs, nil
+}
+
+// AddTSTR fills rep's train-on-synthetic accuracy per domain
+// (LRDomainReport.TSTR, TSTR on n labelled samples of each domain) when
+// top's generator has a class code; without one it leaves rep as it is.
+func (le *LREval) AddTSTR(top *config.Topology, gen *nn.Sequential, n int, rng *rand.Rand, rep *LRReport) error {
+	if top.Model.ClassCode == 0 {
+		return nil
+	}
+	accs, err := le.TSTR(top, gen, n, rng, nil)
+	if err != nil {
+		return err
+	}
+	for d, a := range accs {
+		rep.Domains[d].TSTR = a
+	}
+	return nil
 }
 
 // sameLabel says whether every row of labels holds one value at column i.

@@ -139,6 +139,9 @@ func (s *session) run2(ctx context.Context, r Run, seed uint64) (Result2, error)
 	if err != nil {
 		return Result2{}, fmt.Errorf("experiment: scoring %s: %w", r.Name, err)
 	}
+	if err := le.AddTSTR(scoreTop, gen, s.o.Samples, rand.New(rand.NewPCG(1, 1)), &rep); err != nil {
+		return Result2{}, fmt.Errorf("experiment: scoring %s: %w", r.Name, err)
+	}
 	grid := filepath.Join("grids", folder+".png")
 	if err := eval.WriteLRGridFile(filepath.Join(s.o.Dir, grid), scoreTop, gen, GridColumns); err != nil {
 		return Result2{}, err

@@ -24,33 +24,37 @@ func (t *Table2) Markdown() string {
 	b.WriteString("With a class code (model.class_code) the latent shared by the domains is (z, y), y drawn with the data's class shares: " +
 		"class accuracy is the share of each domain's samples G(z, c_k, y) that the digit classifier labels y, and chance given y what independent draws " +
 		"with each domain's histogram among the samples of each class would agree (near 100% when every domain draws the class asked for: the agreement " +
-		"then comes from y, not z). — where G has no class code.\n\n")
-	fmt.Fprintln(&b, "| run | split | FID per domain ↓ | IS per domain ↑ | classes covered | class accuracy per domain ↑ | label agreement ↑ | in domain ↑ | chance | chance given y | domain accuracy ↑ | G updates | wall time | bytes per device per round | grid |")
-	fmt.Fprintln(&b, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+		"then comes from y, not z); TSTR the accuracy on each domain's real test images of a classifier trained on that domain's samples labelled y. — where G has no class code.\n\n")
+	fmt.Fprintln(&b, "| run | split | FID per domain ↓ | IS per domain ↑ | classes covered | class accuracy per domain ↑ | TSTR per domain ↑ | label agreement ↑ | in domain ↑ | chance | chance given y | domain accuracy ↑ | G updates | wall time | bytes per device per round | grid |")
+	fmt.Fprintln(&b, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 	groups := byName(t.Runs, result2Name)
 	for _, r := range t.Runs {
 		label := r.Label
 		if len(groups[r.Name]) > 1 {
 			label += fmt.Sprintf(", seed %d", r.Seed)
 		}
-		var fid, is, cov, acc []string
+		var fid, is, cov, acc, tstr []string
 		for _, d := range r.Report.Domains {
 			fid = append(fid, fmt.Sprintf("%.2f", d.Scores.FID))
 			is = append(is, fmt.Sprintf("%.2f", d.Scores.IS))
 			cov = append(cov, fmt.Sprintf("%d/%d", d.Scores.Covered, d.Scores.Classes))
 			acc = append(acc, fmt.Sprintf("%.1f%%", 100*d.ClassAccuracy))
+			tstr = append(tstr, fmt.Sprintf("%.1f%%", 100*d.TSTR))
 		}
-		classAcc, given := "—", "—"
+		classAcc, given, synth := "—", "—", "—"
 		if r.Report.ClassCode > 0 {
 			classAcc, given = strings.Join(acc, " / "), fmt.Sprintf("%.1f%%", 100*r.Report.ChanceGivenClass)
+			if r.Report.Domains[0].TSTR > 0 {
+				synth = strings.Join(tstr, " / ")
+			}
 		}
 		perDevice := "(simulated)"
 		if r.Transport != "sim" && r.Devices > 0 && r.Rounds > 0 {
 			perDevice = local.BytesHuman(r.Bytes / int64(r.Devices*r.Rounds))
 		}
 		rep := r.Report
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %.1f%% | %.1f%% | %.1f%% | %s | %.1f%% | %d × %d | %s | %s | ![%s](%s) |\n",
-			label, r.Split, strings.Join(fid, " / "), strings.Join(is, " / "), strings.Join(cov, " / "), classAcc,
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %.1f%% | %.1f%% | %.1f%% | %s | %.1f%% | %d × %d | %s | %s | ![%s](%s) |\n",
+			label, r.Split, strings.Join(fid, " / "), strings.Join(is, " / "), strings.Join(cov, " / "), classAcc, synth,
 			100*rep.Agreement, 100*rep.AgreementInDomain, 100*rep.ChanceAgreement, given, 100*rep.DomainAccuracy,
 			r.Rounds, r.LocalIters, time.Duration(r.WallSeconds*float64(time.Second)).Round(time.Second), perDevice, r.Name, r.Grid)
 	}
