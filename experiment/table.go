@@ -43,7 +43,7 @@ func (t *Table) Markdown() string {
 	groups := t.groups()
 	for _, r := range t.Runs {
 		if len(groups[r.Name]) > 1 {
-			r.Label += fmt.Sprintf(", seed %d", r.Seed)
+			r.Label += ", seed " + r.seed()
 		}
 		b.WriteString(r.row())
 	}
@@ -138,6 +138,15 @@ func overSeeds[R any](runs []R, groups map[string][]R, name func(R) string) [][]
 	return out
 }
 
+// seed is the run's seed, with "over MQTT" when it ran over real brokers
+// (a table's seeds may mix the simulator's runs and MQTT ones).
+func (r RunInfo) seed() string {
+	if r.Transport == "mqtt" {
+		return fmt.Sprintf("%d over MQTT", r.Seed)
+	}
+	return fmt.Sprint(r.Seed)
+}
+
 // seedsHeader is the head of the section of a table's means over seeds.
 func seedsHeader(b *strings.Builder, columns string) {
 	fmt.Fprintln(b, "\nOver seeds (mean ± sample standard deviation; a difference smaller than the spread is no difference):")
@@ -159,7 +168,7 @@ func (t *Table) summary(groups map[string][]Result) string {
 		var is, fid, accs, tstrs, wall []float64
 		lo, hi := rs[0].Report.Covered, rs[0].Report.Covered
 		for _, x := range rs {
-			seeds = append(seeds, fmt.Sprint(x.Seed))
+			seeds = append(seeds, x.seed())
 			is, fid, accs, tstrs, wall = append(is, x.Report.IS), append(fid, x.Report.FID), append(accs, 100*x.Report.Acc), append(tstrs, 100*x.Report.TSTR), append(wall, x.WallSeconds)
 			lo, hi = min(lo, x.Report.Covered), max(hi, x.Report.Covered)
 		}

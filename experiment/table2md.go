@@ -31,7 +31,7 @@ func (t *Table2) Markdown() string {
 	for _, r := range t.Runs {
 		label := r.Label
 		if len(groups[r.Name]) > 1 {
-			label += fmt.Sprintf(", seed %d", r.Seed)
+			label += ", seed " + r.seed()
 		}
 		var fid, is, cov, acc, tstr []string
 		for _, d := range r.Report.Domains {
@@ -79,7 +79,7 @@ func (t *Table2) summary(groups map[string][]Result2) string {
 		var seeds []string
 		var fid, agree, in, dom []float64
 		for _, x := range rs {
-			seeds = append(seeds, fmt.Sprint(x.Seed))
+			seeds = append(seeds, x.seed())
 			var f []float64
 			for _, d := range x.Report.Domains {
 				f = append(f, d.Scores.FID)

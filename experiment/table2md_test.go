@@ -33,3 +33,19 @@ func TestTable2MarkdownClassCode(t *testing.T) {
 		}
 	}
 }
+
+// TestTable2MarkdownSeedsOverMQTT: a row's seeds may mix the simulator's
+// runs and MQTT ones; the MQTT seed says so in its line and in the means.
+func TestTable2MarkdownSeedsOverMQTT(t *testing.T) {
+	res := func(seed uint64, transport string, fid float64) Result2 {
+		return Result2{RunInfo: RunInfo{Name: "lr-sync-iid", Label: "LR (sync)", Split: "iid", Seed: seed, Rounds: 10, LocalIters: 1, Transport: transport, Devices: 10, Bytes: 1 << 30},
+			Report: eval.LRReport{Samples: 100, Domains: []eval.LRDomainReport{{Scores: eval.Report{FID: fid}}, {Scores: eval.Report{FID: fid}}}}}
+	}
+	md := (&Table2{Runs: []Result2{res(1, "sim", 300), res(3, "mqtt", 320)}}).Markdown()
+	for _, want := range []string{"| LR (sync), seed 1 | iid |", "| LR (sync), seed 3 over MQTT | iid |", "| (simulated) |", "| 10.2 MiB |",
+		"| LR (sync) | iid | 1, 3 over MQTT | 310.00 ± 14.14 |"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("table2.md lacks %q:\n%s", want, md)
+		}
+	}
+}
